@@ -1,0 +1,160 @@
+"""``rpu``: the command-line front door (generate, sim, demo, ...).
+
+Every scalar field of :class:`rpu.TileConfig` is an option (``in_size`` -> ``--in-size``,
+``device.dw_min`` -> ``--device-dw-min``), applied on top of ``--config FILE``.  A bad
+value prints one line naming the field and its allowed range, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .config import ConfigError, DeviceConfig, MultiConductanceConfig, TileConfig
+
+__all__ = ["main", "config_from_args"]
+
+_SECTIONS = (("", TileConfig), ("device", DeviceConfig), ("mc", MultiConductanceConfig))
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("tile configuration (override --config)")
+    g.add_argument("--config", metavar="FILE", help="JSON config (e.g. a params.json written by generate)")
+    for section, cls in _SECTIONS:
+        for name, (rule, doc, default) in cls.field_rules().items():
+            key = f"{section}.{name}" if section else name
+            opt = "--" + key.replace(".", "-").replace("_", "-")
+            g.add_argument(opt, dest="cfg:" + key, metavar="V", default=None,
+                           help=f"{doc} ({rule.describe()}; default {default!r})")
+
+
+def config_from_args(args: argparse.Namespace) -> TileConfig:
+    """Build the validated config from ``--config`` and per-field options."""
+    data: dict = {}
+    if args.config:
+        try:
+            data = json.loads(Path(args.config).read_text())
+        except OSError as e:
+            raise ConfigError(f"--config: cannot read {args.config}: {e.strerror}") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--config: {args.config} is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"--config: {args.config} must hold a JSON object")
+    rules = {}
+    for section, cls in _SECTIONS:
+        for name, (rule, _doc, _d) in cls.field_rules().items():
+            rules[f"{section}.{name}" if section else name] = rule
+    for dest, text in vars(args).items():
+        if not dest.startswith("cfg:") or text is None:
+            continue
+        key = dest[4:]
+        value = rules[key].parse(key, text)
+        if "." in key:
+            section, name = key.split(".")
+            data.setdefault(section, {})
+            if isinstance(data[section], dict):
+                data[section][name] = value
+        else:
+            data[key] = value
+    return TileConfig.from_dict(data)
+
+
+def _cmd_generate(args) -> int:
+    from .generate import generate
+    cfg = config_from_args(args)
+    out = generate(cfg, Path(args.output), lint=not args.no_lint)
+    for kind, path in out.items():
+        print(f"{kind:>10}: {path}")
+    return 0
+
+
+def _source_root() -> Path | None:
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "tests").is_dir() and (root / "pyproject.toml").exists() else None
+
+
+def _cmd_sim(args) -> int:
+    root = _source_root()
+    if root is None:
+        print("rpu sim: the regression needs a source checkout (tests/ beside rpu/); "
+              "clone the repository and install it with `pip install -e .[test]`", file=sys.stderr)
+        return 2
+    cmd = [sys.executable, "-m", "pytest", str(root / "tests"), "-m", "cosim",
+           "--sim", args.simulator, "-n", str(args.jobs)]
+    if args.k:
+        cmd += ["-k", args.k]
+    env = dict(os.environ)
+    if args.waves:
+        env["RPU_WAVES"] = "1"
+    print("running:", " ".join(cmd))
+    return subprocess.call(cmd, cwd=root, env=env)
+
+
+def _cmd_demo(args) -> int:
+    try:
+        from .demo import run_demo
+    except ImportError:
+        print("rpu demo: the tile controller is not built yet", file=sys.stderr)
+        return 2
+    cfg = config_from_args(args)
+    return run_demo(cfg, Path(args.output), simulator=args.simulator, waves=args.waves,
+                    updates=args.updates)
+
+
+def _cmd_config(args) -> int:
+    print(config_from_args(args).to_json())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rpu", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write the tile's Verilog, params.json and register map")
+    _add_config_options(g)
+    g.add_argument("-o", "--output", required=True, metavar="DIR")
+    g.add_argument("--no-lint", action="store_true", help="skip the verilator --lint-only check")
+    g.set_defaults(func=_cmd_generate)
+
+    s = sub.add_parser("sim", help="run the cocotb regression (pytest, marker cosim)")
+    s.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="both")
+    s.add_argument("-k", metavar="EXPR", help="pytest -k expression")
+    s.add_argument("-j", "--jobs", type=int, default=2, help="pytest-xdist workers (default 2)")
+    s.add_argument("--waves", action="store_true", help="dump waveforms (build folders)")
+    s.set_defaults(func=_cmd_sim)
+
+    d = sub.add_parser("demo", help="generate the default tile and co-simulate it against the model")
+    _add_config_options(d)
+    d.add_argument("-o", "--output", default="build/demo", metavar="DIR")
+    d.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator")
+    d.add_argument("--updates", type=int, default=100)
+    d.add_argument("--waves", action="store_true")
+    d.set_defaults(func=_cmd_demo)
+
+    c = sub.add_parser("config", help="print the resolved configuration as JSON")
+    _add_config_options(c)
+    c.set_defaults(func=_cmd_config)
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"rpu {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a clean line for known user-facing failures
+        from rpu.testbench.simulators import SimulatorError
+        if isinstance(e, SimulatorError):
+            print(f"rpu {args.command}: error: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""rpu.testbench"""

