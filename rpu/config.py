@@ -225,6 +225,12 @@ class MultiConductanceConfig(_Validated):
 
     enabled: bool = _f(False, BoolRule(), "tile cells are multi-conductance (MSP + LSP pairs)")
     significance: float = _f(3.0, FloatRule(1.0, 1000.0), "significance factor F of the MSP")
+    msp_model: str = _f("exp_step", ChoiceRule(*DEVICE_MODELS),
+                        "device model of the MSP pair G+/G- (PCM-like by default)")
+    lsp_model: str = _f("constant_step", ChoiceRule(*DEVICE_MODELS),
+                        "device model of the LSP pair g+/g- (near-linear 3T1C by default)")
+    g_max: float = _f(0.2, FloatRule(0.0, 100.0, lo_open=True),
+                      "mean upper bound of each pair device (lower bound 0; F*g_max = device.w_max by default)")
     transfer_every: int = _f(100, IntRule(1, 1 << 20), "updates between two column transfers")
     transfer_tolerance: float = _f(0.01, FloatRule(0.0, 1.0, lo_open=True), "closed-loop MSP programming tolerance")
     max_iterations: int = _f(8, IntRule(1, 255), "closed-loop programming iterations per device")
@@ -254,6 +260,7 @@ class TileConfig(_Validated):
     stream_width: int = _f(4, IntRule(1, 64), "values per AXI4-Stream beat")
     value_bits: int = _f(16, IntRule(8, 32), "width of host fixed-point vector values")
     value_frac_bits: int = _f(12, IntRule(0, 31), "fraction bits of host fixed-point vector values")
+    result_bits: int = _f(32, IntRule(8, 48), "width of host fixed-point results (value_frac_bits fraction bits, saturating)")
     noise_management: str = _f("abs_max", ChoiceRule(*NM_MODES), "input scaling before the DAC")
     bound_management: bool = _f(True, BoolRule(), "repeat a saturated forward with halved input")
     bm_max_passes: int = _f(5, IntRule(1, 16), "cap of forward passes under bound management")
@@ -281,6 +288,8 @@ class TileConfig(_Validated):
         if self.value_frac_bits >= self.value_bits:
             raise self._bad("value_frac_bits", self.value_frac_bits,
                             f"below value_bits ({self.value_bits})")
+        if self.result_bits < self.value_bits:
+            raise self._bad("result_bits", self.result_bits, f"at least value_bits ({self.value_bits})")
         for side, lines in (("in_size", self.in_size), ("out_size", self.out_size)):
             if lines % self.lines_per_adc:
                 raise self._bad("lines_per_adc", self.lines_per_adc,

@@ -1,0 +1,213 @@
+"""Resistive device arrays: per-pulse rules with aihwkit's parameter names (SPEC §2).
+
+A :class:`DeviceArray` is an (M, N) array of devices of one model.  At construction it
+draws the device-to-device (dtod) parameters; every pulse then applies the model's step
+with cycle-to-cycle (c2c) noise and clips to the device's own bounds.
+
+C2c noise is *counter based*: the ξ of a pulse is a hash of (array key, device index,
+number of pulses that device received before).  The weights after a set of pulses
+therefore do not depend on how the pulses were grouped (slot by slot, or a whole phase at
+once), which is what lets the fast update path reproduce a slot-level co-simulation
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rpu.config import DeviceConfig
+
+__all__ = ["DeviceArray", "c2c_normal", "UNIDIRECTIONAL_MODELS"]
+
+_REC, _SET = 6, 4      # device record: 4 float32 parameters, then the set and reset counters
+
+#: models whose conductance only increases under pulses (a RESET brings it back down)
+UNIDIRECTIONAL_MODELS = ("exp_step",)
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_GOLD, _ODD = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD6E8FEB86659FD93)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser on a uint64 array (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def c2c_normal(key: int, device: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
+    """Standard normal float32 draws, a pure function of (key, device index, pulse ordinal).
+
+    Box–Muller on two 24-bit uniforms taken from one splitmix64 hash (tails cut at 5.8 σ).
+    """
+    z = device.astype(np.uint64) * _GOLD + np.uint64(key)
+    z = _mix64(_mix64(z) ^ (ordinal.astype(np.uint64) * _ODD))
+    f32 = np.float32
+    u1 = ((z >> np.uint64(40)).astype(f32) + f32(0.5)) * f32(2.0 ** -24)     # exact in float32
+    u2 = ((z >> np.uint64(16)) & np.uint64(0xFFFFFF)).astype(f32) * f32(2.0 ** -24)
+    return np.sqrt(f32(-2.0) * np.log(u1)) * np.cos(f32(2.0 * np.pi) * u2)
+
+
+def _ratio(gamma: float, bound: float) -> float:
+    """|γ|/bound, the linear-step slope per unit weight (0 for a zero mean bound, e.g. the
+    lower bound 0 of a multi-conductance pair device)."""
+    return abs(gamma) / bound if bound else 0.0
+
+
+class DeviceArray:
+    """(M, N) devices of one model (``dcfg.model``) with dtod draws, c2c noise and faults.
+
+    State and per-device parameters are float32 (M, N) arrays: ``w`` (weight), ``b_min`` /
+    ``b_max`` (own bounds), ``dw_up`` / ``dw_down`` (own steps), ``stuck`` (bool).
+    ``set_counts`` / ``reset_counts`` (uint32) count the potentiating / depressing pulses
+    each device received (endurance); explicit :meth:`reset` operations count as RESETs.
+    The four parameters and the two counters are views of one interleaved record array, so a
+    sparse pulse gathers each device's record with one memory access.
+    """
+
+    def __init__(self, dcfg: DeviceConfig, shape: tuple[int, int], seed):
+        if not isinstance(dcfg, DeviceConfig):
+            raise TypeError(f"dcfg must be a DeviceConfig, not {dcfg!r}")
+        if (not isinstance(shape, tuple) or len(shape) != 2
+                or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape)):
+            raise TypeError(f"shape must be a tuple (M, N) of integers, not {shape!r}")
+        if min(shape) < 1:
+            raise ValueError(f"shape must have both sizes >= 1, not {shape!r}")
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        s_dtod, s_key, s_reset = ss.spawn(3)
+        self.cfg, self.shape = dcfg, shape
+        self.key = int(s_key.generate_state(1, dtype=np.uint64)[0])
+        self._reset_rng = np.random.default_rng(s_reset)
+        self._draw(np.random.default_rng(s_dtod))
+
+    def _view(self, table: np.ndarray, col: int) -> np.ndarray:
+        return table[:, col].reshape(self.shape)
+
+    dw_up = property(lambda self: self._view(self._par, 0))
+    dw_down = property(lambda self: self._view(self._par, 1))
+    b_min = property(lambda self: self._view(self._par, 2))
+    b_max = property(lambda self: self._view(self._par, 3))
+    set_counts = property(lambda self: self._view(self._rec, _SET))
+    reset_counts = property(lambda self: self._view(self._rec, _SET + 1))
+
+    # -- construction ------------------------------------------------------------------
+    def _draw(self, rng: np.random.Generator) -> None:
+        c, f32 = self.cfg, np.float32
+
+        def normal():
+            return rng.standard_normal(self.shape, dtype=f32)
+
+        # one record per device: dw_up, dw_down, b_min, b_max (float32 bits), set, reset (uint32)
+        self._rec = np.zeros((self.shape[0] * self.shape[1], _REC), np.uint32)
+        self._par = self._rec.view(f32)[:, :4]
+        gain = 1 + f32(c.dw_min_dtod) * normal()
+        r = f32(c.up_down_dtod) * normal()
+        up_bias, down_bias = min(c.up_down, 0.0), -max(c.up_down, 0.0)   # aihwkit populate()
+        # enforce_consistency (aihwkit's Python default): steps are magnitudes
+        self.dw_up[...] = np.abs((f32(up_bias) + gain + r) * f32(c.dw_min))
+        self.dw_down[...] = np.abs((f32(down_bias) + gain - r) * f32(c.dw_min))
+        del gain, r
+        b_max = f32(c.w_max) * (1 + f32(c.w_max_dtod) * normal())
+        b_min = f32(c.w_min) * (1 + f32(c.w_min_dtod) * normal())
+        swap = b_min > b_max
+        b_min[swap], b_max[swap] = b_max[swap], b_min[swap]
+        self.b_min[...], self.b_max[...] = b_min, b_max
+        self.w = np.clip(np.zeros(self.shape, f32), b_min, b_max)
+        self.stuck = rng.random(self.shape) < c.stuck_prob if c.stuck_prob > 0 else None
+        if self.stuck is not None:
+            high = rng.random(self.shape) < 0.5
+            self.w[self.stuck] = np.where(high, b_max, b_min)[self.stuck]
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def unidirectional(self) -> bool:
+        return self.cfg.model in UNIDIRECTIONAL_MODELS
+
+    def set_weights(self, values: np.ndarray) -> None:
+        """Program every device to ``values`` clipped to its own bounds (stuck ones stay)."""
+        values = np.asarray(values, dtype=np.float32)
+        new = np.clip(values, self.b_min, self.b_max)
+        if self.stuck is not None:
+            new[self.stuck] = self.w[self.stuck]
+        self.w = new
+
+    def reset(self, mask: np.ndarray) -> None:
+        """RESET the devices where ``mask`` (bool (M, N)) to the low state b_min + reset_std·|ξ|."""
+        idx = np.flatnonzero(mask)
+        self._rec.reshape(-1)[_REC * idx + _SET + 1] += 1
+        if self.stuck is not None:
+            idx = idx[~self.stuck.reshape(-1)[idx]]
+        lo, hi = self._par[idx, 2], self._par[idx, 3]
+        xi = np.abs(self._reset_rng.standard_normal(idx.size, dtype=np.float32))
+        self.w.reshape(-1)[idx] = np.minimum(lo + np.float32(self.cfg.reset_std) * xi, hi)
+
+    # -- pulses ------------------------------------------------------------------------
+    def _step(self, w, dw, lo, hi, up):
+        """Mean step magnitude of one pulse at weight ``w`` (before c2c noise); ``up`` is a
+        bool array (the direction of each element)."""
+        c, model, f32 = self.cfg, self.cfg.model, np.float32
+        if model == "constant_step":
+            return dw
+        if model == "linear_step":        # aihwkit LinearStep, mean_bound_reference
+            slope = np.where(up, f32(_ratio(c.gamma_up, c.w_max)), f32(_ratio(c.gamma_down, c.w_min)))
+            return dw * (1 - slope * w)
+        if model == "soft_bounds":        # step shrinks linearly to 0 at the own bound
+            return dw * (1 - w / np.where(up, hi, lo))
+        # exp_step (up only): strongly saturating toward b_max
+        x = (w - lo) / (hi - lo)
+        return dw * np.exp(f32(-c.exp_a) * x)
+
+    def pulse(self, idx: np.ndarray, n: np.ndarray, up) -> None:
+        """Apply ``n[k]`` pulses to the device with flat index ``idx[k]``, potentiating where
+        ``up`` (a bool, or a bool array like ``idx``), depressing elsewhere.
+
+        ``idx`` must be unique.  Each pulse: w ± step·(1 + dw_min_std·ξ), then clip to the
+        device's bounds.  Depressing pulses do nothing to a unidirectional device (counted).
+        """
+        if idx.size == 0:
+            return
+        up = np.broadcast_to(np.asarray(up, dtype=bool), idx.shape)
+        rec = self._rec.take(idx, axis=0)              # take: far faster than 2-D fancy indexing
+        cnt = rec[:, _SET:_SET + 2]
+        base = cnt[:, 0].astype(np.uint64) + cnt[:, 1]
+        self._rec.reshape(-1)[_REC * idx + (_SET + ~up)] = np.where(up, cnt[:, 0], cnt[:, 1]) + n.astype(np.uint32)
+        keep = up if self.unidirectional else None
+        if self.stuck is not None:
+            free = ~self.stuck.reshape(-1).take(idx)
+            keep = free if keep is None else keep & free
+        if keep is not None:
+            idx, n, base, up = idx[keep], n[keep], base[keep], up[keep]
+            if idx.size == 0:
+                return
+        wf = self.w.reshape(-1)
+        w = wf.take(idx)
+        par = rec[:, :4].view(np.float32) if keep is None else rec[keep, :4].view(np.float32)
+        dw = np.where(up, par[:, 0], par[:, 1])
+        lo, hi = par[:, 2], par[:, 3]
+        w = self._pulse_once(w, dw, lo, hi, idx, base, up)       # every device: >= 1 pulse
+        sel = np.flatnonzero(n > 1)
+        for k in range(1, int(n.max())):
+            if k > 1:
+                sel = sel[n[sel] > k]
+            w[sel] = self._pulse_once(w[sel], dw[sel], lo[sel], hi[sel], idx[sel],
+                                      base[sel] + np.uint64(k), up[sel])
+        wf[idx] = w
+
+    def _pulse_once(self, w, dw, lo, hi, idx, ordinal, up):
+        step = self._step(w, dw, lo, hi, up)
+        sigma = np.float32(self.cfg.dw_min_std)
+        if sigma:
+            step = step * (1 + sigma * c2c_normal(self.key, idx, ordinal))
+        w = np.where(up, w + step, w - step)
+        return np.minimum(np.maximum(w, lo), hi)
+
+    def disturb(self, mask: np.ndarray, up: bool) -> None:
+        """Half-select disturb on the devices where ``mask``: w ± disturb·dw (no noise), clip."""
+        d = np.float32(self.cfg.disturb)
+        if not d or (self.unidirectional and not up):
+            return
+        m = mask if self.stuck is None else mask & ~self.stuck
+        dw = self.dw_up if up else self.dw_down
+        new = self.w + d * dw if up else self.w - d * dw
+        np.clip(new, self.b_min, self.b_max, out=new)
+        self.w = np.where(m, new, self.w)
