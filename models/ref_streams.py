@@ -1,0 +1,363 @@
+"""Bit-exact reference of :class:`rpu.rtl.stochastic.UpdatePulser`: random streams + sign phases.
+
+Random sources (SPEC §3.2).  The x side runs a 64-bit Fibonacci LFSR (taps 64,63,61,60), the
+d side a 63-bit one (taps 63,57,50,48,23,10): different primitive polynomials with coprime
+periods (2**64−1, 2**63−1), seeded separately, so over the joint period the two states are
+exactly independent and E[A_i ∧ B_j] = p_i·q_j.  Each LFSR leaps ``prob_bits`` shifts per
+active slot.  (The table's 63-bit trinomial 63,62 was rejected: its weight-3 relation between
+bits 62 and 63 apart made a line's draws a few slots apart correlated, inflating the variance
+of firing counts up to 2.9× the binomial value at low p; the spread heptanomial measures ≈ 1×,
+see tests/test_stream_statistics.py.)
+
+Lines of one side share their generator: line *i* draws ``rand_i`` = XOR over its tap set
+``O_i`` of the ``prob_bits``-bit state windows ``state[o : o+prob_bits]`` (1..4 terms, one
+LUT4 per bit).  State bit *j* is the m-sequence delayed by *j*, so by the shift-and-add property
+each ``rand_i`` is itself a ``prob_bits``-bit window of the m-sequence; with the leap, a line's
+successive draws are consecutive, non-overlapping windows (uniform over the period).  Two lines
+with tap polynomials P1 = Σ x^o, P2 are jointly uniform at lag 0 iff, with g = gcd(P1, P2) over
+GF(2), ``max(deg P1/g, deg P2/g) >= prob_bits`` (:func:`lines_independent`); the tap sets are
+enumerated (:func:`line_taps`) so that this holds for singles and pairs by construction.
+Within-side correlation would only add variance, never bias.
+
+A line fires in a slot iff ``rand_i < mag_i`` (``mag`` = |code|, 0 ..= 2**prob_bits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+from .ref_lfsr import PRIMITIVE_TAPS
+
+__all__ = [
+    "X_WIDTH", "X_TAPS", "D_WIDTH", "D_TAPS", "SEED_BITS", "seed_masks",
+    "PHASES", "PhaseTrain", "SlotDrives", "UpdateStreamsModel",
+    "line_taps", "lines_independent", "expand_seed", "lfsr_states", "active_phases",
+    "check_stream_params", "check_prob_codes", "update_cycles",
+]
+
+X_WIDTH, D_WIDTH = 64, 63
+X_TAPS = PRIMITIVE_TAPS[X_WIDTH]
+D_TAPS = (63, 57, 50, 48, 23, 10)
+SEED_BITS = 32
+MAX_LINES = 4096
+PROB_BITS_RANGE = (2, 16)
+MAX_TERMS = 4
+
+# (x-lines that may fire: +1 for x > 0 / -1 for x < 0, d-lines: sign, potentiate)
+PHASES = ((+1, -1, True), (+1, +1, False), (-1, +1, True), (-1, -1, False))
+
+
+def _check_int(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
+    return int(value)
+
+
+def check_stream_params(x_lines, d_lines, prob_bits, bl_max=255, slot_cycles=1, lanes=1):
+    """Validate the parameters shared by the RTL and the model (TypeError / ValueError)."""
+    _check_int("x_lines", x_lines, 1, MAX_LINES)
+    _check_int("d_lines", d_lines, 1, MAX_LINES)
+    _check_int("prob_bits", prob_bits, *PROB_BITS_RANGE)
+    _check_int("bl_max", bl_max, 1, 255)
+    _check_int("slot_cycles", slot_cycles, 1, 255)
+    _check_int("lanes", lanes, 1, MAX_LINES)
+
+
+# -- line tap sets --------------------------------------------------------------------------
+
+def _poly(offsets) -> int:
+    return sum(1 << o for o in offsets)
+
+
+def _pdeg(p: int) -> int:
+    return p.bit_length() - 1
+
+
+def _pgcd(a: int, b: int) -> int:
+    while b:
+        while a and _pdeg(a) >= _pdeg(b):
+            a ^= b << (_pdeg(a) - _pdeg(b))
+        a, b = b, a
+    return a
+
+
+def _pdiv(a: int, b: int) -> int:
+    q = 0
+    while a and _pdeg(a) >= _pdeg(b):
+        s = _pdeg(a) - _pdeg(b)
+        q |= 1 << s
+        a ^= b << s
+    assert a == 0
+    return q
+
+
+def lines_independent(taps1, taps2, prob_bits: int) -> bool:
+    """True iff two lines' ``prob_bits``-bit draws are jointly uniform over a uniform state.
+
+    The 2·prob_bits linear forms x^k·P1, x^k·P2 (k < prob_bits) are dependent iff
+    α·P1 = β·P2 with deg α, β < prob_bits, i.e. iff both cofactors P/gcd have degree below
+    prob_bits.
+    """
+    p1, p2 = _poly(taps1), _poly(taps2)
+    g = _pgcd(p1, p2)
+    return max(_pdeg(_pdiv(p1, g)), _pdeg(_pdiv(p2, g))) >= prob_bits
+
+
+def _tap_sets(width: int, prob_bits: int):
+    """All tap sets in enumeration order: singles, pairs, triples, quads (see module doc)."""
+    top = width - prob_bits                       # largest offset (window inside the state)
+    anchors = range(0, top + 1, prob_bits)        # translates of one pattern never overlap
+    for a in anchors:                              # singles: disjoint windows
+        yield (a,)
+    for d in range(2 * prob_bits, top + 1):        # pairs: span >= 2·pb => pairwise independent
+        for a in anchors:
+            if a + d <= top:
+                yield (a, a + d)
+    for lo in (2 * prob_bits, prob_bits):          # triples, quads: wide spans first
+        hi = top if lo == prob_bits * 2 else 2 * prob_bits - 1
+        for span in range(hi, lo - 1, -1):
+            for d1 in range(1, span):
+                for a in anchors:
+                    if a + span <= top:
+                        yield (a, a + d1, a + span)
+        for span in range(hi, lo - 1, -1):
+            for d2 in range(2, span):
+                for d1 in range(1, d2):
+                    for a in anchors:
+                        if a + span <= top:
+                            yield (a, a + d1, a + d2, a + span)
+
+
+@lru_cache(maxsize=None)
+def line_taps(width: int, prob_bits: int, lines: int) -> tuple[tuple[int, ...], ...]:
+    """Tap offsets of each line: line *i* uses ``XOR_{o in taps[i]} state[o : o+prob_bits]``."""
+    out = []
+    for taps in _tap_sets(width, prob_bits):
+        if len(out) == lines:
+            break
+        out.append(taps)
+    if len(out) < lines:
+        raise ValueError(f"lines must be at most {len(out)} for a {width}-bit generator "
+                         f"with prob_bits={prob_bits}, not {lines}")
+    return tuple(out)
+
+
+def _taps_matrix(taps: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """``(lines, MAX_TERMS)`` int64 offsets, -1 where a line has fewer terms."""
+    mat = np.full((len(taps), MAX_TERMS), -1, dtype=np.int64)
+    for i, t in enumerate(taps):
+        mat[i, :len(t)] = t
+    return mat
+
+
+# -- LFSR stepping --------------------------------------------------------------------------
+
+def _splitmix64(x: int) -> tuple[int, int]:
+    m = (1 << 64) - 1
+    x = (x + 0x9E3779B97F4A7C15) & m
+    z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return x, z ^ (z >> 31)
+
+
+def _gf2_rank(vectors) -> int:
+    basis: dict[int, int] = {}
+    for v in vectors:
+        while v:
+            top = v.bit_length() - 1
+            if top not in basis:
+                basis[top] = v
+                break
+            v ^= basis[top]
+    return len(basis)
+
+
+@lru_cache(maxsize=None)
+def seed_masks(width: int) -> tuple[int, ...]:
+    """Dense GF(2) seed expansion: state bit *i* = parity(seed & masks[i]).
+
+    A low-weight seed (1, 3, ...) loaded as is would leave a sparse-tap LFSR in a sparse state
+    whose draws stay biased for tens of thousands of slots; the fixed dense, injective
+    (rank 32) map gives every non-zero seed a typical, non-zero state.  Masks come from
+    splitmix64, so they never change with library versions.
+    """
+    x = width
+    while True:
+        masks = []
+        for _ in range(width):
+            x, z = _splitmix64(x)
+            masks.append(z & ((1 << SEED_BITS) - 1))
+        cols = [sum(((mk >> j) & 1) << i for i, mk in enumerate(masks)) for j in range(SEED_BITS)]
+        if _gf2_rank(cols) == SEED_BITS:
+            return tuple(masks)
+
+
+def expand_seed(seed: int, width: int) -> int:
+    """LFSR state loaded from a non-zero 32-bit ``seed`` (see :func:`seed_masks`)."""
+    return sum(((seed & mk).bit_count() & 1) << i for i, mk in enumerate(seed_masks(width)))
+
+
+def lfsr_states(state: int, width: int, taps: tuple[int, ...], leap: int,
+                count: int) -> tuple[np.ndarray, int]:
+    """The ``count`` states used by successive slots (current first) and the state after.
+
+    Same Fibonacci convention as :func:`rpu.models.ref_lfsr.leap_masks`: shift left, the
+    feedback (parity of the tap bits) enters bit 0.
+    """
+    tapmask = sum(1 << (t - 1) for t in taps)
+    full = (1 << width) - 1
+    out = np.empty(count, dtype=np.uint64)
+    for n in range(count):
+        out[n] = state
+        for _ in range(leap):
+            state = ((state << 1) | ((state & tapmask).bit_count() & 1)) & full
+    return out, state
+
+
+def _draws(states: np.ndarray, tapmat: np.ndarray, prob_bits: int) -> np.ndarray:
+    """``(T, lines)`` random numbers of every line for the given states."""
+    mask = np.uint64((1 << prob_bits) - 1)
+    rand = np.zeros((len(states), len(tapmat)), dtype=np.uint64)
+    for k in range(tapmat.shape[1]):
+        sel = tapmat[:, k] >= 0
+        if sel.any():
+            sh = tapmat[sel, k].astype(np.uint64)
+            rand[:, sel] ^= (states[:, None] >> sh[None, :]) & mask
+    return rand
+
+
+# -- phases ---------------------------------------------------------------------------------
+
+def check_prob_codes(name: str, codes, lines: int, prob_bits: int) -> np.ndarray:
+    arr = np.asarray(codes)
+    if arr.shape != (lines,) or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be an integer array of shape ({lines},), "
+                        f"not {arr.dtype} {arr.shape}")
+    arr = arr.astype(np.int64)
+    lim = 1 << prob_bits
+    if arr.size and np.abs(arr).max() > lim:
+        raise ValueError(f"{name} magnitudes must be in [0, {lim}] (2**prob_bits = p 1), "
+                         f"not {int(np.abs(arr).max())}")
+    return arr
+
+
+def active_phases(x_codes, d_codes) -> list[int]:
+    """Phases (0..3, in order) with at least one x-line and one d-line of their groups."""
+    x, d = np.asarray(x_codes), np.asarray(d_codes)
+    have = {+1: (x > 0).any(), -1: (x < 0).any()}, {+1: (d > 0).any(), -1: (d < 0).any()}
+    return [p for p, (sx, sd, _) in enumerate(PHASES) if have[0][sx] and have[1][sd]]
+
+
+def update_cycles(phases: int, bl: int, slot_cycles: int) -> int:
+    """Cycles from ``start`` to ``done`` inclusive of the ``done`` cycle (SPEC §3.6)."""
+    return phases * bl * slot_cycles + 1
+
+
+@dataclass
+class PhaseTrain:
+    """Bits of one active phase; only lines of the phase's groups may be set."""
+    phase: int
+    potentiate: bool
+    x_bits: np.ndarray      # bool (bl, N)
+    d_bits: np.ndarray      # bool (bl, M)
+
+
+class SlotDrives(NamedTuple):
+    """Line drives slot by slot, as the RTL's ports show them during ``busy``."""
+    x_pos: np.ndarray       # bool (T, N)
+    x_neg: np.ndarray
+    d_pos: np.ndarray       # bool (T, M)
+    d_neg: np.ndarray
+    phase: np.ndarray       # int (T,)
+    slot: np.ndarray        # int (T,)
+
+
+class UpdateStreamsModel:
+    """Software twin of the stochastic pulse bank and its phase sequencer.
+
+    ``UpdateStreamsModel(cfg)`` loads ``cfg.x_seed``/``cfg.d_seed`` (as the RTL after
+    ``seed_load``); with explicit integers and no seeds the state is the RTL reset state (1).
+    Both :meth:`phase_trains` and :meth:`drives` advance the generators identically: once per
+    slot of every active phase; the state carries over between updates.
+    """
+
+    def __init__(self, cfg=None, *, x_lines=None, d_lines=None, prob_bits=None, bl_max=None,
+                 x_seed=None, d_seed=None):
+        if cfg is not None:
+            x_lines = cfg.in_size if x_lines is None else x_lines
+            d_lines = cfg.out_size if d_lines is None else d_lines
+            prob_bits = cfg.prob_bits if prob_bits is None else prob_bits
+            bl_max = cfg.bl_max if bl_max is None else bl_max
+            x_seed = cfg.x_seed if x_seed is None else x_seed
+            d_seed = cfg.d_seed if d_seed is None else d_seed
+        bl_max = 255 if bl_max is None else bl_max
+        check_stream_params(x_lines, d_lines, prob_bits, bl_max)
+        self.x_lines, self.d_lines, self.prob_bits, self.bl_max = x_lines, d_lines, prob_bits, bl_max
+        self.x_taps = line_taps(X_WIDTH, prob_bits, x_lines)
+        self.d_taps = line_taps(D_WIDTH, prob_bits, d_lines)
+        self._x_mat, self._d_mat = _taps_matrix(self.x_taps), _taps_matrix(self.d_taps)
+        self.x_state, self.d_state = 1, 1
+        if x_seed is not None or d_seed is not None:
+            self.load_seeds(1 if x_seed is None else x_seed, 1 if d_seed is None else d_seed)
+
+    def load_seeds(self, x_seed: int, d_seed: int) -> None:
+        """As the RTL's ``seed_load``; zero seeds would lock an LFSR up and are refused."""
+        hi = (1 << SEED_BITS) - 1
+        x_seed = _check_int("x_seed", x_seed, 1, hi)
+        d_seed = _check_int("d_seed", d_seed, 1, hi)
+        self.x_state = expand_seed(x_seed, X_WIDTH)
+        self.d_state = expand_seed(d_seed, D_WIDTH)
+
+    # -- raw streams (no phases): fire bits of every line for `slots` consecutive slots --
+    def fire_bits(self, x_mag, d_mag, slots: int) -> tuple[np.ndarray, np.ndarray]:
+        """``rand < mag`` of every line for ``slots`` slots (advances both generators)."""
+        xs, self.x_state = lfsr_states(self.x_state, X_WIDTH, X_TAPS, self.prob_bits, slots)
+        ds, self.d_state = lfsr_states(self.d_state, D_WIDTH, D_TAPS, self.prob_bits, slots)
+        xr = _draws(xs, self._x_mat, self.prob_bits).astype(np.int64)
+        dr = _draws(ds, self._d_mat, self.prob_bits).astype(np.int64)
+        return (xr < np.asarray(x_mag, dtype=np.int64)[None, :],
+                dr < np.asarray(d_mag, dtype=np.int64)[None, :])
+
+    def _check(self, x_codes, d_codes, bl):
+        x = check_prob_codes("x_codes", x_codes, self.x_lines, self.prob_bits)
+        d = check_prob_codes("d_codes", d_codes, self.d_lines, self.prob_bits)
+        bl = _check_int("bl", bl, 0, self.bl_max)
+        return x, d, bl
+
+    def phase_trains(self, x_codes, d_codes, bl: int) -> list[PhaseTrain]:
+        """One :class:`PhaseTrain` per active phase, in order (none when ``bl`` is 0)."""
+        x, d, bl = self._check(x_codes, d_codes, bl)
+        if bl == 0:
+            return []
+        out = []
+        for p in active_phases(x, d):
+            sx, sd, pot = PHASES[p]
+            xf, df = self.fire_bits(np.abs(x), np.abs(d), bl)
+            out.append(PhaseTrain(p, pot, xf & (np.sign(x) == sx)[None, :],
+                                  df & (np.sign(d) == sd)[None, :]))
+        return out
+
+    def drives(self, x_codes, d_codes, bl: int) -> SlotDrives:
+        """Per-slot drives of the whole update (``T = active phases × bl``)."""
+        trains = self.phase_trains(x_codes, d_codes, bl)
+        n, m = self.x_lines, self.d_lines
+        if not trains:
+            z = np.zeros((0, n), bool), np.zeros((0, m), bool)
+            e = np.zeros(0, dtype=np.int64)
+            return SlotDrives(z[0], z[0].copy(), z[1], z[1].copy(), e, e.copy())
+        x_pos, x_neg, d_pos, d_neg, phase, slot = [], [], [], [], [], []
+        zx, zd = np.zeros((bl, n), bool), np.zeros((bl, m), bool)
+        for t in trains:
+            x_pos.append(t.x_bits if t.potentiate else zx)
+            x_neg.append(zx if t.potentiate else t.x_bits)
+            d_pos.append(zd if t.potentiate else t.d_bits)
+            d_neg.append(t.d_bits if t.potentiate else zd)
+            phase.append(np.full(bl, t.phase))
+            slot.append(np.arange(bl))
+        return SlotDrives(*(np.concatenate(v) for v in (x_pos, x_neg, d_pos, d_neg, phase, slot)))
