@@ -225,10 +225,12 @@ def _draws(states: np.ndarray, tapmat: np.ndarray, prob_bits: int) -> np.ndarray
     mask = np.uint64((1 << prob_bits) - 1)
     rand = np.zeros((len(states), len(tapmat)), dtype=np.uint64)
     for k in range(tapmat.shape[1]):
-        sel = tapmat[:, k] >= 0
-        if sel.any():
-            sh = tapmat[sel, k].astype(np.uint64)
-            rand[:, sel] ^= (states[:, None] >> sh[None, :]) & mask
+        used = tapmat[:, k] >= 0
+        if not used.any():
+            continue
+        sh = np.where(used, tapmat[:, k], 0).astype(np.uint64)
+        lane_mask = np.where(used, mask, np.uint64(0))      # lines without a k-th window
+        rand ^= (states[:, None] >> sh[None, :]) & lane_mask[None, :]
     return rand
 
 
@@ -335,12 +337,17 @@ class UpdateStreamsModel:
         x, d, bl = self._check(x_codes, d_codes, bl)
         if bl == 0:
             return []
+        phases = active_phases(x, d)
+        if not phases:
+            return []
+        # all active slots in one draw per side (the generators advance once per slot)
+        xf, df = self.fire_bits(np.abs(x), np.abs(d), bl * len(phases))
         out = []
-        for p in active_phases(x, d):
+        for k, p in enumerate(phases):
             sx, sd, pot = PHASES[p]
-            xf, df = self.fire_bits(np.abs(x), np.abs(d), bl)
-            out.append(PhaseTrain(p, pot, xf & (np.sign(x) == sx)[None, :],
-                                  df & (np.sign(d) == sd)[None, :]))
+            rows = slice(k * bl, (k + 1) * bl)
+            out.append(PhaseTrain(p, pot, xf[rows] & (np.sign(x) == sx)[None, :],
+                                  df[rows] & (np.sign(d) == sd)[None, :]))
         return out
 
     def drives(self, x_codes, d_codes, bl: int) -> SlotDrives:
