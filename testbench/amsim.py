@@ -18,3 +18,16 @@ def simulate(dut, *testbenches, vcd: str | None = None, period: float = 1e-8) ->
             sim.run()
     else:
         sim.run()
+
+
+async def start_and_wait(ctx, dut, limit: int = 10_000) -> int:
+    """Pulse ``dut.start`` and wait for ``dut.done``; returns cycles from start to done."""
+    ctx.set(dut.start, 1)
+    await ctx.tick()
+    ctx.set(dut.start, 0)
+    cycles = 1
+    while not ctx.get(dut.done):
+        await ctx.tick()
+        cycles += 1
+        assert cycles < limit, "done never came"
+    return cycles

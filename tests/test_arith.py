@@ -5,21 +5,14 @@ import pytest
 
 from rpu.models.ref_management import div_cycles, sqrt_cycles
 from rpu.rtl.arith import SeqDivider, SeqSqrt
-from rpu.testbench.amsim import simulate
+from rpu.testbench.amsim import simulate, start_and_wait
 
 
 async def _run(ctx, dut, operands, result):
     """Start with ``operands``, count cycles to ``done``, return (cycles, result)."""
     for sig, v in operands.items():
         ctx.set(getattr(dut, sig), v)
-    ctx.set(dut.start, 1)
-    await ctx.tick()
-    ctx.set(dut.start, 0)
-    cycles = 1
-    while not ctx.get(dut.done):
-        await ctx.tick()
-        cycles += 1
-        assert cycles < 1000, "never done"
+    cycles = await start_and_wait(ctx, dut, limit=1000)
     return cycles, result()
 
 

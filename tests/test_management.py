@@ -11,7 +11,7 @@ from rpu.models import Crossbar
 from rpu.models import ref_management as rm
 from rpu.rtl.management import (AbsMax, BoundManager, InputScaler, NoiseManager, ProbScaler,
                                 UpdateManager)
-from rpu.testbench.amsim import simulate
+from rpu.testbench.amsim import simulate, start_and_wait
 
 
 def simulate_comb(dut, tb):
@@ -58,16 +58,6 @@ def unpack(word, width, n):
     return np.array(vals, dtype=np.int64)
 
 
-async def start_and_wait(ctx, dut, limit=10_000):
-    ctx.set(dut.start, 1)
-    await ctx.tick()
-    ctx.set(dut.start, 0)
-    cycles = 1
-    while not ctx.get(dut.done):
-        await ctx.tick()
-        cycles += 1
-        assert cycles < limit, "done never came"
-    return cycles
 
 
 # -- RTL vs reference (Amaranth simulator) ---------------------------------------------------
