@@ -77,7 +77,7 @@ class AdcInterface(wiring.Component):
         super().__init__({
             "start": In(1), "readout": In(1),
             "integ_reset": Out(1), "integ_en": Out(1),
-            "adc_start": Out(1), "adc_sel": Out(range(self.lpa)), "adc_done": In(1),
+            "adc_start": Out(1), "adc_sel": Out(range(max(2, self.lpa))), "adc_done": In(1),
             "adc_codes": In(self.num_adcs * nx.adc_bits),
             "conv_done": Out(1), "any_sat": Out(1), "sat_lines": Out(range(lines + 1)),
             "timeout": Out(1), "busy": Out(1),
@@ -106,7 +106,7 @@ class AdcInterface(wiring.Component):
             for i in range(self.lines):
                 m.d.sync += cells[i].eq(cells[i + self.lanes] if i + self.lanes < self.lines else 0)
         cnt = Signal(range(max(self.window_cycles, self.reset_cycles, self.timeout_cycles) + 1))
-        grp = Signal(range(self.lpa))
+        grp = Signal(range(max(2, self.lpa)))   # never zero-width (Verilator ASCRANGE)
         beat = Signal(range(self.beats))
         m.d.comb += self.adc_sel.eq(grp)
 

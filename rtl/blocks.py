@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from rpu.config import TileConfig
 
-__all__ = ["tile_blocks"]
+__all__ = ["tile_blocks", "TOP_NAME"]
+
+TOP_NAME = "rpu_tile"
 
 
 def tile_blocks(cfg: TileConfig) -> dict:
-    """``{module name: component}`` of everything the generator emits for ``cfg``."""
-    from .lfsr import LFSR
-    from rpu.models.ref_lfsr import PRIMITIVE_TAPS
-    return {
-        "rpu_x_rng": LFSR(32, PRIMITIVE_TAPS[32], leap=cfg.prob_bits),
-        "rpu_d_rng": LFSR(31, PRIMITIVE_TAPS[31], leap=cfg.prob_bits),
-    }
+    """``{module name: component}`` of everything the generator emits for ``cfg``: the tile
+    top (registers, streams, controller, line drivers, management, ADC interfaces)."""
+    from .tile import Tile
+    return {TOP_NAME: Tile(cfg)}

@@ -1,0 +1,178 @@
+"""AXI4-Lite register slave built from the register map, and the AXI4 bus signatures.
+
+Signatures are written from the *master's* side (``Out`` = driven by the master), so a
+slave port is ``In(AXI4LiteSignature(...))``; in Verilog the members are
+``<port>__awaddr`` etc. (Amaranth's ``__`` separator).
+"""
+
+from __future__ import annotations
+
+from amaranth import Array, Const, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .regmap import RegisterMap
+
+__all__ = ["AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters", "RESP_OKAY",
+           "RESP_SLVERR"]
+
+RESP_OKAY, RESP_SLVERR = 0, 2
+
+
+def _check_width(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
+
+
+class AXI4LiteSignature(wiring.Signature):
+    """AXI4-Lite, 32-bit data, ``addr_width``-bit byte address (master's view)."""
+
+    def __init__(self, addr_width: int):
+        _check_width("addr_width", addr_width, 3, 32)
+        self.addr_width = addr_width
+        super().__init__({
+            "awaddr": Out(addr_width), "awvalid": Out(1), "awready": In(1),
+            "wdata": Out(32), "wstrb": Out(4), "wvalid": Out(1), "wready": In(1),
+            "bresp": In(2), "bvalid": In(1), "bready": Out(1),
+            "araddr": Out(addr_width), "arvalid": Out(1), "arready": In(1),
+            "rdata": In(32), "rresp": In(2), "rvalid": In(1), "rready": Out(1),
+        })
+
+
+class AXI4StreamSignature(wiring.Signature):
+    """AXI4-Stream with ``tdata``/``tvalid``/``tready``/``tlast`` (source's view)."""
+
+    def __init__(self, data_width: int):
+        _check_width("data_width", data_width, 1, 4096)
+        self.data_width = data_width
+        super().__init__({"tdata": Out(data_width), "tvalid": Out(1), "tready": In(1),
+                          "tlast": Out(1)})
+
+
+def _port(name: str) -> str:
+    return name.lower()
+
+
+class AXILiteRegisters(wiring.Component):
+    """AXI4-Lite slave decoding a :class:`~rpu.rtl.regmap.RegisterMap`.
+
+    Members: ``bus`` (slave side) and, per register ``R`` (lower-case name ``r``):
+
+    * ``rw``: ``r`` Out(32), the stored value (reset = the fields' resets);
+    * ``ro``: ``r`` In(32), or ``r`` In(32).array(count) for arrays;
+    * ``wo``: ``r`` Out(32) with ``r_stb`` Out(1), valid for the one cycle of the write;
+    * ``rw1c``: ``r`` In(32) the flags, ``r_clr`` Out(32) a one-cycle clear mask.
+
+    ``illegal`` pulses when a rw write is refused (a field outside its legal range, or a
+    write to an unmapped / read-only address): the register keeps its value and the
+    response is ``SLVERR``.  One write and one read are served at a time; each takes the
+    address and data in one cycle and answers in the next (``bvalid``/``rvalid`` held
+    until accepted).
+    """
+
+    def __init__(self, regmap: RegisterMap):
+        if not isinstance(regmap, RegisterMap):
+            raise TypeError(f"regmap must be a RegisterMap, not {regmap!r}")
+        self.regmap = regmap
+        members = {"bus": In(AXI4LiteSignature(regmap.addr_width)), "illegal": Out(1)}
+        for r in regmap:
+            n = _port(r.name)
+            if r.access == "rw":
+                members[n] = Out(32, init=r.reset)
+            elif r.access == "ro":
+                members[n] = In(32).array(r.count) if r.count > 1 else In(32)
+            elif r.access == "wo":
+                members[n] = Out(32)
+                members[n + "_stb"] = Out(1)
+            else:
+                members[n] = In(32)
+                members[n + "_clr"] = Out(32)
+        super().__init__(members)
+
+    @staticmethod
+    def _legal(r, value):
+        ok = Const(1)
+        for f in r.fields:
+            if f.lo is None:
+                continue
+            v = value[f.lsb:f.lsb + f.width]
+            if f.lo > 0:
+                ok = ok & (v >= f.lo)
+            if f.hi < (1 << f.width) - 1:
+                ok = ok & (v <= f.hi)
+        return ok
+
+    def elaborate(self, platform):
+        m = Module()
+        bus, rm = self.bus, self.regmap
+        word = lambda addr: addr[2:]          # noqa: E731  word index
+
+        # -- write channel: take AW and W together, answer on B --
+        bvalid = Signal()
+        bresp = Signal(2)
+        m.d.comb += [bus.bvalid.eq(bvalid), bus.bresp.eq(bresp)]
+        take_w = Signal()
+        m.d.comb += take_w.eq(bus.awvalid & bus.wvalid & ~bvalid)
+        m.d.comb += [bus.awready.eq(take_w), bus.wready.eq(take_w)]
+        with m.If(bvalid & bus.bready):
+            m.d.sync += bvalid.eq(0)
+        waddr = word(bus.awaddr)
+        wdata = bus.wdata
+        for r in rm:
+            if r.access == "wo":
+                m.d.comb += getattr(self, _port(r.name)).eq(wdata)
+        with m.If(take_w):
+            m.d.sync += [bvalid.eq(1), bresp.eq(RESP_SLVERR)]
+            hit = Const(0)
+            for r in rm:
+                n = _port(r.name)
+                sel = waddr == (r.offset >> 2)
+                hit = hit | sel
+                if r.access == "rw":
+                    with m.If(sel):
+                        with m.If(self._legal(r, wdata)):
+                            m.d.sync += [getattr(self, n).eq(wdata), bresp.eq(RESP_OKAY)]
+                        with m.Else():
+                            m.d.comb += self.illegal.eq(1)
+                elif r.access == "wo":
+                    with m.If(sel):
+                        m.d.comb += getattr(self, n + "_stb").eq(1)
+                        m.d.sync += bresp.eq(RESP_OKAY)
+                elif r.access == "rw1c":
+                    with m.If(sel):
+                        m.d.comb += getattr(self, n + "_clr").eq(wdata)
+                        m.d.sync += bresp.eq(RESP_OKAY)
+                else:
+                    hit = hit & ~sel
+            with m.If(~hit):
+                m.d.comb += self.illegal.eq(1)
+
+        # -- read channel --
+        rvalid = Signal()
+        rdata = Signal(32)
+        rresp = Signal(2)
+        m.d.comb += [bus.rvalid.eq(rvalid), bus.rdata.eq(rdata), bus.rresp.eq(rresp),
+                     bus.arready.eq(~rvalid)]
+        with m.If(rvalid & bus.rready):
+            m.d.sync += rvalid.eq(0)
+        raddr = word(bus.araddr)
+        with m.If(bus.arvalid & ~rvalid):
+            m.d.sync += [rvalid.eq(1), rresp.eq(RESP_OKAY), rdata.eq(0)]
+            for r in rm:
+                if r.access == "wo":
+                    continue
+                port = getattr(self, _port(r.name))
+                base = r.offset >> 2
+                if r.count == 1:
+                    with m.If(raddr == base):
+                        m.d.sync += rdata.eq(port)
+                else:               # arrays: a range compare and an indexed mux
+                    idx = Signal(range(r.count), name=f"{_port(r.name)}_ridx")
+                    m.d.comb += idx.eq(raddr - base)
+                    # padded to 2**len(idx) entries so the mux's case is complete (lint)
+                    pad = [Const(0, 32)] * ((1 << len(idx)) - r.count)
+                    with m.If((raddr >= base) & (raddr < base + r.count)):
+                        m.d.sync += rdata.eq(Array(list(port) + pad)[idx])
+        return m

@@ -1,0 +1,291 @@
+"""Register map of the tile: ONE Python description drives the RTL decoder
+(:class:`rpu.rtl.axi.AXILiteRegisters`) and the JSON / Markdown / C-header files.
+
+Registers are 32 bits wide at byte offsets that are multiples of 4.  Access kinds:
+
+* ``rw``   read/write configuration; a write whose field value is outside the field's
+  legal range ``[lo, hi]`` is refused (register unchanged, ``SLVERR``, ``illegal`` error
+  flag set and counted);
+* ``ro``   read-only status / counter (arrays: ``count`` consecutive words);
+* ``wo``   write-only command: the written word is presented for one cycle with a strobe;
+* ``rw1c`` read-only flags, writing 1 to a bit clears it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rpu.config import NM_MODES, TileConfig
+
+__all__ = ["Field", "Register", "RegisterMap", "register_map", "write_register_map",
+           "OPS", "ERRORS", "REG_ID_MAGIC"]
+
+REG_ID_MAGIC = 0x52505531          # "RPU1"
+OPS = ("forward", "backward", "update")          # CTRL.op encoding (0, 1, 2)
+# ERROR flag bits (bit i = ERRORS[i]); every flag set also increments ERR_COUNT.
+ERRORS = ("stream_length", "cmd_busy", "illegal_value", "bad_op", "seed_zero", "adc_timeout",
+          "bl_error", "bm_gave_up")
+ACCESS = ("rw", "ro", "wo", "rw1c")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    lsb: int
+    width: int
+    doc: str
+    reset: int = 0
+    lo: int | None = None          # legal range of a rw field (None: any value fits)
+    hi: int | None = None
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lsb
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "lsb": self.lsb, "width": self.width, "reset": self.reset,
+             "doc": self.doc}
+        if self.lo is not None:
+            d["legal"] = [self.lo, self.hi]
+        return d
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str
+    offset: int
+    access: str
+    doc: str
+    fields: tuple[Field, ...] = ()
+    count: int = 1                 # > 1: an array of consecutive words (ro only)
+
+    def __post_init__(self):
+        if self.access not in ACCESS:
+            raise ValueError(f"register {self.name}: access must be one of {ACCESS}, not {self.access!r}")
+        if self.offset % 4:
+            raise ValueError(f"register {self.name}: offset must be a multiple of 4, not {self.offset:#x}")
+        if self.count > 1 and self.access != "ro":
+            raise ValueError(f"register {self.name}: only ro registers may be arrays")
+        if not self.fields:
+            object.__setattr__(self, "fields", (Field("value", 0, 32, self.doc),))
+        used = 0
+        for f in self.fields:
+            if f.lsb < 0 or f.width < 1 or f.lsb + f.width > 32 or used & f.mask:
+                raise ValueError(f"register {self.name}: field {f.name} overlaps or exceeds 32 bits")
+            used |= f.mask
+
+    @property
+    def reset(self) -> int:
+        return sum(f.reset << f.lsb for f in self.fields)
+
+    @property
+    def size(self) -> int:
+        return 4 * self.count
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"register {self.name} has no field {name!r}")
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "offset": self.offset, "access": self.access,
+                "count": self.count, "reset": self.reset, "doc": self.doc,
+                "fields": [f.to_dict() for f in self.fields]}
+
+
+@dataclass
+class RegisterMap:
+    registers: list[Register]
+    addr_width: int
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        spans = sorted((r.offset, r.offset + r.size, r.name) for r in self.registers)
+        for (a0, a1, n0), (b0, _b1, n1) in zip(spans, spans[1:]):
+            if b0 < a1:
+                raise ValueError(f"registers {n0} and {n1} overlap")
+        if spans and spans[-1][1] > (1 << self.addr_width):
+            raise ValueError("register map exceeds the address space")
+        self._by_name = {r.name: r for r in self.registers}
+
+    def __getitem__(self, name: str) -> Register:
+        return self._by_name[name]
+
+    def __iter__(self):
+        return iter(self.registers)
+
+    def addr(self, name: str, index: int = 0) -> int:
+        r = self[name]
+        if not 0 <= index < r.count:
+            raise IndexError(f"{name}[{index}] out of range (count {r.count})")
+        return r.offset + 4 * index
+
+    def encode(self, name: str, **values) -> int:
+        """Pack field values of register ``name`` into a word (unnamed fields: reset)."""
+        r = self[name]
+        word = r.reset
+        for k, v in values.items():
+            f = r.field(k)
+            word = (word & ~f.mask) | ((int(v) << f.lsb) & f.mask)
+        return word
+
+    def decode(self, name: str, word: int) -> dict[str, int]:
+        return {f.name: (word >> f.lsb) & ((1 << f.width) - 1) for f in self[name].fields}
+
+    # -- documents --
+    def to_json(self) -> str:
+        return json.dumps({"addr_width": self.addr_width, "data_width": 32, "info": self.info,
+                           "registers": [r.to_dict() for r in self.registers]}, indent=2) + "\n"
+
+    def to_markdown(self) -> str:
+        out = ["# RPU tile register map", "",
+               "Generated by `rpu generate` from `rpu/rtl/regmap.py` (the same description "
+               "the RTL decoder is built from). AXI4-Lite, 32-bit data, "
+               f"{self.addr_width}-bit byte addresses.", ""]
+        out += [f"- {k}: {v}" for k, v in self.info.items()] + [""]
+        out += ["| offset | name | access | count | reset | description |",
+                "|---|---|---|---|---|---|"]
+        for r in self.registers:
+            out.append(f"| `{r.offset:#06x}` | {r.name} | {r.access} | {r.count} | "
+                       f"`{r.reset:#x}` | {r.doc} |")
+        out.append("")
+        for r in self.registers:
+            if len(r.fields) == 1 and r.fields[0].name == "value":
+                continue
+            out += [f"## {r.name}", "", "| bits | field | reset | legal | description |",
+                    "|---|---|---|---|---|"]
+            for f in r.fields:
+                bits = f"{f.lsb + f.width - 1}:{f.lsb}" if f.width > 1 else f"{f.lsb}"
+                legal = f"{f.lo}..{f.hi}" if f.lo is not None else "any"
+                out.append(f"| {bits} | {f.name} | {f.reset} | {legal} | {f.doc} |")
+            out.append("")
+        return "\n".join(out)
+
+    def to_c_header(self) -> str:
+        g = "RPU_TILE_REGS_H"
+        out = ["/* RPU tile register map: generated by `rpu generate` from rpu/rtl/regmap.py. */",
+               f"#ifndef {g}", f"#define {g}", "", "#include <stdint.h>", ""]
+        for k, v in self.info.items():
+            if isinstance(v, int):
+                out.append(f"#define RPU_{k.upper()} {v}u")
+        out.append("")
+        for r in self.registers:
+            p = f"RPU_{r.name}"
+            out.append(f"/* {r.doc} ({r.access}) */")
+            out.append(f"#define {p}_OFFSET 0x{r.offset:04X}u")
+            if r.count > 1:
+                out.append(f"#define {p}_COUNT {r.count}u")
+                out.append(f"#define {p}_ADDR(i) ({p}_OFFSET + 4u * (uint32_t)(i))")
+            out.append(f"#define {p}_RESET 0x{r.reset:08X}u")
+            if not (len(r.fields) == 1 and r.fields[0].name == "value"):
+                for f in r.fields:
+                    q = f"{p}_{f.name.upper()}"
+                    out.append(f"#define {q}_SHIFT {f.lsb}u")
+                    out.append(f"#define {q}_MASK 0x{f.mask:08X}u")
+            out.append("")
+        out += [f"#endif /* {g} */", ""]
+        return "\n".join(out)
+
+
+def _bits(n: int) -> int:
+    return max(1, int(n).bit_length())
+
+
+def register_map(cfg: TileConfig) -> RegisterMap:
+    """The tile's register map for ``cfg`` (array sizes and legal ranges follow it)."""
+    if not isinstance(cfg, TileConfig):
+        raise TypeError(f"cfg must be a TileConfig, not {cfg!r}")
+    from rpu.models.ref_management import registers_from_config
+    regs0 = registers_from_config(cfg)
+    R, F = Register, Field
+    regs = [
+        # constant registers: their "reset" is the value they always read
+        R("ID", 0x000, "ro", f"magic {REG_ID_MAGIC:#010x} ('RPU1')",
+          (F("value", 0, 32, "magic", REG_ID_MAGIC),)),
+        R("SHAPE", 0x004, "ro", "tile shape", (
+            F("in_size", 0, 16, "N, x-lines", cfg.in_size),
+            F("out_size", 16, 16, "M, d-lines", cfg.out_size))),
+        R("FORMAT", 0x008, "ro", "converter and stream formats", (
+            F("dac_bits", 0, 4, "DAC code width", cfg.dac_bits),
+            F("adc_bits", 4, 5, "ADC code width", cfg.adc_bits),
+            F("prob_bits", 9, 5, "probability resolution", cfg.prob_bits),
+            F("value_bits", 14, 6, "host value width", cfg.value_bits),
+            F("value_frac_bits", 20, 5, "host value fraction bits", cfg.value_frac_bits),
+            F("stream_width", 25, 7, "values per stream beat", cfg.stream_width))),
+        R("TIMING", 0x00C, "ro", "timing parameters", (
+            F("slot_cycles", 0, 8, "clock cycles per slot", cfg.slot_cycles),
+            F("adc_latency", 8, 8, "ADC conversion latency", cfg.adc_latency),
+            F("lines_per_adc", 16, 13, "lines per ADC", cfg.lines_per_adc))),
+        R("CTRL", 0x010, "wo", "command: start an operation (its vector then streams in)", (
+            F("start", 0, 1, "start the operation `op`"),
+            F("op", 1, 2, "0 forward, 1 backward, 2 update"),
+            F("load_seeds", 4, 1, "load SEED_X / SEED_D into the random generators"),
+            F("clear_counters", 5, 1, "zero all counters"))),
+        R("STATUS", 0x014, "ro", "controller status", (
+            F("busy", 0, 1, "an operation is executing"),
+            F("loading", 1, 1, "a started operation waits for / receives its vector"),
+            F("cmd_ready", 2, 1, "a new CTRL.start is accepted"),
+            F("error", 3, 1, "some ERROR flag is set"),
+            F("state", 4, 4, "controller state (0 idle)"),
+            F("last_bm_passes", 8, 5, "forward passes of the last read (bound management)"))),
+        R("ERROR", 0x018, "rw1c", "error flags (write 1 to clear)", tuple(
+            F(name, i, 1, f"error: {name.replace('_', ' ')}") for i, name in enumerate(ERRORS))),
+        R("ERR_COUNT", 0x01C, "ro", "errors flagged since the counters were cleared"),
+        R("CONFIG", 0x020, "rw", "operation configuration", (
+            F("bl", 0, 8, "update pulse-train length BL", cfg.bl, 1, cfg.bl_max),
+            F("nm_mode", 8, 2, "noise management: " + ", ".join(
+                f"{i} {m}" for i, m in enumerate(NM_MODES)),
+              NM_MODES.index(cfg.noise_management), 0, len(NM_MODES) - 1),
+            F("bm_enable", 10, 1, "bound management", int(cfg.bound_management), 0, 1),
+            F("um_enable", 11, 1, "update management", int(cfg.update_management), 0, 1),
+            F("dynamic_bl", 12, 1, "dynamic BL", int(cfg.dynamic_bl), 0, 1),
+            F("bm_max_passes", 16, 5, "cap of bound-management passes",
+              cfg.bm_max_passes, 1, 16),
+            F("bl_max", 24, 8, "cap of BL under dynamic BL", cfg.bl_max, 1, cfg.bl_max))),
+        R("SEED_X", 0x024, "rw", "x-side generator seed (non-zero)",
+          (F("value", 0, 32, "seed", cfg.x_seed, 1, (1 << 32) - 1),)),
+        R("SEED_D", 0x028, "rw", "d-side generator seed (non-zero)",
+          (F("value", 0, 32, "seed", cfg.d_seed, 1, (1 << 32) - 1),)),
+        R("OUT_SCALE", 0x02C, "rw", "ADC code -> result scale (docs/numerics.md)",
+          (F("value", 0, 32, "out_scale", regs0["out_scale"]),)),
+        R("UM_C", 0x030, "rw", "update C, UQ12.20 (docs/numerics.md)",
+          (F("value", 0, 32, "um_c", regs0["um_c"]),)),
+        R("UM_C1", 0x034, "rw", "sqrt(lr/dw_min), UQ12.20 (dynamic BL)",
+          (F("value", 0, 32, "um_c1", regs0["um_c1"]),)),
+        R("UM_LR_DW", 0x038, "rw", "lr/dw_min, UQ20.12 (dynamic BL)",
+          (F("value", 0, 32, "um_lr_dw", regs0["um_lr_dw"]),)),
+        R("CYC_FORWARD", 0x040, "ro", "cycles of the last forward (commit to last result, inclusive)"),
+        R("CYC_BACKWARD", 0x044, "ro", "cycles of the last backward"),
+        R("CYC_UPDATE", 0x048, "ro", "cycles of the last update (commit to done, inclusive)"),
+        R("OPS_FORWARD", 0x04C, "ro", "forwards completed"),
+        R("OPS_BACKWARD", 0x050, "ro", "backwards completed"),
+        R("OPS_UPDATE", 0x054, "ro", "updates completed"),
+        R("SATURATIONS", 0x058, "ro", "saturated ADC conversions"),
+        R("BM_PASSES", 0x05C, "ro", "analog read passes of all reads (bound-management retries included)"),
+        R("BM_GIVEUPS", 0x060, "ro", "forwards that still saturated at the pass cap"),
+        R("PULSES_X", 0x1000, "ro", "update slots each x-line was driven (endurance)",
+          count=cfg.in_size),
+        R("PULSES_D", 0x1000 + 4 * cfg.in_size, "ro", "update slots each d-line was driven",
+          count=cfg.out_size),
+    ]
+    end = 0x1000 + 4 * (cfg.in_size + cfg.out_size)
+    info = {"in_size": cfg.in_size, "out_size": cfg.out_size, "value_bits": cfg.value_bits,
+            "value_frac_bits": cfg.value_frac_bits, "stream_width": cfg.stream_width,
+            "stream_tdata_bits": cfg.stream_width * cfg.value_bits}
+    return RegisterMap(regs, _bits(end - 1), info)
+
+
+def write_register_map(cfg: TileConfig, out_dir) -> dict[str, Path]:
+    """Write ``regmap.json``, ``regmap.md`` and ``rpu_regs.h`` into ``out_dir``."""
+    rm = register_map(cfg)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"regmap_json": out_dir / "regmap.json", "regmap_md": out_dir / "regmap.md",
+             "regmap_h": out_dir / "rpu_regs.h"}
+    paths["regmap_json"].write_text(rm.to_json())
+    paths["regmap_md"].write_text(rm.to_markdown())
+    paths["regmap_h"].write_text(rm.to_c_header())
+    return paths

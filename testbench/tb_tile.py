@@ -1,0 +1,344 @@
+"""End-to-end cocotb benches of the tile top: host driver on the AXI ports, analog
+front-end + behavioural crossbar on the line drives, compared with the reference
+(models/ref_tile.py) bit for bit and cycle for cycle."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.utils import get_sim_time
+
+from rpu.models import Crossbar
+from rpu.models.ref_management import to_fixed
+from rpu.models.ref_tile import (TileReference, read_cycles, update_cycles, update_period,
+                                 vector_cycles)
+from rpu.rtl.regmap import ERRORS
+from rpu.testbench.afe import AnalogFrontEnd
+from rpu.testbench.host import Host
+from rpu.testbench.report import bench_config, bench_params, write_results
+
+TIMEOUT = dict(timeout_time=20, timeout_unit="ms")   # simulated: 2M cycles
+
+
+async def bringup(dut, cfg, *, seed=None):
+    """Clock, reset, host driver, analog front-end (model seed ``seed``), seeds loaded."""
+    Clock(dut.clk, 10, unit="ns", impl="gpi").start()
+    dut.rst.value = 1
+    afe = AnalogFrontEnd(dut, cfg, Crossbar(cfg, seed=seed))
+    await ClockCycles(dut.clk, 2)
+    host = Host(dut, cfg)           # after the outputs are defined (Icarus starts at X)
+    await ClockCycles(dut.clk, 2)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+    afe.start()
+    await host.write_fields("CTRL", load_seeds=1)
+    return host, afe
+
+
+def vectors(cfg, rng, scale=1.0):
+    """x, d in fixed point with both signs on each side (all four sign quadrants)."""
+    x = rng.uniform(-scale, scale, cfg.in_size)
+    d = rng.uniform(-scale, scale, cfg.out_size)
+    x[0], x[-1], d[0], d[-1] = scale, -scale, scale / 2, -scale / 2
+    return to_fixed(cfg, x), to_fixed(cfg, d)
+
+
+def slots_of(drv):
+    return np.concatenate([drv.x_pos, drv.x_neg, drv.d_pos, drv.d_neg], axis=1)
+
+
+@cocotb.test(**TIMEOUT)
+async def ops_bit_exact(dut):
+    """forward, backward, K updates, forward: results, drives, weights and cycle counts
+    equal the reference."""
+    cfg, p = bench_config(), bench_params()
+    rng = np.random.default_rng(p.get("seed", 1))
+    host, afe = await bringup(dut, cfg)
+    ref = TileReference(cfg, Crossbar(cfg))
+    fig = dict(forward_cycles=[], backward_cycles=[], update_cycles=[], passes=[],
+               slots=0, phases=set())
+
+    async def read(op, v):
+        res = await (host.forward(v) if op == "forward" else host.backward(v))
+        exp = ref.forward(v) if op == "forward" else ref.backward(v)
+        assert len(res) == len(exp.y_fixed), f"{op}: {len(res)} results, expected {len(exp.y_fixed)}"
+        if not np.array_equal(res, exp.y_fixed):
+            cocotb.log.error("%s mismatch: ERROR=%#x reads=%s", op, await host.read("ERROR"),
+                             [(r["side"], r["net"][:6], r["codes"][:6]) for r in afe.reads])
+        assert np.array_equal(res, exp.y_fixed), \
+            f"{op}: RTL {res[:8]}… != reference {exp.y_fixed[:8]}…"
+        passes = [r for r in afe.reads[-exp.passes:]]
+        for (dac, _adc), r in zip(exp.history, passes):
+            assert np.array_equal(r["net"], dac), f"{op}: integrated pulses != DAC codes"
+        await host.wait_idle()
+        cyc = await host.read("CYC_FORWARD" if op == "forward" else "CYC_BACKWARD")
+        want = read_cycles(cfg, backward=op == "backward", passes=exp.passes)
+        assert cyc == want, f"{op}: {cyc} cycles, formula {want} ({exp.passes} passes)"
+        fig[f"{op}_cycles"].append(cyc)
+        fig["passes"].append(exp.passes)
+        return res, exp
+
+    for name in ("ID", "SHAPE", "FORMAT", "TIMING"):    # constants from the register map
+        assert await host.read(name) == host.rm[name].reset, name
+    x, d = vectors(cfg, rng)
+    await read("forward", x)
+    await read("backward", d)
+    for k in range(p.get("updates", 3)):
+        xk, dk = vectors(cfg, rng)
+        await host.update(xk, dk)
+        await host.wait_idle()
+        n = afe.flush()
+        codes, drv = ref.update(xk, dk)
+        got = afe.update_slots[-1] if n else np.zeros((0, 2 * (cfg.in_size + cfg.out_size)), bool)
+        assert n == len(drv.x_pos), f"update {k}: {n} slots driven, reference {len(drv.x_pos)}"
+        assert np.array_equal(got, slots_of(drv)), f"update {k}: line drives differ from ref_streams"
+        cyc = await host.read("CYC_UPDATE")
+        want = update_cycles(cfg, ref.phases(codes), codes.bl)
+        assert cyc == want, f"update {k}: {cyc} cycles, formula {want}"
+        fig["update_cycles"].append(cyc)
+        fig["slots"] += n
+        fig["phases"] |= set(int(q) for q in np.unique(drv.phase))
+    assert np.array_equal(afe.xb.weights, ref.crossbar.weights), "weights differ from reference"
+    await read("forward", x)
+    await read("backward", d)
+    # a saturating forward: bound management retries with the input halved
+    w_big = np.full((cfg.out_size, cfg.in_size), 0.5)
+    afe.xb.set_weights(w_big)
+    ref.crossbar.set_weights(w_big)
+    _res, exp = await read("forward", to_fixed(cfg, np.ones(cfg.in_size)))
+    assert exp.passes > 1, "the saturating forward must retry"
+    fig["bm_passes"] = exp.passes
+    ops = [await host.read(f"OPS_{o}") for o in ("FORWARD", "BACKWARD", "UPDATE")]
+    assert ops == [3, 2, p.get("updates", 3)], f"operation counters {ops}"
+    assert await host.read("SATURATIONS") > 0
+    # endurance counters = update slots each line was driven (from the recorded drives)
+    n, m = cfg.in_size, cfg.out_size
+    drives = np.concatenate(afe.update_slots)
+    pulses_x = await host.read_array("PULSES_X")
+    pulses_d = await host.read_array("PULSES_D")
+    assert np.array_equal(pulses_x, (drives[:, :n] | drives[:, n:2 * n]).sum(axis=0))
+    assert np.array_equal(pulses_d, (drives[:, 2 * n:2 * n + m] | drives[:, 2 * n + m:]).sum(axis=0))
+    assert pulses_x.sum() > 0
+    err = await host.read("ERROR")
+    assert err == 0, f"unexpected error flags {err:#x}"
+    fig["phases"] = sorted(fig["phases"])
+    write_results(**fig, pulses_x_total=int(pulses_x.sum()))
+
+
+@cocotb.test(**TIMEOUT)
+async def update_statistics(dut):
+    """K updates with fixed x, d: returns the weight change for the statistical check."""
+    cfg, p = bench_config(), bench_params()
+    rng = np.random.default_rng(p.get("seed", 2))
+    host, afe = await bringup(dut, cfg)
+    x = to_fixed(cfg, np.array(p["x"]))
+    d = to_fixed(cfg, np.array(p["d"]))
+    w0 = afe.xb.weights.copy()
+    for _ in range(p["updates"]):
+        await host.update(x, d)
+    await host.wait_idle()
+    afe.flush()
+    dw = afe.xb.weights - w0
+    write_results(dw=dw.tolist(), slots=int(sum(len(b) for b in afe.update_slots)))
+
+
+@cocotb.test(**TIMEOUT)
+async def back_to_back_updates(dut):
+    """Updates queued back to back: the slot starts of consecutive updates are exactly
+    ``update_period`` cycles apart."""
+    cfg, p = bench_config(), bench_params()
+    rng = np.random.default_rng(p.get("seed", 3))
+    host, afe = await bringup(dut, cfg)
+    ref = TileReference(cfg, Crossbar(cfg))
+    starts = []
+
+    async def watch():
+        prev = 0
+        cyc = 0
+        while True:
+            await FallingEdge(dut.clk)
+            cyc += 1
+            cur = int(dut.upd_slot.value)
+            if cur and not prev:
+                starts.append(cyc)
+            prev = cur
+
+    w = cocotb.start_soon(watch())
+    x, d = vectors(cfg, rng)
+    codes, _ = ref.update(x, d)
+    n = p.get("updates", 6)
+    for _ in range(n):
+        await host.update(x, d)
+    await host.wait_idle()
+    w.cancel()
+    gaps = np.diff(starts).tolist()
+    want = update_period(cfg, ref.phases(codes), codes.bl)
+    # the first gaps include the pipeline fill; the steady state is the rest
+    steady = gaps[2:]
+    assert steady and all(g == want for g in steady), f"gaps {gaps}, formula {want}"
+    write_results(gaps=gaps, period=want, vector_cycles=vector_cycles(cfg),
+                  update_cycles=update_cycles(cfg, ref.phases(codes), codes.bl))
+
+
+@cocotb.test(**TIMEOUT)
+async def robustness(dut):
+    """Wrong-length frames, illegal register values, bad op codes, result back-pressure
+    and reset in the middle of each operation: flagged and counted, nothing stuck, no
+    result lost or duplicated."""
+    cfg, p = bench_config(), bench_params()
+    rng = np.random.default_rng(p.get("seed", 4))
+    host, afe = await bringup(dut, cfg)
+    rm = host.rm
+    flag = {name: 1 << i for i, name in enumerate(ERRORS)}
+    x, d = vectors(cfg, rng)
+
+    # short frame, long frame: dropped, flagged, counted; the tile goes back to idle
+    await host.start("forward")
+    await host.send(x[:len(x) - cfg.stream_width])         # one beat short
+    await host.wait_idle()
+    await host.start("forward")
+    await host.send(np.concatenate([x, x[:cfg.stream_width]]))
+    await host.wait_idle()
+    assert await host.read("ERROR") & flag["stream_length"]
+    assert await host.read("ERR_COUNT") == 2
+    assert await host.read("OPS_FORWARD") == 0
+    # a good forward afterwards works
+    y = await host.forward(x)
+    assert len(y) == cfg.out_size
+
+    # illegal register values: SLVERR, value kept, flagged, counted
+    before = await host.read("CONFIG")
+    for bad in (dict(bl=0), dict(bl=cfg.bl_max + 1), dict(nm_mode=3), dict(bm_max_passes=0)):
+        resp = await host.write_fields("CONFIG", **{**rm.decode("CONFIG", before), **bad})
+        assert resp == 2, f"{bad}: response {resp}"
+    assert await host.read("CONFIG") == before
+    assert await host.write("SEED_X", 0) == 2
+    assert await host.read("ERROR") & flag["illegal_value"]
+    # bad op code, a second command while one is queued
+    await host.write_fields("CTRL", start=1, op=3)
+    assert await host.read("ERROR") & flag["bad_op"]
+    await host.start("backward")           # queued, waits for its frame
+    await host.start("backward")           # loader busy + queue full? first is taken
+    await host.start("backward")
+    assert await host.read("ERROR") & flag["cmd_busy"]
+    # clear the flags (write 1 to clear)
+    await host.write("ERROR", (1 << len(ERRORS)) - 1)
+    # feed the accepted backwards, keep the results
+    host.send_nowait(d)
+    z1 = await host.recv()
+    host.send_nowait(d)
+    z2 = await host.recv()
+    assert len(z1) == len(z2) == cfg.in_size
+
+    # back-pressure on the result stream: results wait, none lost or duplicated
+    host.sink.pause = True
+    await host.start("forward")
+    host.send_nowait(x)
+    await ClockCycles(dut.clk, 2 * read_cycles(cfg) + 50)
+    st = await host.status()
+    assert st["busy"], "forward must wait for the result stream"
+    host.sink.pause = False
+    y2 = await host.recv()
+    assert len(y2) == cfg.out_size
+    await host.wait_idle()
+    await ClockCycles(dut.clk, 20)
+    assert host.sink.empty(), "a result frame was duplicated"
+
+    # reset in the middle of each operation
+    resets = 0
+    states = []
+    # delays (cycles after CTRL.start): while pulsing / integrating, while loading, at once
+    for op, delay in (("forward", 120), ("backward", 40), ("update", 110), ("update", 5)):
+        if op == "update":
+            await host.update(x, d)
+        else:
+            await host.start(op)
+            host.send_nowait(x if op == "forward" else d)
+        await ClockCycles(dut.clk, delay)
+        states.append((await host.status())["state"])
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, 2)
+        dut.rst.value = 0
+        host.src.clear()
+        host.sink.clear()
+        afe.reset_state()
+        await ClockCycles(dut.clk, 2)
+        st = await host.status()
+        assert not st["busy"] and not st["loading"] and st["cmd_ready"], f"after reset in {op}: {st}"
+        resets += 1
+        await host.write_fields("CTRL", load_seeds=1)
+        y3 = await host.forward(x)
+        assert len(y3) == cfg.out_size
+        await host.wait_idle()
+    assert await host.read("ERROR") == 0
+    write_results(resets=resets, states=states)
+
+
+@cocotb.test(**TIMEOUT)
+async def demo(dut):
+    """`rpu demo`: a forward, a backward and K updates with fixed x, d against the model.
+
+    Returns the RTL results, the model's weights and the cycle counts; rpu/demo.py
+    evaluates them (error vs W·x against the noise model, mean ΔW vs −lr·K·d·xᵀ)."""
+    cfg, p = bench_config(), bench_params()
+    rng = np.random.default_rng(p.get("seed", 5))
+    host, afe = await bringup(dut, cfg)
+    w0 = rng.uniform(-0.3, 0.3, (cfg.out_size, cfg.in_size))
+    afe.xb.set_weights(w0)
+    ref = TileReference(cfg, Crossbar(cfg))
+    ref.crossbar.set_weights(w0)
+    x, d = vectors(cfg, rng, scale=p.get("scale", 1.0))
+    out = dict(w_read=afe.xb.weights.tolist(), x=x.tolist(), d=d.tolist())
+    out["y"] = (await host.forward(x)).tolist()
+    fwd = ref.forward(x)
+    out["y_ref"], out["passes_forward"] = fwd.y_fixed.tolist(), fwd.passes
+    out["z"] = (await host.backward(d)).tolist()
+    out["z_ref"] = ref.backward(d).y_fixed.tolist()
+    await host.wait_idle()
+    out["cyc_forward"] = await host.read("CYC_FORWARD")
+    out["cyc_backward"] = await host.read("CYC_BACKWARD")
+    w1 = afe.xb.weights.copy()
+    codes = None
+    for _ in range(p.get("updates", 100)):
+        await host.update(x, d)
+        codes, _drv = ref.update(x, d)
+    await host.wait_idle()
+    afe.flush()
+    out["dw"] = (afe.xb.weights - w1).tolist()
+    out["weights_equal_ref"] = bool(np.array_equal(afe.xb.weights, ref.crossbar.weights))
+    out["cyc_update"] = await host.read("CYC_UPDATE")
+    out["phases"] = ref.phases(codes)
+    out["bl"] = int(codes.bl)
+    out["x_codes"] = codes.x_codes.tolist()
+    out["d_codes"] = codes.d_codes.tolist()
+    out["ops"] = [await host.read(f"OPS_{o}") for o in ("FORWARD", "BACKWARD", "UPDATE")]
+    out["error_flags"] = await host.read("ERROR")
+    out["sim_cycles"] = int(get_sim_time("ns") // 10)
+    write_results(**out)
+
+
+@cocotb.test(**TIMEOUT)
+async def throughput(dut):
+    """Wall-clock rate of forwards and back-to-back updates (benchmarks/cosim_throughput.py)."""
+    import time
+    cfg, p = bench_config(), bench_params()
+    rng = np.random.default_rng(p.get("seed", 6))
+    host, afe = await bringup(dut, cfg)
+    x, d = vectors(cfg, rng, scale=0.3)
+    t0 = time.perf_counter()
+    c0 = get_sim_time("ns") // 10
+    for _ in range(p.get("forwards", 20)):
+        await host.forward(x)
+    t1 = time.perf_counter()
+    c1 = get_sim_time("ns") // 10
+    for _ in range(p.get("updates", 200)):
+        await host.update(x, d)
+    await host.wait_idle()
+    t2 = time.perf_counter()
+    c2 = get_sim_time("ns") // 10
+    write_results(forwards=p.get("forwards", 20), updates=p.get("updates", 200),
+                  forward_s=t1 - t0, update_s=t2 - t1, forward_cycles=int(c1 - c0),
+                  update_cycles=int(c2 - c1))
