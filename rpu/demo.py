@@ -112,7 +112,8 @@ def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: b
     # a small input scale keeps 100 updates' ΔW inside the device bounds
     run = run_cocotb(sim=simulator, verilog=verilog, toplevel=TOP_NAME,
                      test_module="rpu.testbench.tb_tile", name="tile", testcase="demo",
-                     waves=waves, params=dict(config=cfg.to_dict(), updates=updates, scale=0.3))
+                     waves=waves, params=dict(config=cfg.to_dict(), updates=updates, scale=0.3),
+                     quiet=True)
     t2 = time.time()
     res = dict(run.results, updates=updates)
     ev = evaluate(cfg, res)
@@ -135,5 +136,6 @@ def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: b
         if k in files:
             print(f"  {k:8s}: {files[k]}")
     print(f"  waves   : {run.waves if run.waves else '(not dumped; use --waves)'}")
+    print(f"  sim log : {run.test_dir / 'sim.log'}")
     print(f"  result  : {'PASS' if ev['ok'] else 'FAIL'}")
     return 0 if ev["ok"] else 1

@@ -161,12 +161,13 @@ class CosimResult:
 def run_cocotb(*, sim: str, verilog: str | Path, toplevel: str, test_module: str,
                name: str, params: dict | None = None, testcase: str | None = None,
                waves: bool = False, extra_env: dict | None = None,
-               seed: int = 1) -> CosimResult:
+               seed: int = 1, quiet: bool = False) -> CosimResult:
     """Build ``verilog`` once for ``sim`` and run the cocotb ``test_module`` on it.
 
     ``params`` reaches the bench as JSON in ``RPU_PARAMS``; the bench returns figures by
     writing ``RPU_RESULTS`` (see :mod:`rpu.testbench.report`).  Raises
-    :class:`CosimFailure` when any cocotb test fails or none ran.
+    :class:`CosimFailure` when any cocotb test fails or none ran.  ``quiet`` sends the
+    simulator's and cocotb's output to ``sim.log`` in the run folder instead of the terminal.
     """
     setup_simulator(sim)
     from cocotb_tools.runner import get_runner
@@ -197,10 +198,11 @@ def run_cocotb(*, sim: str, verilog: str | Path, toplevel: str, test_module: str
                     build_dir=build_dir,
                     test_dir=test_dir, testcase=testcase, waves=waves, extra_env=env,
                     results_xml=str(results_xml), seed=seed,
+                    log_file=test_dir / "sim.log" if quiet else None,
                     timescale=TIMESCALE if sim == "icarus" else None)
     except SystemExit as e:  # the runner exits under pytest on failure
         raise CosimFailure(f"{sim}: simulation of {name} failed (exit {e.code}); "
-                           f"log in {test_dir}") from None
+                           f"see {test_dir}") from None
     try:
         ntests, nfailed = get_results(results_xml)
     except RuntimeError as e:
