@@ -240,6 +240,7 @@ class MultiConductanceConfig(_Validated):
 # -- tile --------------------------------------------------------------------------------
 
 MAX_LINES = 4096
+MAX_TOP_INPUT_BITS = 1 << 16      # Amaranth numbers a top module's input bits in 16 bits
 NM_MODES = ("off", "abs_max", "pow2")
 
 
@@ -294,6 +295,12 @@ class TileConfig(_Validated):
             if lines % self.lines_per_adc:
                 raise self._bad("lines_per_adc", self.lines_per_adc,
                                 f"a divisor of {side} ({lines})")
+        top_in = self.top_input_bits
+        if top_in > MAX_TOP_INPUT_BITS:
+            raise self._bad("lines_per_adc", self.lines_per_adc,
+                            f"large enough for the tile's inputs to fit {MAX_TOP_INPUT_BITS} bits "
+                            f"(a limit of Amaranth's netlist): (in_size + out_size) / lines_per_adc "
+                            f"× adc_bits + stream_width × value_bits + 128 = {top_in}")
         if self.x_seed == self.d_seed:
             raise self._bad("d_seed", self.d_seed, "different from x_seed")
 
@@ -325,6 +332,13 @@ class TileConfig(_Validated):
     def c_scale(self) -> float:
         """C = sqrt(lr / (BL·dw_min)) so that E[Δw] = −lr·d·x."""
         return math.sqrt(self.lr / (self.bl * self.device.dw_min))
+
+    @property
+    def top_input_bits(self) -> int:
+        """Upper bound of the tile top's input bits: ADC codes of both sides, the input
+        stream's data, and 128 for the AXI4-Lite/stream control inputs (72 today)."""
+        return ((self.num_adcs_x + self.num_adcs_d) * self.adc_bits
+                + self.stream_width * self.value_bits + 128)
 
     @property
     def num_adcs_d(self) -> int:

@@ -91,3 +91,11 @@ def test_exceptions_are_builtin_types():
 def test_largest_tile_is_valid():
     c = TileConfig(in_size=4096, out_size=4096, lines_per_adc=64)
     assert c.num_adcs_x == 64 and c.num_adcs_d == 64
+    assert TileConfig(in_size=4096, out_size=4096, lines_per_adc=2).top_input_bits <= 1 << 16
+
+
+def test_tile_inputs_must_fit_the_netlist_limit():
+    # 2 x 4096 ADCs x 9 bits = 73728 input bits: more than Amaranth can number
+    with pytest.raises(ConfigValueError, match=r"^lines_per_adc must be large enough for the tile's "
+                       r"inputs to fit 65536 bits .* = 73920, not 1$"):
+        TileConfig(in_size=4096, out_size=4096)
