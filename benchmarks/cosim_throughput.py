@@ -33,7 +33,7 @@ def main() -> None:
         res = run_cocotb(sim=sim, verilog=verilog, toplevel=TOP_NAME,
                          test_module="rpu.testbench.tb_tile", name="tile", testcase="throughput",
                          params=dict(config=cfg.to_dict(), updates=args.updates,
-                                     forwards=args.forwards)).results
+                                     forwards=args.forwards), quiet=True).results
         f = res["forwards"] / res["forward_s"]
         u = res["updates"] / res["update_s"]
         cyc = (res["forward_cycles"] + res["update_cycles"]) / (res["forward_s"] + res["update_s"])

@@ -34,6 +34,9 @@ MIN_ICARUS = (11, 0)
 # The only lint waivers: Amaranth emits width-extending/truncating expressions on purpose.
 VERILATOR_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"]
 TIMESCALE = ("1ns", "1ps")
+# Public (VPI-visible) signals: the top module's only, instead of the runner's
+# --public-flat-rw over the whole design (see _runner).
+VERILATOR_TOP_PUBLIC = ["--public-depth", "1"]
 
 
 class SimulatorError(RuntimeError):
@@ -149,6 +152,28 @@ def _locked(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _runner(sim: str):
+    """cocotb's runner; for Verilator without ``--public-flat-rw``.
+
+    The benches touch only top-level ports, which Verilator always exposes to VPI; making
+    every internal signal public and writable (the runner's default) keeps Verilator from
+    optimising the model and cost a 64×64 tile most of its speed (measured in
+    ``benchmarks/cosim_throughput.py``).  ``RPU_VERILATOR_PUBLIC=1`` restores it, e.g. to
+    inspect internal signals from a bench.
+    """
+    from cocotb_tools.runner import Verilator, get_runner
+    if sim != "verilator" or os.environ.get("RPU_VERILATOR_PUBLIC") == "1":
+        return get_runner(sim)
+
+    class PortsOnlyVerilator(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + VERILATOR_TOP_PUBLIC
+            return cmds
+
+    return PortsOnlyVerilator()
+
+
 @dataclass
 class CosimResult:
     sim: str
@@ -170,14 +195,15 @@ def run_cocotb(*, sim: str, verilog: str | Path, toplevel: str, test_module: str
     simulator's and cocotb's output to ``sim.log`` in the run folder instead of the terminal.
     """
     setup_simulator(sim)
-    from cocotb_tools.runner import get_runner
     from cocotb_tools.check_results import get_results
 
     text = Path(verilog).read_text()
     build_args = list(VERILATOR_WAIVERS) if sim == "verilator" else []
+    if sim == "verilator" and os.environ.get("RPU_VERILATOR_PUBLIC") == "1":
+        build_args.append("--public-flat-rw")       # keys the build folder apart
     key = hashlib.sha256(text.encode() + repr((build_args, waves)).encode()).hexdigest()[:12]
     build_dir = build_root() / "sim" / f"{name}-{key}-{sim}"
-    runner = get_runner(sim)
+    runner = _runner(sim)
     stamp = build_dir / ".rpu-built"
     with _locked(build_dir):
         if not stamp.exists():      # one build per design: same text, same flags, same folder
