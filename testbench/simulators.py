@@ -210,9 +210,13 @@ def run_cocotb(*, sim: str, verilog: str | Path, toplevel: str, test_module: str
             build_dir.mkdir(parents=True, exist_ok=True)
             source = build_dir / f"{toplevel}.v"
             source.write_text(text)
-            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
-                         build_args=build_args, timescale=TIMESCALE, waves=waves,
-                         log_file=build_dir / "build.log" if sim == "icarus" else None)
+            try:
+                runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                             build_args=build_args, timescale=TIMESCALE, waves=waves,
+                             log_file=build_dir / "build.log")
+            except (subprocess.CalledProcessError, RuntimeError, SystemExit) as e:
+                raise CosimFailure(f"{sim}: building {name} failed ({e}); "
+                                   f"see {build_dir / 'build.log'}") from None
             stamp.write_text(key)
     test_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_dir))
     results_xml = test_dir / "results.xml"
