@@ -13,18 +13,8 @@ from cocotb.triggers import FallingEdge
 
 from rpu.models import ref_adc
 from rpu.models import ref_management as rm
+from rpu.testbench.lanes import pack_lanes, unpack_lanes
 from rpu.testbench.report import bench_config, bench_params, write_results
-
-
-def _pack(codes, bits):
-    word = 0
-    for a, c in enumerate(np.asarray(codes, dtype=np.int64).tolist()):
-        word |= (c & ((1 << bits) - 1)) << (a * bits)
-    return word
-
-
-def _signed(v, bits):
-    return v - (1 << bits) if v >> (bits - 1) else v
 
 
 @cocotb.test(timeout_time=50, timeout_unit="ms")
@@ -57,7 +47,7 @@ async def adc_interface_matches_reference(dut):
                 await FallingEdge(dut.clk)
             if sel == state["silent"]:
                 continue
-            dut.adc_codes.value = _pack(state["codes"][groups[sel]], nx.adc_bits)
+            dut.adc_codes.value = pack_lanes(state["codes"][groups[sel]], nx.adc_bits)
             dut.adc_done.value = 1
             await FallingEdge(dut.clk)
             dut.adc_done.value = 0
@@ -114,7 +104,7 @@ async def adc_interface_matches_reference(dut):
                 data, s, c = int(dut.res_data.value), int(dut.res_sat.value), int(dut.res_clip.value)
                 last = int(dut.res_last.value)
                 for lane in range(lanes):
-                    got_y.append(_signed((data >> (lane * nx.RB)) & ((1 << nx.RB) - 1), nx.RB))
+                    got_y.append(int(unpack_lanes(data >> (lane * nx.RB), nx.RB, 1)[0]))
                     got_s.append(bool((s >> lane) & 1))
                     got_c.append(bool((c >> lane) & 1))
                 beats += 1

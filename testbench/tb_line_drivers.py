@@ -17,15 +17,10 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 from rpu.models.ref_pulse_width import pulse_width_drives, window_cycles
 from rpu.models.ref_streams import UpdateStreamsModel, active_phases, update_cycles
+from rpu.testbench.lanes import unpack_bits
 from rpu.testbench.report import bench_params, write_results
 
 
-
-
-def unpack(value, n: int) -> np.ndarray:
-    """An integer port value as ``n`` bools, bit 0 first."""
-    raw = int(value).to_bytes(-(-n // 8) or 1, "little")
-    return np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")[:n].astype(bool)
 
 
 def beats(codes, lanes: int, cw: int) -> list[int]:
@@ -151,7 +146,7 @@ async def line_drivers_match_reference(dut):
     slots, op_cycles, starts = await bench.run()
     (want, want_cycles) = bench.reference()
     nb = len(bench.outs)
-    got = [np.array([unpack(v[k], w) for v in slots]).reshape(len(slots), w)
+    got = [np.array([unpack_bits(v[k], w) for v in slots]).reshape(len(slots), w)
            for k, w in enumerate(bench.widths)]
     got += [np.array([v[nb] for v in slots], int), np.array([v[nb + 1] for v in slots], int)]
     assert len(slots) == len(want[0]), f"{len(slots)} slots driven, reference {len(want[0])}"

@@ -9,22 +9,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
 
 from rpu.models import ref_management as rm
+from rpu.testbench.lanes import pack_lanes, unpack_lanes
 from rpu.testbench.report import bench_config, bench_params, write_results
-
-
-def _pack(values, width):
-    word = 0
-    for i, v in enumerate(np.asarray(values, dtype=np.int64).tolist()):
-        word |= (v & ((1 << width) - 1)) << (i * width)
-    return word
-
-
-def _unpack(word, width, n):
-    out = []
-    for i in range(n):
-        v = (word >> (i * width)) & ((1 << width) - 1)
-        out.append(v - (1 << width) if v >> (width - 1) else v)
-    return out
 
 
 def mixed_vector(nx, n, rng):
@@ -103,9 +89,9 @@ async def read_management_matches_reference(dut):
         dut.isc__bm_k.value = k
         for b in range(0, n, lanes):
             chunk = x[b:b + lanes]
-            dut.isc__values.value = _pack(chunk, nx.V)
+            dut.isc__values.value = pack_lanes(chunk, nx.V)
             await Timer(1, unit="ns")
-            got += _unpack(int(dut.isc__codes.value), nx.dac_bits, lanes)[:len(chunk)]
+            got += unpack_lanes(int(dut.isc__codes.value), nx.dac_bits, lanes)[:len(chunk)].tolist()
         assert got == want, f"trial {trial}: DAC codes differ"
         await FallingEdge(dut.clk)
         checked += 1
@@ -174,9 +160,9 @@ async def update_management_matches_reference(dut):
             got, got_clip = [], []
             for b in range(0, n, lanes):
                 chunk = vec[b:b + lanes]
-                dut.ps__values.value = _pack(chunk, nx.V)
+                dut.ps__values.value = pack_lanes(chunk, nx.V)
                 await Timer(1, unit="ns")
-                got += _unpack(int(dut.ps__codes.value), nx.P + 2, lanes)[:len(chunk)]
+                got += unpack_lanes(int(dut.ps__codes.value), nx.P + 2, lanes)[:len(chunk)].tolist()
                 c = int(dut.ps__clip.value)
                 got_clip += [bool((c >> i) & 1) for i in range(len(chunk))]
             assert got == codes.tolist(), f"trial {trial}: probability codes differ"

@@ -12,6 +12,7 @@ from rpu.models import ref_management as rm
 from rpu.rtl.management import (AbsMax, BoundManager, InputScaler, NoiseManager, ProbScaler,
                                 UpdateManager)
 from rpu.testbench.amsim import simulate, start_and_wait
+from rpu.testbench.lanes import pack_lanes as pack, unpack_lanes as unpack
 
 
 def simulate_comb(dut, tb):
@@ -42,20 +43,6 @@ def mixed_values(nx, n, rng):
     v[kind == 3] = (v >> scale)[kind == 3]          # orders of magnitude below full scale
     return v
 
-
-def pack(values, width):
-    out = 0
-    for i, v in enumerate(values):
-        out |= (int(v) & ((1 << width) - 1)) << (i * width)
-    return out
-
-
-def unpack(word, width, n):
-    vals = []
-    for i in range(n):
-        v = (word >> (i * width)) & ((1 << width) - 1)
-        vals.append(v - (1 << width) if v >> (width - 1) else v)
-    return np.array(vals, dtype=np.int64)
 
 
 
