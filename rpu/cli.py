@@ -21,6 +21,19 @@ __all__ = ["main", "config_from_args"]
 _SECTIONS = (("", TileConfig), ("device", DeviceConfig), ("mc", MultiConductanceConfig))
 
 
+def _int_in(lo: int, hi: int):
+    """argparse type: an integer in [lo, hi], else a one-line usage error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}], not {text!r}")
+        return value
+    return parse
+
+
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("tile configuration (override --config)")
     g.add_argument("--config", metavar="FILE", help="JSON config (e.g. a params.json written by generate)")
@@ -123,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sim", help="run the cocotb regression (pytest, marker cosim)")
     s.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="both")
     s.add_argument("-k", metavar="EXPR", help="pytest -k expression")
-    s.add_argument("-j", "--jobs", type=int, default=2, help="pytest-xdist workers (default 2)")
+    s.add_argument("-j", "--jobs", type=_int_in(0, 64), default=2, help="pytest-xdist workers (default 2)")
     s.add_argument("--waves", action="store_true", help="dump waveforms (build folders)")
     s.set_defaults(func=_cmd_sim)
 
@@ -131,7 +144,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_options(d)
     d.add_argument("-o", "--output", default="build/demo", metavar="DIR")
     d.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator")
-    d.add_argument("--updates", type=int, default=100)
+    d.add_argument("--updates", type=_int_in(1, 100000), default=100,
+                   help="updates to co-simulate (default 100)")
     d.add_argument("--waves", action="store_true")
     d.set_defaults(func=_cmd_demo)
 

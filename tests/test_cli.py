@@ -69,3 +69,14 @@ def test_generate_writes_linted_verilog_and_params(tmp_path):
     assert verilog, "no Verilog written"
     for v in verilog:
         assert "module" in v.read_text()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["demo", "--updates", "0"], "argument --updates: must be an integer in [1, 100000], not '0'"),
+    (["sim", "-j", "x"], "argument -j/--jobs: must be an integer in [0, 64], not 'x'"),
+    (["demo", "--simulator", "xsim"], "argument --simulator: invalid choice: 'xsim'"),
+])
+def test_run_options_validated_before_anything_runs(args, message):
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert message in res.stderr and "Traceback" not in res.stderr
