@@ -34,9 +34,9 @@ MIN_ICARUS = (11, 0)
 # The only lint waivers: Amaranth emits width-extending/truncating expressions on purpose.
 VERILATOR_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"]
 TIMESCALE = ("1ns", "1ps")
-# Public (VPI-visible) signals: the top module's only, instead of the runner's
-# --public-flat-rw over the whole design (see _runner).
-VERILATOR_TOP_PUBLIC = ["--public-depth", "1"]
+# Public (VPI-visible) signals: the top module's ports only, instead of the runner's
+# --public-flat-rw over the whole design (see _runner and _ports_vlt).
+VERILATOR_PORTS_VLT = "rpu_ports.vlt"
 
 
 class SimulatorError(RuntimeError):
@@ -155,11 +155,11 @@ def _locked(path: Path):
 def _runner(sim: str):
     """cocotb's runner; for Verilator without ``--public-flat-rw``.
 
-    The benches touch only top-level ports, which Verilator always exposes to VPI; making
-    every internal signal public and writable (the runner's default) keeps Verilator from
-    optimising the model and cost a 64×64 tile most of its speed (measured in
-    ``benchmarks/cosim_throughput.py``).  ``RPU_VERILATOR_PUBLIC=1`` restores it, e.g. to
-    inspect internal signals from a bench.
+    The benches touch only top-level ports, so only those are made VPI-visible (a
+    configuration file from :func:`_ports_vlt`); making every internal signal public and
+    writable (the runner's default) keeps Verilator from optimising the model and cost a
+    64×64 tile most of its speed (measured in ``benchmarks/cosim_throughput.py``).
+    ``RPU_VERILATOR_PUBLIC=1`` restores it, e.g. to inspect internal signals from a bench.
     """
     from cocotb_tools.runner import Verilator, get_runner
     if sim != "verilator" or os.environ.get("RPU_VERILATOR_PUBLIC") == "1":
@@ -168,10 +168,36 @@ def _runner(sim: str):
     class PortsOnlyVerilator(Verilator):
         def _build_command(self):
             cmds = super()._build_command()
-            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + VERILATOR_TOP_PUBLIC
+            build_dir = Path(self.build_dir)   # run_cocotb writes <toplevel>.v there
+            vlt = build_dir / VERILATOR_PORTS_VLT
+            source = build_dir / f"{self.hdl_toplevel}.v"
+            vlt.write_text(_ports_vlt(source.read_text(), self.hdl_toplevel))
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + [str(vlt)]
             return cmds
 
     return PortsOnlyVerilator()
+
+
+def _ports_vlt(text: str, toplevel: str) -> str:
+    """Verilator configuration making only ``toplevel``'s ports VPI-visible: inputs
+    writable (``public_flat_rw``), outputs read-only (``public_flat_rd``).
+
+    Writable public signals count as inputs for Verilator's scheduler: every piece of logic
+    reading one is re-evaluated on each ``eval()`` (the "ico" region).  ``--public-depth 1``
+    made all of the flattened top module's signals writable and so put nearly all the
+    combinational logic there; ports only roughly halve the cost of a cycle.
+    """
+    start = re.search(rf"^module\s+{re.escape(toplevel)}\b", text, re.M)
+    if start is None:
+        raise CosimFailure(f"module {toplevel} not found in the Verilog")
+    end = text.find("endmodule", start.end())
+    body = text[start.end():end if end >= 0 else len(text)]
+    lines = ["`verilator_config"]
+    for direction, name in re.findall(
+            r"^\s*(input|output|inout)\b[^;]*?\\?([A-Za-z_$][\w$]*)\s*;", body, re.M):
+        kind = "public_flat_rd" if direction == "output" else "public_flat_rw"
+        lines.append(f'{kind} -module "{toplevel}" -var "{name}"')
+    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -201,7 +227,9 @@ def run_cocotb(*, sim: str, verilog: str | Path, toplevel: str, test_module: str
     build_args = list(VERILATOR_WAIVERS) if sim == "verilator" else []
     if sim == "verilator" and os.environ.get("RPU_VERILATOR_PUBLIC") == "1":
         build_args.append("--public-flat-rw")       # keys the build folder apart
-    key = hashlib.sha256(text.encode() + repr((build_args, waves)).encode()).hexdigest()[:12]
+    public = [] if sim != "verilator" or "--public-flat-rw" in build_args else ["ports-vlt"]
+    key = hashlib.sha256(text.encode()
+                         + repr((build_args, waves, *public)).encode()).hexdigest()[:12]
     build_dir = build_root() / "sim" / f"{name}-{key}-{sim}"
     runner = _runner(sim)
     stamp = build_dir / ".rpu-built"
