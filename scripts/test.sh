@@ -29,4 +29,5 @@ for sim in ("icarus", "verilator"):
 PYEOF
 
 echo "== pytest (both simulators, 2 workers)"
-exec "$PY" -m pytest -n "${RPU_JOBS:-2}" --sim both "$@"
+# -rA lists every test id (so the log shows each co-simulation under [icarus] and [verilator])
+exec "$PY" -m pytest -n "${RPU_JOBS:-2}" --sim both -rA "$@"
