@@ -24,22 +24,9 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
-__all__ = ["AnalogFrontEnd", "unpack_bits", "pack_codes"]
+from rpu.testbench.lanes import pack_lanes
 
-
-def unpack_bits(value: int, n: int) -> np.ndarray:
-    """Bits 0..n-1 of ``value`` as a bool array (bit i = line i)."""
-    raw = np.frombuffer(int(value).to_bytes((n + 7) // 8, "little"), dtype=np.uint8)
-    return np.unpackbits(raw, bitorder="little")[:n].astype(bool)
-
-
-def pack_codes(codes, bits: int) -> int:
-    """Two's complement codes packed little-endian (code a at bits [a·bits +: bits])."""
-    mask = (1 << bits) - 1
-    out = 0
-    for a, c in enumerate(np.asarray(codes, dtype=np.int64).tolist()):
-        out |= (c & mask) << (a * bits)
-    return out
+__all__ = ["AnalogFrontEnd"]
 
 
 class _Side:
@@ -155,7 +142,7 @@ class AnalogFrontEnd:
                     if s.pending[0][0] == 0:
                         _, g = s.pending.pop(0)
                         grp = s.codes[g * s.num_adcs:(g + 1) * s.num_adcs]
-                        s.h_codes.value = pack_codes(grp, bits)
+                        s.h_codes.value = pack_lanes(grp, bits)
                         s.h_done.value = 1
                         s.done_high = True
             if ctl & 1:
