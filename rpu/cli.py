@@ -108,11 +108,7 @@ def _cmd_sim(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    try:
-        from .demo import run_demo
-    except ImportError:
-        print("rpu demo: the tile controller is not built yet", file=sys.stderr)
-        return 2
+    from .demo import run_demo
     cfg = config_from_args(args)
     return run_demo(cfg, Path(args.output), simulator=args.simulator, waves=args.waves,
                     updates=args.updates)
