@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import numba
 import numpy as np
 
 from rpu.config import TileConfig
@@ -76,50 +77,89 @@ def check_slots(pos, neg, size: int, side: str, *, slots: bool) -> tuple[np.ndar
     return p, n
 
 
-_POW2 = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))
+def coincidences(a_bits: np.ndarray, b_bits: np.ndarray
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The coincidences of row trains ``a_bits`` (T, M) and column trains ``b_bits`` (T, N).
 
-
-def _pack(bits: np.ndarray) -> np.ndarray:
-    """(T, L) bool → (ceil(T/64), L) uint64 words, bit t % 64 of word t // 64 = slot t."""
-    t, lines = bits.shape
-    if t <= 64:
-        return (_POW2[:t] @ bits.astype(np.uint64))[None]
-    groups = (t + 63) // 64
-    packed = np.packbits(bits, axis=0, bitorder="little")             # (ceil(T/8), L) bytes
-    out = np.zeros((lines, groups * 8), np.uint8)
-    out[:, :packed.shape[0]] = packed.T
-    return out.view("<u8").T
-
-
-def coincidences(a_bits: np.ndarray, b_bits: np.ndarray, a_any=None, b_any=None
-                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per-device coincidence counts of row trains ``a_bits`` (T, M) and column trains (T, N).
-
-    Yields ``(flat_idx, n)`` chunks of the non-zero counts n_ij = Σ_t a[t, i]·b[t, j]
-    (flat index i·N + j).  Each line's train is packed into 64-bit words and
-    n_ij = popcount(a_i & b_j) (aihwkit's CUDA scheme), restricted to the lines that fire
-    at all and computed in row blocks so no temporary exceeds ``_CHUNK_ELEMS`` words.
-    BLAS-free on purpose: a threaded GEMM of this thin shape stalls on a busy machine.
+    Yields chunks ``(flat, k, t)``, one element per a[t, i] ∧ b[t, j], in slot order: the
+    device's flat index i·N + j (intp), its pulse number within the chunk k (uint8: the
+    coincidences of that device in earlier slots of the chunk, popcount(A_i & B_j & slots
+    before t) with each line's trains packed into a 64-bit word, aihwkit's CUDA scheme) and
+    the slot t.  Chunks are consecutive ranges of at most 64 slots and about ``_CHUNK_ELEMS``
+    coincidences (a slot with more is split by rows), so every pulse of a chunk comes after
+    the previous chunk's.  Sparse: only firing lines are enumerated (compiled, numba).
     """
-    n_cols = b_bits.shape[1]
-    a_any = a_bits.any(axis=0) if a_any is None else a_any       # lines that fire at all
-    b_any = b_bits.any(axis=0) if b_any is None else b_any
-    rows, cols = np.flatnonzero(a_any), np.flatnonzero(b_any)
-    if rows.size == 0 or cols.size == 0:
-        return
-    A, B = _pack(a_bits[:, rows]), _pack(b_bits[:, cols])
-    step = max(1, _CHUNK_ELEMS // cols.size)
-    for r0 in range(0, rows.size, step):
-        c = np.bitwise_count(np.bitwise_and.outer(A[0, r0:r0 + step], B[0]))
-        if A.shape[0] > 1:
-            c = c.astype(np.int32)                     # counts above 255 need a wider type
-        for g in range(1, A.shape[0]):
-            c += np.bitwise_count(np.bitwise_and.outer(A[g, r0:r0 + step], B[g]))
-        nz = np.flatnonzero(c)
-        if nz.size:
-            ri, ci = np.divmod(nz, cols.size)
-            flat = (rows[r0 + ri] * n_cols + cols[ci]).astype(np.int32)   # M·N <= 2^24
-            yield flat, c.reshape(-1)[nz].astype(np.int32)
+    (slots, m), n = a_bits.shape, b_bits.shape[1]
+    ea, eb = np.flatnonzero(a_bits), np.flatnonzero(b_bits)     # line events t·M + i, t·N + j
+    if slots <= 64 and ea.size * eb.size <= _CHUNK_ELEMS:      # one chunk (the usual case)
+        chunks = [(0, slots, ea, eb)]
+    else:
+        chunks = _chunks(ea, eb, slots, m, n)
+    for t0, t1, a, b in chunks:
+        flat, k, t = _coincide(a - t0 * m, b - t0 * n, t1 - t0, m, n)
+        if flat.size:
+            yield flat, k, t + t0
+
+
+def _chunks(ea, eb, slots: int, m: int, n: int):
+    """Slot ranges ``(t0, t1, row events, column events)`` of :func:`coincidences`."""
+    per_slot = np.bincount(ea // m, minlength=slots) * np.bincount(eb // n, minlength=slots)
+    cum = np.cumsum(per_slot)
+    t0 = 0
+    while t0 < slots:
+        done = int(cum[t0 - 1]) if t0 else 0
+        t1 = min(t0 + 64, max(t0 + 1, int(np.searchsorted(cum, done + _CHUNK_ELEMS, side="right"))))
+        a = ea[np.searchsorted(ea, t0 * m):np.searchsorted(ea, t1 * m)]
+        b = eb[np.searchsorted(eb, t0 * n):np.searchsorted(eb, t1 * n)]
+        if t1 > t0 + 1 or per_slot[t0] <= _CHUNK_ELEMS:
+            yield t0, t1, a, b
+        else:                                          # one huge slot: blocks of its rows
+            step = max(1, _CHUNK_ELEMS // b.size)
+            for r0 in range(0, a.size, step):
+                yield t0, t1, a[r0:r0 + step], b
+        t0 = t1
+
+
+@numba.njit(inline="always")
+def _popcount(v):
+    v = v - ((v >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    v = (v & np.uint64(0x3333333333333333)) + ((v >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    v = (v + (v >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (v * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@numba.njit(cache=True)
+def _coincide(a_events, b_events, slots, m, n):
+    """:func:`coincidences` of one chunk of T <= 64 slots from its line events (flat indices
+    t·M + i of the row trains, t·N + j of the column trains, ascending): (flat, k, t)."""
+    rows_w, cols_w = np.zeros(m, np.uint64), np.zeros(n, np.uint64)     # packed trains
+    a_start, b_start = np.zeros(slots + 1, np.intp), np.zeros(slots + 1, np.intp)
+    for e in a_events:
+        rows_w[e % m] |= np.uint64(1) << np.uint64(e // m)
+        a_start[e // m + 1] += 1
+    for e in b_events:
+        cols_w[e % n] |= np.uint64(1) << np.uint64(e // n)
+        b_start[e // n + 1] += 1
+    total = 0
+    for t in range(slots):
+        total += a_start[t + 1] * b_start[t + 1]
+        a_start[t + 1] += a_start[t]
+        b_start[t + 1] += b_start[t]
+    flat, k, ts = np.empty(total, np.intp), np.empty(total, np.uint8), np.empty(total, np.intp)
+    p = 0
+    for t in range(slots):
+        before = (np.uint64(1) << np.uint64(t)) - np.uint64(1)
+        lo, hi = b_start[t], b_start[t + 1]
+        for e in range(a_start[t], a_start[t + 1]):
+            i = a_events[e] - t * m
+            base, earlier = i * n - t * n, rows_w[i] & before   # the row's earlier slots
+            for q in range(lo, hi):                              # branch-free: vectorised
+                j = b_events[q]                                  # = t·N + column
+                flat[p + q - lo] = base + j
+                k[p + q - lo] = _popcount(earlier & cols_w[j - t * n])
+                ts[p + q - lo] = t
+            p += hi - lo
+    return flat, k, ts
 
 
 def polarity_runs(xp, xn, dp, dn) -> list[tuple[int, int]]:
@@ -308,9 +348,9 @@ class Crossbar(_ReadMixin):
     def apply_slots(self, x_pos, x_neg, d_pos, d_neg) -> None:
         """T slots of line drives: bool (T, N), (T, N), (T, M), (T, M), vectorised.
 
-        Equals T calls of :meth:`apply_slot` bit for bit: the slots are split into runs in
-        which no line changes polarity (one per sign phase), each applied as per-device pulse
-        counts; with a half-select disturb they run slot by slot.
+        Equals T calls of :meth:`apply_slot` bit for bit: every coincidence is one pulse, applied
+        in time order per device (:func:`coincidences`); with a half-select disturb the slots
+        run one by one.
         """
         xp, xn = check_slots(x_pos, x_neg, self.cfg.in_size, "x", slots=True)
         dp, dn = check_slots(d_pos, d_neg, self.cfg.out_size, "d", slots=True)
@@ -329,56 +369,38 @@ class Crossbar(_ReadMixin):
             for t in trains:
                 self._apply(*phase_slots(t, self.cfg.in_size, self.cfg.out_size))
             return
-        groups = []
+        a, b, up, slots = [], [], [], []
         for t in trains:
             xs, ds, x_bits, d_bits = check_train(t, self.cfg.in_size, self.cfg.out_size)
             if xs != ds:                    # ±V across the selected devices (always, by table)
-                groups.append((d_bits, x_bits, xs > 0))
-        self._pulse_groups(groups)
+                a.append(d_bits)
+                b.append(x_bits)
+                up.append(xs > 0)
+                slots.append(x_bits.shape[0])
+        if a:
+            self._pulse_trains(np.concatenate(a), np.concatenate(b), np.repeat(up, slots))
 
     def _apply(self, xp, xn, dp, dn) -> None:
         if self.cfg.device.disturb > 0:
             for t in range(xp.shape[0]):
-                s = slice(t, t + 1)
-                self._pulse_groups([(dn[s], xp[s], True), (dp[s], xn[s], False)])
+                self._pulse_trains(*self._interleave(xp[t:t + 1], xn[t:t + 1], dp[t:t + 1], dn[t:t + 1]))
                 self._disturb(xp[t], xn[t], dp[t], dn[t])
             return
-        groups = []
-        for a, b in polarity_runs(xp, xn, dp, dn):
-            groups += [(dn[a:b], xp[a:b], True), (dp[a:b], xn[a:b], False)]
-        self._pulse_groups(groups)
+        self._pulse_trains(*self._interleave(xp, xn, dp, dn))
 
-    def _pulse_groups(self, groups) -> None:
-        """Apply coincidence groups ``(d trains, x trains, up)`` in order.
+    @staticmethod
+    def _interleave(xp, xn, dp, dn):
+        """Slot t → slots 2t (+V: d at −V/2, x at +V/2) and 2t+1 (−V): time order kept, and the
+        two sets of a slot are disjoint (a line has one polarity per slot)."""
+        a = np.stack((dn, dp), axis=1).reshape(-1, dn.shape[1])
+        b = np.stack((xp, xn), axis=1).reshape(-1, xp.shape[1])
+        return a, b, np.tile(np.array([True, False]), xp.shape[0])
 
-        A group's devices lie in (rows that fire) × (columns that fire); consecutive groups
-        whose rectangles are disjoint touch disjoint devices and go to the devices in one
-        ``pulse`` call (flushed every ``_CHUNK_ELEMS`` devices); an overlap starts a new batch,
-        so a device's pulses keep their order.
-        """
-        batch, rects, size = [], [], 0
-
-        def flush():
-            nonlocal batch, size
-            if batch:
-                idx, n, up = (np.concatenate(v) for v in zip(*batch))
-                self.devices.pulse(idx, n, up)
-            batch, size = [], 0
-
-        for a, b, up in groups:
-            r, c = a.any(axis=0), b.any(axis=0)
-            if not (r.any() and c.any()):
-                continue
-            if any((r & r2).any() and (c & c2).any() for r2, c2 in rects):
-                flush()
-                rects = []
-            rects.append((r, c))
-            for idx, n in coincidences(a, b, r, c):
-                batch.append((idx, n, np.full(idx.size, up)))
-                size += idx.size
-                if size >= _CHUNK_ELEMS:
-                    flush()
-        flush()
+    def _pulse_trains(self, a, b, up) -> None:
+        """Pulse the coincidences of d trains ``a`` (T, M) and x trains ``b`` (T, N), slot t
+        potentiating where ``up[t]``, in time order (per device)."""
+        for flat, k, t in coincidences(a, b):
+            self.devices.pulse_sequence(flat, k, up[t])
 
     def _disturb(self, xp, xn, dp, dn) -> None:
         """Half-selected devices of one slot: exactly one of their lines at ±V/2."""

@@ -13,6 +13,7 @@ bit for bit.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from rpu.config import DeviceConfig
@@ -28,24 +29,108 @@ _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLD, _ODD = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD6E8FEB86659FD93)
 
 
-def _mix64(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser on a uint64 array (wrapping arithmetic)."""
+_U24 = np.uint64(0xFFFFFF)
+_F24 = np.float32(2.0 ** -24)
+
+
+@numba.njit(inline="always")
+def _mix64(z):
+    """splitmix64 finaliser (uint64, wrapping arithmetic)."""
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(inline="always")
+def _uniforms(key, device, ordinal):
+    """The two 24-bit uniforms (float32, exact) of one c2c draw: u1 in (0, 1), u2 in [0, 1)."""
+    z = _mix64(_mix64(np.uint64(device) * _GOLD + key) ^ (np.uint64(ordinal) * _ODD))
+    u1 = (np.float32(z >> np.uint64(40)) + np.float32(0.5)) * _F24
+    u2 = np.float32((z >> np.uint64(16)) & _U24) * _F24
+    return u1, u2
+
+
+@numba.njit(cache=True)
+def _uniforms_of(key, device, ordinal):
+    u1 = np.empty(device.size, np.float32)
+    u2 = np.empty(device.size, np.float32)
+    for e in range(device.size):
+        u1[e], u2[e] = _uniforms(key, device[e], ordinal[e])
+    return u1, u2
+
+
+def _box_muller(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """float32 sqrt(−2·ln u1)·cos(2π·u2) with numpy's (vectorised) log and cos, in place
+    (returns ``u1``)."""
+    f32 = np.float32
+    u1 = np.log(u1, out=u1)
+    u1 *= f32(-2.0)
+    np.sqrt(u1, out=u1)
+    u2 *= f32(2.0 * np.pi)
+    u1 *= np.cos(u2, out=u2)
+    return u1
 
 
 def c2c_normal(key: int, device: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
     """Standard normal float32 draws, a pure function of (key, device index, pulse ordinal).
 
     Box–Muller on two 24-bit uniforms taken from one splitmix64 hash (tails cut at 5.8 σ).
+    The hash is compiled (numba); the transcendental functions are numpy's, so the numbers do
+    not depend on the compiler's libm.
     """
-    z = device.astype(np.uint64) * _GOLD + np.uint64(key)
-    z = _mix64(_mix64(z) ^ (ordinal.astype(np.uint64) * _ODD))
-    f32 = np.float32
-    u1 = ((z >> np.uint64(40)).astype(f32) + f32(0.5)) * f32(2.0 ** -24)     # exact in float32
-    u2 = ((z >> np.uint64(16)) & np.uint64(0xFFFFFF)).astype(f32) * f32(2.0 ** -24)
-    return np.sqrt(f32(-2.0) * np.log(u1)) * np.cos(f32(2.0 * np.pi) * u2)
+    device = np.ascontiguousarray(device, dtype=np.uint64).reshape(-1)
+    ordinal = np.ascontiguousarray(np.broadcast_to(ordinal, device.shape), dtype=np.uint64)
+    return _box_muller(*_uniforms_of(np.uint64(key), device, ordinal))
+
+
+@numba.njit(cache=True)
+def _pulse_plan(rec, par, idx, k, up, unidirectional, stuck, key):
+    """Prepare :meth:`DeviceArray.pulse_sequence`: count every pulse in ``rec`` (set/reset
+    counters) and return the pulses that change w (not on stuck devices, not depressing a
+    unidirectional one) grouped by round k: ``bounds`` (round r = [bounds[r], bounds[r+1])),
+    device, direction, signed step (+dw_up / −dw_down), the device's bounds and the c2c
+    uniforms of the pulse's ordinal (the device's pulse count before it; the elements come in
+    time order, k[e] = the device's earlier elements)."""
+    n = idx.size
+    rounds = k.max() + 1
+    count = np.empty(n, np.uint64)             # first touch every record in a tight loop
+    for e in range(n):                         # (the independent cache misses overlap):
+        i = idx[e]                             # read the count, then count the pulse
+        count[e] = np.uint64(rec[i, _SET]) + np.uint64(rec[i, _SET + 1])
+        rec[i, _SET + (0 if up[e] else 1)] += 1
+    pos = np.empty(n, np.intp)                 # index in its round, -1: w unchanged
+    bounds = np.zeros(rounds + 1, np.intp)
+    for e in range(n):
+        if (stuck.size == 0 or not stuck[idx[e]]) and (up[e] or not unidirectional):
+            pos[e] = bounds[k[e] + 1]
+            bounds[k[e] + 1] += 1
+        else:
+            pos[e] = -1
+    for r in range(rounds):
+        bounds[r + 1] += bounds[r]
+    m = bounds[rounds]
+    o_idx, o_up, ordinal = np.empty(m, np.intp), np.empty(m, np.bool_), np.empty(m, np.uint64)
+    dw, lo, hi = np.empty(m, np.float32), np.empty(m, np.float32), np.empty(m, np.float32)
+    for e in range(n):
+        if pos[e] >= 0:
+            q, i = bounds[k[e]] + pos[e], idx[e]
+            # the count read includes the device's k earlier pulses of this call
+            o_idx[q], o_up[q], ordinal[q] = i, up[e], count[e]
+            dw[q] = par[i, 0] if up[e] else -par[i, 1]
+            lo[q], hi[q] = par[i, 2], par[i, 3]
+    u1, u2 = np.empty(m, np.float32), np.empty(m, np.float32)
+    for q in range(m):                         # branch-free: vectorised
+        u1[q], u2[q] = _uniforms(key, o_idx[q], ordinal[q])
+    return bounds, o_idx, o_up, dw, lo, hi, u1, u2
+
+
+@numba.njit(cache=True)
+def _apply_steps(wf, idx, w, step, noise, lo, hi):
+    """wf[idx] = clip(w + step·noise, lo, hi) in float32, as numpy's SIMD maximum/minimum."""
+    for e in range(idx.size):
+        v = w[e] + step[e] * noise[e]
+        v = v if v > lo[e] else lo[e]
+        wf[idx[e]] = v if v < hi[e] else hi[e]
 
 
 def _ratio(gamma: float, bound: float) -> float:
@@ -143,8 +228,8 @@ class DeviceArray:
 
     # -- pulses ------------------------------------------------------------------------
     def _step(self, w, dw, lo, hi, up):
-        """Mean step magnitude of one pulse at weight ``w`` (before c2c noise); ``up`` is a
-        bool array (the direction of each element)."""
+        """Mean step of one pulse at weight ``w`` (before c2c noise), signed like ``dw``
+        (+dw_up or −dw_down); ``up`` is a bool array (the direction of each element)."""
         c, model, f32 = self.cfg, self.cfg.model, np.float32
         if model == "constant_step":
             return dw
@@ -164,42 +249,39 @@ class DeviceArray:
         ``idx`` must be unique.  Each pulse: w ± step·(1 + dw_min_std·ξ), then clip to the
         device's bounds.  Depressing pulses do nothing to a unidirectional device (counted).
         """
+        idx, n = np.asarray(idx, dtype=np.intp), np.asarray(n, dtype=np.intp)
+        up = np.broadcast_to(np.asarray(up, dtype=bool), idx.shape)
+        first = np.repeat(np.cumsum(n) - n, n)
+        self.pulse_sequence(np.repeat(idx, n), np.arange(first.size) - first, np.repeat(up, n))
+
+    def pulse_sequence(self, idx: np.ndarray, k: np.ndarray, up) -> None:
+        """One pulse per element, in time order: device ``idx[e]`` receives a pulse,
+        potentiating where ``up``; ``k[e]`` = the number of earlier elements of that device.
+
+        The pulses go in rounds of equal k (a device appears once per round), so each device's
+        pulses keep their order; the c2c draw of a pulse is that of its ordinal (pulses the
+        device received before), all drawn at once.  Each pulse: w ± step·(1 + dw_min_std·ξ),
+        then clip to the device's bounds.
+        """
+        idx = np.ascontiguousarray(idx, dtype=np.intp)
         if idx.size == 0:
             return
-        up = np.broadcast_to(np.asarray(up, dtype=bool), idx.shape)
-        rec = self._rec.take(idx, axis=0)              # take: far faster than 2-D fancy indexing
-        cnt = rec[:, _SET:_SET + 2]
-        base = cnt[:, 0].astype(np.uint64) + cnt[:, 1]
-        self._rec.reshape(-1)[_REC * idx + (_SET + ~up)] = np.where(up, cnt[:, 0], cnt[:, 1]) + n.astype(np.uint32)
-        keep = up if self.unidirectional else None
-        if self.stuck is not None:
-            free = ~self.stuck.reshape(-1).take(idx)
-            keep = free if keep is None else keep & free
-        if keep is not None:
-            idx, n, base, up = idx[keep], n[keep], base[keep], up[keep]
-            if idx.size == 0:
-                return
-        wf = self.w.reshape(-1)
-        w = wf.take(idx)
-        par = rec[:, :4].view(np.float32) if keep is None else rec[keep, :4].view(np.float32)
-        dw = np.where(up, par[:, 0], par[:, 1])
-        lo, hi = par[:, 2], par[:, 3]
-        w = self._pulse_once(w, dw, lo, hi, idx, base, up)       # every device: >= 1 pulse
-        sel = np.flatnonzero(n > 1)
-        for k in range(1, int(n.max())):
-            if k > 1:
-                sel = sel[n[sel] > k]
-            w[sel] = self._pulse_once(w[sel], dw[sel], lo[sel], hi[sel], idx[sel],
-                                      base[sel] + np.uint64(k), up[sel])
-        wf[idx] = w
-
-    def _pulse_once(self, w, dw, lo, hi, idx, ordinal, up):
-        step = self._step(w, dw, lo, hi, up)
+        k = np.ascontiguousarray(k)
+        up = np.ascontiguousarray(np.broadcast_to(np.asarray(up, dtype=bool), idx.shape))
+        stuck = self.stuck.reshape(-1) if self.stuck is not None else np.zeros(0, bool)
+        bounds, idx, up, dw, lo, hi, u1, u2 = _pulse_plan(
+            self._rec, self._rec.view(np.float32), idx, k, up, self.unidirectional, stuck,
+            np.uint64(self.key))
+        rounds = bounds.size - 1
         sigma = np.float32(self.cfg.dw_min_std)
-        if sigma:
-            step = step * (1 + sigma * c2c_normal(self.key, idx, ordinal))
-        w = np.where(up, w + step, w - step)
-        return np.minimum(np.maximum(w, lo), hi)
+        noise = _box_muller(u1, u2)
+        noise *= sigma
+        noise += np.float32(1)              # 1 + σ·ξ (exactly 1 when σ = 0)
+        wf = self.w.reshape(-1)
+        for r in range(rounds):
+            s = slice(bounds[r], bounds[r + 1])
+            w = wf.take(idx[s])
+            _apply_steps(wf, idx[s], w, self._step(w, dw[s], lo[s], hi[s], up[s]), noise[s], lo[s], hi[s])
 
     def disturb(self, mask: np.ndarray, up: bool) -> None:
         """Half-select disturb on the devices where ``mask``: w ± disturb·dw (no noise), clip."""

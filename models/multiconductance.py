@@ -155,7 +155,7 @@ class MultiConductanceCrossbar(_ReadMixin):
     def _apply(self, xp, xn, dp, dn, pair: str) -> None:
         # every pulse is a SET on one device, so grouping slots never reorders a device's pulses
         inc, dec = self._pair_devices(pair)
-        for idx, n in coincidences(dn, xp):        # +V: increase w
-            inc.pulse(idx, n, up=True)
-        for idx, n in coincidences(dp, xn):        # -V: decrease w
-            dec.pulse(idx, n, up=True)
+        for flat, k, _ in coincidences(dn, xp):    # +V: increase w
+            inc.pulse_sequence(flat, k, up=True)
+        for flat, k, _ in coincidences(dp, xn):    # -V: decrease w
+            dec.pulse_sequence(flat, k, up=True)

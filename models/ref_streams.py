@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
-from .ref_lfsr import PRIMITIVE_TAPS
+from .ref_lfsr import PRIMITIVE_TAPS, leap_masks
 
 __all__ = [
     "X_WIDTH", "X_TAPS", "D_WIDTH", "D_TAPS", "SEED_BITS", "seed_masks",
@@ -156,6 +157,14 @@ def _taps_matrix(taps: tuple[tuple[int, ...], ...]) -> np.ndarray:
     return mat
 
 
+def _tap_columns(taps: tuple[tuple[int, ...], ...], prob_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(MAX_TERMS, lines)`` window offsets (uint64) of each line's terms and their masks
+    (``2**prob_bits - 1``, or 0 where a line has fewer terms)."""
+    mat = _taps_matrix(taps).T                                  # (MAX_TERMS, lines)
+    masks = np.where(mat >= 0, np.uint64((1 << prob_bits) - 1), np.uint64(0))
+    return np.ascontiguousarray(np.maximum(mat, 0).astype(np.uint64)), np.ascontiguousarray(masks)
+
+
 # -- LFSR stepping --------------------------------------------------------------------------
 
 def _splitmix64(x: int) -> tuple[int, int]:
@@ -203,35 +212,70 @@ def expand_seed(seed: int, width: int) -> int:
     return sum(((seed & mk).bit_count() & 1) << i for i, mk in enumerate(seed_masks(width)))
 
 
+@lru_cache(maxsize=None)
+def _jump_table(width: int, taps: tuple[int, ...], leap: int) -> np.ndarray:
+    """GF(2) jump of ``leap`` shifts as byte tables: uint64 ``(c, v)`` = the state one leap
+    after the state ``v << 8c``, so the next state is the XOR over c of ``[c, byte c]``.
+
+    Built from :func:`rpu.models.ref_lfsr.leap_masks` (next bit i = parity(state & masks[i])),
+    the same masks the RTL's XOR network uses.
+    """
+    masks = leap_masks(width, taps, leap)
+    image = [sum(((m >> b) & 1) << i for i, m in enumerate(masks)) for b in range(width)]
+    table = np.zeros(((width + 7) // 8, 256), np.uint64)
+    for c in range(table.shape[0]):
+        tab = [0]
+        for b in range(8 * c, min(8 * c + 8, width)):
+            tab += [v ^ image[b] for v in tab]
+        table[c, :len(tab)] = tab                    # unused high bits of the last byte: 0
+    table.setflags(write=False)
+    return table
+
+
+@numba.njit(cache=True)
+def _states_kernel(state, table, count):
+    out = np.empty(count, np.uint64)
+    for n in range(count):
+        out[n] = state
+        nxt = np.uint64(0)
+        for c in range(table.shape[0]):
+            nxt ^= table[c, (state >> np.uint64(8 * c)) & np.uint64(0xFF)]
+        state = nxt
+    return out, state
+
+
 def lfsr_states(state: int, width: int, taps: tuple[int, ...], leap: int,
                 count: int) -> tuple[np.ndarray, int]:
     """The ``count`` states used by successive slots (current first) and the state after.
 
     Same Fibonacci convention as :func:`rpu.models.ref_lfsr.leap_masks`: shift left, the
-    feedback (parity of the tap bits) enters bit 0.
+    feedback (parity of the tap bits) enters bit 0; a leap is one jump-table step (compiled).
     """
-    tapmask = sum(1 << (t - 1) for t in taps)
-    full = (1 << width) - 1
-    out = np.empty(count, dtype=np.uint64)
-    for n in range(count):
-        out[n] = state
-        for _ in range(leap):
-            state = ((state << 1) | ((state & tapmask).bit_count() & 1)) & full
-    return out, state
+    out, state = _states_kernel(np.uint64(state), _jump_table(width, tuple(taps), leap), count)
+    return out, int(state)
 
 
-def _draws(states: np.ndarray, tapmat: np.ndarray, prob_bits: int) -> np.ndarray:
-    """``(T, lines)`` random numbers of every line for the given states."""
-    mask = np.uint64((1 << prob_bits) - 1)
-    rand = np.zeros((len(states), len(tapmat)), dtype=np.uint64)
-    for k in range(tapmat.shape[1]):
-        used = tapmat[:, k] >= 0
-        if not used.any():
-            continue
-        sh = np.where(used, tapmat[:, k], 0).astype(np.uint64)
-        lane_mask = np.where(used, mask, np.uint64(0))      # lines without a k-th window
-        rand ^= (states[:, None] >> sh[None, :]) & lane_mask[None, :]
-    return rand
+@numba.njit(cache=True)
+def _fire_kernel(states, offsets, masks, codes, block_signs):
+    """``(T, lines)`` fire bits: line i fires in slot t iff its draw (XOR of its state windows
+    ``(state >> o) & mask``, (o, mask) from :func:`_tap_columns`) is below ``codes[i]·s``, s
+    the sign of the slot's block (blocks of T / len(block_signs) slots; s = 0: below
+    ``codes[i]``).  The line loop is branch-free (vectorised)."""
+    slots, lines = states.size, codes.size
+    block = slots // block_signs.size
+    lim = np.empty(lines, np.int64)
+    out = np.empty((slots, lines), np.bool_)
+    for t in range(slots):
+        if t % block == 0:
+            sign = block_signs[t // block]
+            for i in range(lines):      # lim <= 0: never fires (draws are >= 0)
+                lim[i] = codes[i] if sign == 0 else codes[i] * sign
+        st = states[t]
+        for i in range(lines):          # MAX_TERMS = 4 terms, unrolled
+            r = (((st >> offsets[0, i]) & masks[0, i]) ^ ((st >> offsets[1, i]) & masks[1, i])
+                 ^ ((st >> offsets[2, i]) & masks[2, i]) ^ ((st >> offsets[3, i]) & masks[3, i]))
+            out[t, i] = np.int64(r) < lim[i]
+    return out
 
 
 # -- phases ---------------------------------------------------------------------------------
@@ -252,7 +296,8 @@ def check_prob_codes(name: str, codes, lines: int, prob_bits: int) -> np.ndarray
 def active_phases(x_codes, d_codes) -> list[int]:
     """Phases (0..3, in order) with at least one x-line and one d-line of their groups."""
     x, d = np.asarray(x_codes), np.asarray(d_codes)
-    have = {+1: (x > 0).any(), -1: (x < 0).any()}, {+1: (d > 0).any(), -1: (d < 0).any()}
+    have = ({+1: x.max(initial=0) > 0, -1: x.min(initial=0) < 0},
+            {+1: d.max(initial=0) > 0, -1: d.min(initial=0) < 0})
     return [p for p, (sx, sd, _) in enumerate(PHASES) if have[0][sx] and have[1][sd]]
 
 
@@ -303,7 +348,8 @@ class UpdateStreamsModel:
         self.x_lines, self.d_lines, self.prob_bits, self.bl_max = x_lines, d_lines, prob_bits, bl_max
         self.x_taps = line_taps(X_WIDTH, prob_bits, x_lines)
         self.d_taps = line_taps(D_WIDTH, prob_bits, d_lines)
-        self._x_mat, self._d_mat = _taps_matrix(self.x_taps), _taps_matrix(self.d_taps)
+        self._x_cols = _tap_columns(self.x_taps, prob_bits)     # (offsets, masks)
+        self._d_cols = _tap_columns(self.d_taps, prob_bits)
         self.x_state, self.d_state = 1, 1
         if x_seed is not None or d_seed is not None:
             self.load_seeds(1 if x_seed is None else x_seed, 1 if d_seed is None else d_seed)
@@ -319,12 +365,21 @@ class UpdateStreamsModel:
     # -- raw streams (no phases): fire bits of every line for `slots` consecutive slots --
     def fire_bits(self, x_mag, d_mag, slots: int) -> tuple[np.ndarray, np.ndarray]:
         """``rand < mag`` of every line for ``slots`` slots (advances both generators)."""
-        xs, self.x_state = lfsr_states(self.x_state, X_WIDTH, X_TAPS, self.prob_bits, slots)
-        ds, self.d_state = lfsr_states(self.d_state, D_WIDTH, D_TAPS, self.prob_bits, slots)
-        xr = _draws(xs, self._x_mat, self.prob_bits).astype(np.int64)
-        dr = _draws(ds, self._d_mat, self.prob_bits).astype(np.int64)
-        return (xr < np.asarray(x_mag, dtype=np.int64)[None, :],
-                dr < np.asarray(d_mag, dtype=np.int64)[None, :])
+        return self._fire(x_mag, d_mag, np.zeros(1, np.int64), np.zeros(1, np.int64), slots)
+
+    def _fire(self, x_codes, d_codes, x_signs, d_signs, slots: int):
+        """Fire bits (bool (slots, lines)) of both sides, see :func:`_fire_kernel`."""
+        out = []
+        for side, codes, signs, cols in (("x", x_codes, x_signs, self._x_cols),
+                                         ("d", d_codes, d_signs, self._d_cols)):
+            codes = np.asarray(codes, dtype=np.int64)
+            if codes.shape != cols[0].shape[1:]:
+                raise ValueError(f"{side} magnitudes must have shape {cols[0].shape[1:]}, not {codes.shape}")
+            width, taps = (X_WIDTH, X_TAPS) if side == "x" else (D_WIDTH, D_TAPS)
+            states, nxt = lfsr_states(getattr(self, side + "_state"), width, taps, self.prob_bits, slots)
+            setattr(self, side + "_state", nxt)
+            out.append(_fire_kernel(states, *cols, codes, signs))
+        return out[0], out[1]
 
     def _check(self, x_codes, d_codes, bl):
         x = check_prob_codes("x_codes", x_codes, self.x_lines, self.prob_bits)
@@ -340,15 +395,12 @@ class UpdateStreamsModel:
         phases = active_phases(x, d)
         if not phases:
             return []
-        # all active slots in one draw per side (the generators advance once per slot)
-        xf, df = self.fire_bits(np.abs(x), np.abs(d), bl * len(phases))
-        out = []
-        for k, p in enumerate(phases):
-            sx, sd, pot = PHASES[p]
-            rows = slice(k * bl, (k + 1) * bl)
-            out.append(PhaseTrain(p, pot, xf[rows] & (np.sign(x) == sx)[None, :],
-                                  df[rows] & (np.sign(d) == sd)[None, :]))
-        return out
+        # all active slots in one draw per side (the generators advance once per slot); only
+        # the lines of the phase's sign groups may fire in its slots
+        sx, sd = (np.array([PHASES[p][side] for p in phases], np.int64) for side in (0, 1))
+        xf, df = self._fire(x, d, sx, sd, bl * len(phases))
+        return [PhaseTrain(p, PHASES[p][2], xf[k * bl:(k + 1) * bl], df[k * bl:(k + 1) * bl])
+                for k, p in enumerate(phases)]
 
     def drives(self, x_codes, d_codes, bl: int) -> SlotDrives:
         """Per-slot drives of the whole update (``T = active phases × bl``)."""
