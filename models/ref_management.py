@@ -23,7 +23,7 @@ __all__ = [
     "NM_MODE_CODES", "Numerics", "numerics", "to_fixed", "from_fixed", "registers_from_config",
     "recip", "nm_params", "input_codes", "scale_results", "adc_saturated", "BoundState",
     "read_path", "ReadResult", "um_gains", "prob_codes", "update_codes", "UpdateCodes",
-    "nm_cycles", "um_cycles", "div_cycles", "sqrt_cycles", "isq_table",
+    "nm_cycles", "um_cycles", "div_cycles", "sqrt_cycles", "ARITH_BITS_PER_CYCLE", "isq_table",
 ]
 
 NM_MODE_CODES = {"off": 0, "abs_max": 1, "pow2": 2}
@@ -394,14 +394,19 @@ def update_codes(cfg: TileConfig, x_fixed, d_fixed, regs: dict | None = None) ->
 
 # -- latencies of the RTL units (cycles from the start cycle to the done pulse) ----------------
 
-def div_cycles(num_bits: int) -> int:
-    """:class:`rpu.rtl.arith.SeqDivider`: done ``num_bits + 1`` cycles after start."""
-    return num_bits + 1
+ARITH_BITS_PER_CYCLE = 2     # result bits per cycle of SeqDivider / SeqSqrt (their default)
 
 
-def sqrt_cycles(rad_bits: int) -> int:
-    """:class:`rpu.rtl.arith.SeqSqrt`: done ``rad_bits/2 + 1`` cycles after start."""
-    return (rad_bits + 1) // 2 + 1
+def div_cycles(num_bits: int, bits_per_cycle: int = ARITH_BITS_PER_CYCLE) -> int:
+    """:class:`rpu.rtl.arith.SeqDivider`: done ``ceil(num_bits/bits_per_cycle) + 1`` cycles
+    after start (two quotient bits per cycle by default)."""
+    return -(-num_bits // bits_per_cycle) + 1
+
+
+def sqrt_cycles(rad_bits: int, bits_per_cycle: int = ARITH_BITS_PER_CYCLE) -> int:
+    """:class:`rpu.rtl.arith.SeqSqrt`: done ``ceil(ceil(rad_bits/2)/bits_per_cycle) + 1``
+    cycles after start (two root bits per cycle by default)."""
+    return -(-((rad_bits + 1) // 2) // bits_per_cycle) + 1
 
 
 def nm_cycles(cfg: TileConfig) -> int:

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from rpu.config import TileConfig
 from .ref_adc import adc_read_cycles
-from .ref_management import (read_path, registers_from_config, um_cycles, nm_cycles,
-                             update_codes)
+from .ref_management import read_path, registers_from_config, um_cycles, update_codes
 from .ref_streams import UpdateStreamsModel, active_phases
 
 __all__ = ["beats", "read_cycles", "update_cycles", "vector_cycles", "update_period",
-           "TileReference", "READ_FIXED", "UPDATE_FIXED"]
+           "TileReference", "READ_FIXED", "UPDATE_FIXED", "VECTOR_SETS"]
 
+VECTOR_SETS = 3         # vector buffer sets of the controller (rtl.controller.TileController)
 READ_FIXED = 3          # accept decision, readout hand-over, stream drain
 UPDATE_FIXED = 2        # commit/start cycle + done cycle
 
@@ -48,22 +48,26 @@ def update_cycles(cfg: TileConfig, phases: int, bl: int) -> int:
 
 
 def vector_cycles(cfg: TileConfig, *, op: str = "update") -> int:
-    """Cycles the load + prepare stages hold the vector buffer per operation (frames
-    streamed without gaps): ``1 + B_x + B_d`` (take the queued command, receive the frames)
-    ``+ L_um + max(B_x, B_d) + 1`` (update manager from the cycle the full buffer is taken,
-    buffer rotated into the shadow chains, release); reads use their one side and the noise
-    manager."""
+    """Vector load time: cycles the loader needs per operation when the frames stream
+    without gaps: ``1 + B_x + B_d`` for an update (take the queued command, receive x then
+    d), ``1 + B_in`` for a read."""
     lanes = cfg.stream_width
     bx, bd = beats(cfg.in_size, lanes), beats(cfg.out_size, lanes)
     if op == "update":
-        return 1 + bx + bd + um_cycles(cfg) + max(bx, bd) + 1
-    b = bx if op == "forward" else bd
-    return 1 + b + nm_cycles(cfg) + b + 1
+        return 1 + bx + bd
+    if op not in ("forward", "backward"):
+        raise ValueError(f"op must be 'update', 'forward' or 'backward', not {op!r}")
+    return 1 + (bx if op == "forward" else bd)
 
 
 def update_period(cfg: TileConfig, phases: int, bl: int) -> int:
-    """Back-to-back updates: ``max(update_cycles, vector_cycles)`` cycles each."""
-    return max(update_cycles(cfg, phases, bl), vector_cycles(cfg))
+    """Back-to-back updates (steady state, host keeping the stream full): one update every
+    ``max(update_cycles, vector_cycles, um_cycles)`` cycles — pulse time, vector load time,
+    and the update manager's latency (a stage of its own; shorter than the other two unless
+    the tile is tiny or BL small).  Needs ``VECTOR_SETS`` ≥ 3 for every shape: a set is held
+    from its load through UM to its conversion, ``2 + B_x + B_d + L_um + max(B_x, B_d)``
+    cycles, under three load times."""
+    return max(update_cycles(cfg, phases, bl), vector_cycles(cfg), um_cycles(cfg))
 
 
 @dataclass

@@ -1,19 +1,25 @@
-"""Tile controller: vector loader, prepare and run sequencers around the line drivers,
-the management blocks and the two ADC interfaces (forward reads the d-lines, backward the
-x-lines).  The register file and counters live in :class:`rpu.rtl.tile.Tile`.
+"""Tile controller: vector loader, update manager, conversion and run stages around the
+line drivers, the management blocks and the two ADC interfaces (forward reads the d-lines,
+backward the x-lines).  The register file and counters live in :class:`rpu.rtl.tile.Tile`.
 
-Three small FSMs form a pipeline, so the next vector loads while the current one pulses:
+Four stages form a pipeline over ``vector_sets`` buffer sets (x and d beat buffers with
+their abs-max accumulators), all in command order, so update k+1 streams in and its update
+manager runs while update k converts and update k−1 pulses:
 
-* **load** (L): after ``cmd_start`` takes the vector frame(s) from ``s_axis`` into a
-  rotating beat buffer (x: ``ceil(N/lanes)`` beats, d: ``ceil(M/lanes)``), with the
-  abs-max accumulators watching; an update takes two frames, x then d.  A frame whose
-  ``tlast`` is not on its last beat is dropped and flagged (``ev_stream_length``).
-* **prepare** (P): noise manager (reads) or update manager (updates), then the buffer is
-  rotated once through the input / probability scalers into the banks' shadow chains.
-  The buffer is released at the end, except for a forward under bound management, which
-  keeps it for a retry until the forward completes.
-* **run** (R): commits the shadow and runs the pulse window + ADC pass (reads; bound
-  management retries re-enter P for a reload) or the update pulses, then streams the
+* **load** (L): takes the queued command when the next set is free, then the frame(s) from
+  ``s_axis`` into that set (x: ``ceil(N/lanes)`` beats, d: ``ceil(M/lanes)``), abs-max on
+  the fly; an update takes two frames, x then d.  A frame whose ``tlast`` is not on its
+  last beat is dropped and flagged (``ev_stream_length``); the set stays free.
+* **manage** (M): starts the update manager on a loaded update set (reads pass through);
+  its outputs hold until the conversion stage latches them, so UM starts on the next set
+  in the same cycle.
+* **convert** (C): when the banks' shadow is free, latches UM's gains and BL (update) or
+  runs the noise manager (read; only while no read is running, as NM and BM state are
+  shared), then rotates the set once through the probability / input scalers into the
+  shadow chains and frees the set — except a forward under bound management, which keeps
+  it for retries until the forward completes (nothing else converts meanwhile).
+* **run** (R): commits the shadow and runs the pulse window + ADC pass (reads; a bound-
+  management retry has C reload the kept set) or the update pulses, then streams the
   results (reads) on ``m_axis``.
 """
 
@@ -26,6 +32,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import TileConfig
+from rpu.models.ref_tile import VECTOR_SETS
 from .axi import AXI4StreamSignature
 
 __all__ = ["AnalogReadSignature", "VectorBuffer", "TileController", "Op", "RunState"]
@@ -99,6 +106,16 @@ class _Fsm:
         self.m.d.sync += self.state.eq(self.states.index(name))
 
 
+def _pick(index, items):
+    """``items[index]`` as a Mux chain (an Array index emits a ``case`` that Verilator's
+    lint flags as incomplete when the item count is not a power of two)."""
+    items = list(items)
+    out = items[-1]
+    for i in range(len(items) - 2, -1, -1):
+        out = Mux(index == i, items[i], out)
+    return out
+
+
 def _ceil_div(a, b):
     return -(-a // b)
 
@@ -106,19 +123,27 @@ def _ceil_div(a, b):
 class TileController(wiring.Component):
     """Datapath and sequencers of the tile (everything except the register file).
 
-    ``TileController(cfg, *, adc_reset_cycles=1)``; ports are listed in
-    docs/architecture.md ("Tile controller and host interface").
+    ``TileController(cfg, *, adc_reset_cycles=1, vector_sets=VECTOR_SETS)``; ports are
+    listed in docs/architecture.md ("Tile controller and host interface").
+    ``vector_sets`` (2..8) is the number of vector buffer sets (x + d beat buffers and
+    their abs-max accumulators) the loader, update manager and conversion rotate through.
     """
 
-    def __init__(self, cfg: TileConfig, *, adc_reset_cycles: int = 1):
+    def __init__(self, cfg: TileConfig, *, adc_reset_cycles: int = 1,
+                 vector_sets: int = VECTOR_SETS):
         if not isinstance(cfg, TileConfig):
             raise TypeError(f"cfg must be a TileConfig, not {cfg!r}")
         if isinstance(adc_reset_cycles, bool) or not isinstance(adc_reset_cycles, int):
             raise TypeError(f"adc_reset_cycles must be an integer in [1, 255], not {adc_reset_cycles!r}")
         if not 1 <= adc_reset_cycles <= 255:
             raise ValueError(f"adc_reset_cycles must be an integer in [1, 255], not {adc_reset_cycles!r}")
+        if isinstance(vector_sets, bool) or not isinstance(vector_sets, int):
+            raise TypeError(f"vector_sets must be an integer in [2, 8], not {vector_sets!r}")
+        if not 2 <= vector_sets <= 8:
+            raise ValueError(f"vector_sets must be an integer in [2, 8], not {vector_sets!r}")
         self.cfg = cfg
         self.reset_cycles = adc_reset_cycles
+        self.vector_sets = vector_sets
         lanes = cfg.stream_width
         self.lanes = lanes
         self.beats_x = _ceil_div(cfg.in_size, lanes)
@@ -160,10 +185,15 @@ class TileController(wiring.Component):
         cfg, lanes = self.cfg, self.lanes
         m = Module()
         vb = cfg.value_bits
-        m.submodules.buf_x = buf_x = VectorBuffer(self.beats_x, lanes * vb)
-        m.submodules.buf_d = buf_d = VectorBuffer(self.beats_d, lanes * vb)
-        m.submodules.max_x = max_x = AbsMax(lanes, vb)
-        m.submodules.max_d = max_d = AbsMax(lanes, vb)
+        buf_x, buf_d, max_x, max_d = [], [], [], []
+        for i in range(self.vector_sets):           # one buffer + abs-max pair per set
+            for lst, name, unit in ((buf_x, "buf_x", VectorBuffer(self.beats_x, lanes * vb)),
+                                    (buf_d, "buf_d", VectorBuffer(self.beats_d, lanes * vb)),
+                                    (max_x, "max_x", AbsMax(lanes, vb)),
+                                    (max_d, "max_d", AbsMax(lanes, vb))):
+                m.submodules[f"{name}{i}"] = unit
+                lst.append(unit)
+                m.d.comb += unit.data.eq(self.s_axis.tdata)
         m.submodules.nm = nm = NoiseManager(cfg)
         m.submodules.scale_x = scale_x = InputScaler(cfg, lanes)
         m.submodules.scale_d = scale_d = InputScaler(cfg, lanes)
@@ -209,24 +239,32 @@ class TileController(wiring.Component):
             um.um_enable.eq(self.um_enable), um.dyn_bl.eq(self.dyn_bl), um.bl.eq(self.bl),
             um.bl_max.eq(self.bl_max), um.um_c.eq(self.um_c), um.um_c1.eq(self.um_c1),
             um.um_lr_dw.eq(self.um_lr_dw),
-            um.x_max.eq(max_x.max), um.d_max.eq(max_d.max),
-            scale_x.values.eq(buf_x.head), scale_d.values.eq(buf_d.head),
-            prob_x.values.eq(buf_x.head), prob_d.values.eq(buf_d.head),
-            prob_x.gain.eq(um.gain_x), prob_d.gain.eq(um.gain_d),
             pw_x.load_data.eq(scale_x.codes), pw_d.load_data.eq(scale_d.codes),
             upd.x_load_data.eq(prob_x.codes), upd.d_load_data.eq(prob_d.codes),
-            max_x.data.eq(self.s_axis.tdata), max_d.data.eq(self.s_axis.tdata),
-            buf_x.data.eq(self.s_axis.tdata), buf_d.data.eq(self.s_axis.tdata),
         ]
         m.d.comb += nm.out_scale.eq(self.out_scale)
         m.d.sync += self.ev_seed_zero.eq(self.seed_load & ((self.x_seed == 0) | (self.d_seed == 0)))
 
+        # ---- vector buffer sets: loader → management (UM) → conversion, in command order ----
+        ns = self.vector_sets
+        s_full = [Signal(name=f"set{i}_full") for i in range(ns)]    # holds a whole vector
+        s_op = [Signal(2, name=f"set{i}_op") for i in range(ns)]
+        s_mgd = [Signal(name=f"set{i}_managed") for i in range(ns)]  # passed the UM stage
+        s_conv = [Signal(name=f"set{i}_converted") for i in range(ns)]
+
+        def nxt(ptr):
+            return Mux(ptr == ns - 1, 0, ptr + 1)
+
+        def release(idx):
+            for i in range(ns):
+                with m.If(idx == i):
+                    m.d.sync += [s_full[i].eq(0), s_mgd[i].eq(0), s_conv[i].eq(0)]
+
         # ---- load sequencer ----
+        l_ptr = Signal(range(ns))    # set being / next loaded
         l_op = Signal(2)
         l_side_d = Signal()          # receiving the d frame
         l_cnt = Signal(range(max(self.beats_x, self.beats_d) + 1))
-        l_taken = Signal()           # P has taken the full buffer
-        l_release = Signal()         # comb: free the buffer (from P or R)
         beat = Signal()
         m.d.comb += beat.eq(self.s_axis.tvalid & self.s_axis.tready)
         last_beat = Signal()
@@ -245,24 +283,35 @@ class TileController(wiring.Component):
                 m.d.sync += [q_valid.eq(1), q_op.eq(self.cmd_op)]
             with m.Else():
                 m.d.comb += self.ev_cmd_busy.eq(1)
-        lfsm = _Fsm(m, "load", ['IDLE', 'RECV', 'DRAIN', 'FULL'])
+        lfsm = _Fsm(m, "load", ['IDLE', 'RECV', 'DRAIN'])
+        # (unconditional assignments: see ev_bl_error below)
+        m.d.comb += q_take.eq(lfsm.ongoing("IDLE") & q_valid & ~_pick(l_ptr, s_full))
+        for i in range(ns):
+            m.d.comb += [max_x[i].clear.eq(q_take & (l_ptr == i)),
+                         max_d[i].clear.eq(q_take & (l_ptr == i))]
         with m.If(lfsm.ongoing("IDLE")):
-            with m.If(q_valid):
-                m.d.comb += [q_take.eq(1), max_x.clear.eq(1), max_d.clear.eq(1)]
-                m.d.sync += [l_op.eq(q_op), l_cnt.eq(0), l_taken.eq(0),
-                             l_side_d.eq(q_op == Op.BACKWARD)]
+            with m.If(q_take):
+                m.d.sync += [l_op.eq(q_op), l_cnt.eq(0), l_side_d.eq(q_op == Op.BACKWARD)]
                 lfsm.goto("RECV")
         with m.If(lfsm.ongoing("RECV")):
             m.d.comb += self.s_axis.tready.eq(1)
             with m.If(beat):
-                m.d.comb += [buf_x.push.eq(~l_side_d), buf_d.push.eq(l_side_d),
-                             max_x.valid.eq(~l_side_d), max_d.valid.eq(l_side_d)]
+                for i in range(ns):
+                    here = l_ptr == i
+                    m.d.comb += [buf_x[i].push.eq(here & ~l_side_d),
+                                 buf_d[i].push.eq(here & l_side_d),
+                                 max_x[i].valid.eq(here & ~l_side_d),
+                                 max_d[i].valid.eq(here & l_side_d)]
                 m.d.sync += l_cnt.eq(l_cnt + 1)
                 with m.If(self.s_axis.tlast & last_beat):
                     with m.If((l_op == Op.UPDATE) & ~l_side_d):
                         m.d.sync += [l_side_d.eq(1), l_cnt.eq(0)]
                     with m.Else():
-                        lfsm.goto("FULL")
+                        for i in range(ns):
+                            with m.If(l_ptr == i):
+                                m.d.sync += [s_full[i].eq(1), s_op[i].eq(l_op)]
+                        m.d.sync += l_ptr.eq(nxt(l_ptr))
+                        lfsm.goto("IDLE")
                 with m.Elif(self.s_axis.tlast):
                     m.d.comb += self.ev_stream_length.eq(1)
                     lfsm.goto("IDLE")
@@ -273,77 +322,125 @@ class TileController(wiring.Component):
             m.d.comb += self.s_axis.tready.eq(1)
             with m.If(beat & self.s_axis.tlast):
                 lfsm.goto("IDLE")
-        with m.If(lfsm.ongoing("FULL")):
-            with m.If(l_release):
-                lfsm.goto("IDLE")
-        l_full = Signal()
-        m.d.comb += l_full.eq(lfsm.ongoing("FULL"))
 
-        # ---- prepare sequencer ----
-        p_op = Signal(2)
-        p_hold = Signal()            # keep the buffer (forward under bound management)
+        # ---- management stage: the update manager, one set at a time, in order ----
+        m_ptr = Signal(range(ns))
+        um_pend = Signal()           # UM results not yet taken by the conversion stage
+        um_valid = Signal()
+        um_take = Signal()           # comb from the conversion stage
+        # (unconditional: an event assigned under ``If(um.done)`` stays X in Icarus until
+        # UM first finishes — its inputs never change — and would poison the sticky flags)
+        m.d.comb += [um_valid.eq(um_pend | um.done), self.ev_bl_error.eq(um.done & um.bl_error)]
+        with m.If(um.done):
+            m.d.sync += um_pend.eq(1)
+        with m.If(um_take):
+            m.d.sync += um_pend.eq(0)
+        m.d.comb += [um.x_max.eq(_pick(m_ptr, [b.max for b in max_x])),
+                     um.d_max.eq(_pick(m_ptr, [b.max for b in max_d]))]
+        with m.If(_pick(m_ptr, s_full) & ~_pick(m_ptr, s_mgd)):
+            with m.If(_pick(m_ptr, s_op) != Op.UPDATE):
+                for i in range(ns):
+                    with m.If(m_ptr == i):
+                        m.d.sync += s_mgd[i].eq(1)
+                m.d.sync += m_ptr.eq(nxt(m_ptr))
+            with m.Elif(~um.busy & (~um_valid | um_take)):
+                m.d.comb += um.start.eq(1)
+                for i in range(ns):
+                    with m.If(m_ptr == i):
+                        m.d.sync += s_mgd[i].eq(1)
+                m.d.sync += m_ptr.eq(nxt(m_ptr))
+
+        # ---- conversion stage: NM (reads), then one rotation of the set through the
+        # scalers into the banks' shadow chains ----
+        c_ptr = Signal(range(ns))    # next set to convert
+        c_set = Signal(range(ns))    # set being converted
+        c_op = Signal(2)
+        c_hold = Signal()            # keep the set (forward under bound management)
+        c_reload = Signal()          # a bound-management retry of the running forward
+        c_cnt = Signal(range(max(self.beats_x, self.beats_d) + 1))
+        c_beats = Signal(range(max(self.beats_x, self.beats_d) + 1))
+        st_gx, st_gd, st_bl = Signal.like(um.gain_x), Signal.like(um.gain_d), Signal(8)
         shadow_full = Signal()
         shadow_op = Signal(2)
-        shadow_bl = Signal(8)
         shadow_hold = Signal()
+        shadow_set = Signal(range(ns))
         r_reload = Signal()          # comb from R: reload the shadow (BM retry)
         r_take = Signal()            # comb from R: the shadow is committed
-        p_cnt = Signal(range(max(self.beats_x, self.beats_d) + 1))
-        p_beats = Signal(range(max(self.beats_x, self.beats_d) + 1))
+        r_set = Signal(range(ns))
+        r_hold = Signal()
+        run_busy = Signal()
+        run_reading = Signal()
         with m.If(r_take):
             m.d.sync += shadow_full.eq(0)
-        pfsm = _Fsm(m, "prepare", ['IDLE', 'NM', 'UM', 'LOAD'])
-        with m.If(pfsm.ongoing("IDLE")):
+        cfsm = _Fsm(m, "convert", ['IDLE', 'NM', 'CONV'])
+        next_op = Signal(2)
+        m.d.comb += next_op.eq(_pick(c_ptr, s_op))
+        with m.If(cfsm.ongoing("IDLE")):
             with m.If(r_reload):
-                m.d.sync += p_cnt.eq(0)
-                pfsm.goto("LOAD")
-            with m.Elif(l_full & ~l_taken & ~shadow_full):
-                m.d.sync += [l_taken.eq(1), p_op.eq(l_op), p_cnt.eq(0),
-                             p_hold.eq((l_op == Op.FORWARD) & self.bm_enable)]
-                with m.If(l_op == Op.UPDATE):
-                    m.d.comb += um.start.eq(1)
-                    m.d.sync += p_beats.eq(max(self.beats_x, self.beats_d))
-                    pfsm.goto("UM")
-                with m.Else():
+                m.d.sync += [c_cnt.eq(0), c_reload.eq(1), c_set.eq(r_set)]
+                cfsm.goto("CONV")
+            with m.Elif(_pick(c_ptr, s_full) & _pick(c_ptr, s_mgd) & ~_pick(c_ptr, s_conv)
+                        & ~shadow_full & ~(run_busy & r_hold)):
+                with m.If(next_op == Op.UPDATE):
+                    with m.If(um_valid):
+                        m.d.comb += um_take.eq(1)
+                        m.d.sync += [c_set.eq(c_ptr), c_op.eq(next_op), c_cnt.eq(0),
+                                     c_reload.eq(0), c_hold.eq(0),
+                                     c_beats.eq(max(self.beats_x, self.beats_d)),
+                                     st_gx.eq(um.gain_x), st_gd.eq(um.gain_d), st_bl.eq(um.bl_out)]
+                        cfsm.goto("CONV")
+                with m.Elif(~run_reading):
                     m.d.comb += [nm.start.eq(1), bm.begin.eq(1)]
-                    m.d.sync += p_beats.eq(Mux(l_op == Op.FORWARD, self.beats_x, self.beats_d))
-                    pfsm.goto("NM")
-        with m.If(pfsm.ongoing("NM")):
+                    m.d.sync += [c_set.eq(c_ptr), c_op.eq(next_op), c_cnt.eq(0),
+                                 c_reload.eq(0),
+                                 c_hold.eq((next_op == Op.FORWARD) & self.bm_enable),
+                                 c_beats.eq(Mux(next_op == Op.FORWARD, self.beats_x, self.beats_d))]
+                    cfsm.goto("NM")
+        with m.If(cfsm.ongoing("NM")):
             with m.If(nm.done):
-                pfsm.goto("LOAD")
-        with m.If(pfsm.ongoing("UM")):
-            with m.If(um.done):
-                m.d.sync += shadow_bl.eq(um.bl_out)
-                m.d.comb += self.ev_bl_error.eq(um.bl_error)
-                pfsm.goto("LOAD")
-        with m.If(pfsm.ongoing("LOAD")):
+                cfsm.goto("CONV")
+        with m.If(cfsm.ongoing("CONV")):
             in_x = Signal()
             in_d = Signal()
             m.d.comb += [
-                in_x.eq((p_op != Op.BACKWARD) & (p_cnt < self.beats_x)),
-                in_d.eq((p_op != Op.FORWARD) & (p_cnt < self.beats_d)),
-                buf_x.rotate.eq(in_x), buf_d.rotate.eq(in_d),
-                pw_x.load_valid.eq(in_x & (p_op == Op.FORWARD)),
-                pw_d.load_valid.eq(in_d & (p_op == Op.BACKWARD)),
-                upd.x_load_valid.eq(in_x & (p_op == Op.UPDATE)),
-                upd.d_load_valid.eq(in_d & (p_op == Op.UPDATE)),
+                in_x.eq((c_op != Op.BACKWARD) & (c_cnt < self.beats_x)),
+                in_d.eq((c_op != Op.FORWARD) & (c_cnt < self.beats_d)),
+                pw_x.load_valid.eq(in_x & (c_op == Op.FORWARD)),
+                pw_d.load_valid.eq(in_d & (c_op == Op.BACKWARD)),
+                upd.x_load_valid.eq(in_x & (c_op == Op.UPDATE)),
+                upd.d_load_valid.eq(in_d & (c_op == Op.UPDATE)),
             ]
-            m.d.sync += p_cnt.eq(p_cnt + 1)
-            with m.If(p_cnt == p_beats - 1):
-                m.d.sync += [shadow_full.eq(1), shadow_op.eq(p_op), shadow_hold.eq(p_hold)]
-                with m.If(~p_hold):
-                    m.d.comb += l_release.eq(1)
-                pfsm.goto("IDLE")
-        # NM's alpha: the op being taken (IDLE: l_op) or being prepared (p_op)
-        alpha_op = Mux(pfsm.ongoing("IDLE"), l_op, p_op)
-        m.d.comb += nm.alpha.eq(Mux(alpha_op == Op.FORWARD, max_x.max, max_d.max))
+            for i in range(ns):
+                m.d.comb += [buf_x[i].rotate.eq(in_x & (c_set == i)),
+                             buf_d[i].rotate.eq(in_d & (c_set == i))]
+            m.d.sync += c_cnt.eq(c_cnt + 1)
+            with m.If(c_cnt == c_beats - 1):
+                m.d.sync += shadow_full.eq(1)
+                with m.If(~c_reload):
+                    m.d.sync += [shadow_op.eq(c_op), shadow_hold.eq(c_hold),
+                                 shadow_set.eq(c_set), c_ptr.eq(nxt(c_ptr))]
+                    with m.If(c_hold):
+                        for i in range(ns):
+                            with m.If(c_set == i):
+                                m.d.sync += s_conv[i].eq(1)
+                    with m.Else():
+                        release(c_set)
+                cfsm.goto("IDLE")
+        m.d.comb += [
+            scale_x.values.eq(_pick(c_set, [b.head for b in buf_x])),
+            scale_d.values.eq(_pick(c_set, [b.head for b in buf_d])),
+            prob_x.values.eq(scale_x.values), prob_d.values.eq(scale_d.values),
+            prob_x.gain.eq(st_gx), prob_d.gain.eq(st_gd),
+        ]
+        # NM's alpha: max|v| of the set being taken (sampled by NM at its start)
+        m.d.comb += nm.alpha.eq(Mux(next_op == Op.FORWARD, _pick(c_ptr, [b.max for b in max_x]),
+                                    _pick(c_ptr, [b.max for b in max_d])))
         m.d.comb += [scale_x.in_mul.eq(nm.in_mul), scale_x.in_shift.eq(nm.in_shift),
                      scale_d.in_mul.eq(nm.in_mul), scale_d.in_shift.eq(nm.in_shift),
                      scale_x.bm_k.eq(bm.k), scale_d.bm_k.eq(bm.k)]
 
         # ---- run sequencer ----
         r_op = Signal(2)
-        r_hold = Signal()
         r_bm_en = Signal()
         r_cycles = Signal(32)
         r_delay = Signal(range(self.reset_cycles + 1))
@@ -380,9 +477,10 @@ class TileController(wiring.Component):
 
         rfsm = _Fsm(m, "run", [s.name for s in RunState])
         with m.If(rfsm.ongoing("IDLE")):
-            with m.If(shadow_full & ~pfsm.ongoing("LOAD")):
+            with m.If(shadow_full):
                 m.d.comb += r_take.eq(1)
                 m.d.sync += [r_op.eq(shadow_op), r_hold.eq(shadow_hold), r_cycles.eq(1),
+                             r_set.eq(shadow_set),
                              r_bm_en.eq(shadow_hold),
                              r_out_mul.eq(nm.out_mul), r_out_exp.eq(nm.out_exp),
                              r_delay.eq(self.reset_cycles - 1)]
@@ -393,7 +491,7 @@ class TileController(wiring.Component):
                     m.d.comb += [pw_d.commit.eq(1), rd_x.start.eq(1)]
                     rfsm.goto("READ_DELAY")
                 with m.Else():
-                    m.d.comb += [upd.commit.eq(1), upd.start.eq(1), upd.bl.eq(shadow_bl)]
+                    m.d.comb += [upd.commit.eq(1), upd.start.eq(1), upd.bl.eq(st_bl)]
                     rfsm.goto("UPDATE")
         with m.If(rfsm.ongoing("READ_DELAY")):
             # the bank's first slot must coincide with the ADC's first integrate cycle
@@ -415,14 +513,16 @@ class TileController(wiring.Component):
                              self.ev_gave_up.eq(bm.gave_up)]
                 rfsm.goto("READ_STREAM")
         with m.If(rfsm.ongoing("READ_RELOAD")):
-            with m.If(shadow_full & ~pfsm.ongoing("LOAD")):
+            with m.If(shadow_full):
                 m.d.comb += [r_take.eq(1), pw_x.commit.eq(is_fwd), pw_d.commit.eq(~is_fwd),
                              rd_d.start.eq(is_fwd), rd_x.start.eq(~is_fwd)]
                 m.d.sync += r_delay.eq(self.reset_cycles - 1)
                 rfsm.goto("READ_DELAY")
         with m.If(rfsm.ongoing("READ_STREAM")):
             with m.If(~rd_busy):
-                m.d.comb += [self.ev_done.eq(1), l_release.eq(r_hold)]
+                m.d.comb += self.ev_done.eq(1)
+                with m.If(r_hold):
+                    release(r_set)
                 rfsm.goto("IDLE")
         with m.If(rfsm.ongoing("UPDATE")):
             with m.If(upd.done):
@@ -432,6 +532,9 @@ class TileController(wiring.Component):
             self.busy.eq(~rfsm.ongoing("IDLE")), self.state.eq(rfsm.state),
             # a command is queued, or its vector is loading / being prepared
             self.loading.eq(q_valid | lfsm.ongoing("RECV") | lfsm.ongoing("DRAIN")
-                            | (l_full & ~l_taken) | ~pfsm.ongoing("IDLE") | shadow_full),
+                            | Cat(*(f & ~c for f, c in zip(s_full, s_conv))).any()
+                            | ~cfsm.ongoing("IDLE") | shadow_full),
+            run_busy.eq(~rfsm.ongoing("IDLE")),
+            run_reading.eq(~rfsm.ongoing("IDLE") & ~rfsm.ongoing("UPDATE")),
         ]
         return m

@@ -61,7 +61,33 @@ def test_sqrt_matches_isqrt(rad_bits):
 @pytest.mark.parametrize("cls,args,exc", [
     (SeqDivider, (0, 4), ValueError), (SeqDivider, (4, "4"), TypeError),
     (SeqSqrt, (1,), ValueError), (SeqSqrt, (True,), TypeError),
+    (SeqDivider, (4, 4, 0), ValueError), (SeqSqrt, (8, 2.0), TypeError),
 ])
 def test_bad_widths_rejected(cls, args, exc):
     with pytest.raises(exc, match=cls.__name__):
         cls(*args)
+
+
+@pytest.mark.parametrize("bits_per_cycle", [1, 3])
+def test_bits_per_cycle_changes_latency_only(bits_per_cycle):
+    """Other step counts per cycle (odd widths padded): same results, latency from the
+    cycle functions."""
+    rng = random.Random(bits_per_cycle)
+    div = SeqDivider(9, 9, bits_per_cycle)
+    sq = SeqSqrt(33, bits_per_cycle)
+    pairs = [((1 << 9) - 1, 1), (0, 3)] + [(rng.randrange(1 << 9), rng.randrange(1, 1 << 9))
+                                          for _ in range(20)]
+    rads = [0, 1, (1 << 33) - 1] + [rng.randrange(1 << 33) for _ in range(20)]
+
+    async def tb_div(ctx):
+        for num, den in pairs:
+            cycles, q = await _run(ctx, div, dict(num=num, den=den), lambda: ctx.get(div.quo))
+            assert q == num // den and cycles == div_cycles(9, bits_per_cycle)
+
+    async def tb_sqrt(ctx):
+        for rad in rads:
+            cycles, root = await _run(ctx, sq, dict(rad=rad), lambda: ctx.get(sq.root))
+            assert root == math.isqrt(rad) and cycles == sqrt_cycles(33, bits_per_cycle)
+
+    simulate(div, tb_div)
+    simulate(sq, tb_sqrt)

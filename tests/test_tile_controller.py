@@ -47,6 +47,10 @@ def test_controller_reset_cycles_validated():
         TileController(SMALL, adc_reset_cycles=0)
     with pytest.raises(TypeError, match="adc_reset_cycles"):
         TileController(SMALL, adc_reset_cycles=1.5)
+    with pytest.raises(ValueError, match="vector_sets"):
+        TileController(SMALL, vector_sets=1)
+    with pytest.raises(TypeError, match="vector_sets"):
+        TileController(SMALL, vector_sets="3")
 
 
 def test_loader_flags_wrong_length_and_queue_amaranth_sim():
@@ -107,3 +111,177 @@ def test_loader_flags_wrong_length_and_queue_amaranth_sim():
         assert await am_axil_read(ctx, bus, rm.addr("ERR_COUNT")) == 0
 
     simulate(dut, tb)
+
+
+# ---- back-to-back operations at the controller ports (host keeps the stream full) ----
+
+def _frame(cfg, values):
+    lanes, vb = cfg.stream_width, cfg.value_bits
+    return [sum((int(v) & ((1 << vb) - 1)) << (vb * j) for j, v in enumerate(values[i:i + lanes]))
+            for i in range(0, len(values), lanes)]
+
+
+def _vectors(cfg, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, cfg.in_size)
+    d = rng.uniform(-1, 1, cfg.out_size)
+    x[0], x[-1], d[0], d[-1] = 1, -1, 0.5, -0.5             # all four sign quadrants
+    return to_fixed(cfg, x), to_fixed(cfg, d)
+
+
+def _run_ops(cfg, ops, x, d, *, adc_code=0, vector_sets=None, limit=20000):
+    """Queue ``ops`` back to back on a bare TileController (registers at their
+    ``registers_from_config`` values, ADCs answering at once with ``adc_code`` on every
+    line); returns update slot starts, the drives of every update slot, the finished ops
+    and the result frames."""
+    from rpu.models.ref_management import registers_from_config
+    from rpu.rtl.controller import Op
+    kw = {} if vector_sets is None else dict(vector_sets=vector_sets)
+    dut = TileController(cfg, **kw)
+    regs = registers_from_config(cfg)
+    ports = dict(bl="bl", bl_max="bl_max", nm_mode="nm_mode", bm_enable="bm_enable",
+                 bm_max_passes="bm_cap", um_enable="um_enable", dyn_bl="dyn_bl",
+                 out_scale="out_scale", um_c="um_c", um_c1="um_c1", um_lr_dw="um_lr_dw")
+    frames = {"forward": [_frame(cfg, x)], "backward": [_frame(cfg, d)],
+              "update": [_frame(cfg, x), _frame(cfg, d)]}
+    out = dict(starts=[], slots=[], done=[], results=[], passes=[])
+    n_done = len(ops)
+
+    async def host(ctx):
+        for reg, port in ports.items():
+            ctx.set(getattr(dut, port), regs[reg])
+        ctx.set(dut.x_seed, cfg.x_seed)
+        ctx.set(dut.d_seed, cfg.d_seed)
+        ctx.set(dut.seed_load, 1)
+        await ctx.tick()
+        ctx.set(dut.seed_load, 0)
+        for op in ops:
+            while not ctx.get(dut.cmd_ready):
+                await ctx.tick()
+            ctx.set(dut.cmd_start, 1)
+            ctx.set(dut.cmd_op, Op[op.upper()])
+            await ctx.tick()
+            ctx.set(dut.cmd_start, 0)
+
+    async def stream(ctx):
+        s = dut.s_axis
+        await ctx.tick()
+        for op in ops:
+            for fr in frames[op]:
+                for i, b in enumerate(fr):
+                    ctx.set(s.tdata, b)
+                    ctx.set(s.tlast, int(i == len(fr) - 1))
+                    ctx.set(s.tvalid, 1)
+                    while not ctx.get(s.tready):
+                        await ctx.tick()
+                    await ctx.tick()
+        ctx.set(s.tvalid, 0)
+
+    async def world(ctx):
+        """ADCs, result sink and monitor."""
+        full = (1 << cfg.adc_bits) - 1
+        code = adc_code & full
+        for adc, n in ((dut.adc_d, cfg.num_adcs_d), (dut.adc_x, cfg.num_adcs_x)):
+            ctx.set(adc.done, 1)
+            ctx.set(adc.codes, sum(code << (cfg.adc_bits * i) for i in range(n)))
+        ctx.set(dut.m_axis.tready, 1)
+        prev, cyc, frame = 0, 0, []
+        lines = [dut.x_pos, dut.x_neg, dut.d_pos, dut.d_neg]
+        while len(out["done"]) < n_done:
+            cur = ctx.get(dut.upd_slot)
+            if cur and not prev:
+                out["starts"].append(cyc)
+                out["slots"].append([])
+            if cur:
+                out["slots"][-1].append(np.concatenate(
+                    [[(ctx.get(p) >> i) & 1 for i in range(len(p))] for p in lines]))
+            prev = cur
+            if ctx.get(dut.m_axis.tvalid):
+                frame.append(ctx.get(dut.m_axis.tdata))
+                if ctx.get(dut.m_axis.tlast):
+                    out["results"].append(frame)
+                    frame = []
+            if ctx.get(dut.ev_done):
+                out["done"].append(Op(ctx.get(dut.done_op)).name.lower())
+                out["passes"].append(ctx.get(dut.last_passes))
+            await ctx.tick()
+            cyc += 1
+            assert cyc < limit, f"hang: done {out['done']}"
+
+    simulate(dut, host, stream, world)
+    return out
+
+
+@pytest.mark.parametrize("cfg,sets,limit", [
+    (TileConfig(in_size=8, out_size=4, stream_width=4), None, "pulses"),
+    (TileConfig(in_size=32, out_size=16, stream_width=1), None, "load"),
+    (TileConfig(in_size=8, out_size=4, stream_width=4, bl=2), None, "um"),
+    (TileConfig(in_size=8, out_size=4, stream_width=4), 2, "pulses"),
+], ids=["pulse-bound", "load-bound", "um-bound", "two-sets"])
+def test_back_to_back_updates_period_amaranth_sim(cfg, sets, limit):
+    """Updates queued back to back start exactly ``update_period`` cycles apart, whichever
+    term bounds it (pulse time, vector load time, update-manager latency), and every update
+    drives the reference's pulse streams."""
+    from rpu.models.ref_management import um_cycles, update_codes
+    from rpu.models.ref_streams import UpdateStreamsModel, active_phases
+    from rpu.models.ref_tile import update_cycles, update_period, vector_cycles
+    x, d = _vectors(cfg, 3)
+    n = 6
+    out = _run_ops(cfg, ["update"] * n, x, d, vector_sets=sets)
+    codes = update_codes(cfg, x, d)
+    phases = len(active_phases(codes.x_codes, codes.d_codes))
+    want = update_period(cfg, phases, codes.bl)
+    terms = dict(pulses=update_cycles(cfg, phases, codes.bl), load=vector_cycles(cfg),
+                 um=um_cycles(cfg))
+    assert max(terms, key=terms.get) == limit and sorted(terms.values())[-2] < want, terms
+    gaps = np.diff(out["starts"]).tolist()
+    assert len(gaps) == n - 1 and all(g == want for g in gaps[1:]), f"gaps {gaps}, formula {want}"
+    ref = UpdateStreamsModel(cfg)
+    for k in range(n):
+        drv = ref.drives(codes.x_codes, codes.d_codes, codes.bl)
+        exp = np.concatenate([drv.x_pos, drv.x_neg, drv.d_pos, drv.d_neg], axis=1)
+        assert np.array_equal(np.array(out["slots"][k], dtype=bool), exp), f"update {k} drives"
+
+
+def test_two_sets_alternate_when_the_set_loop_is_long_amaranth_sim():
+    """Why three sets: with two, a load-bound shape holds each set from load through UM to
+    conversion (2 + B_x + B_d + L_um + max(B_x, B_d) cycles) for longer than two load
+    times, and the gaps alternate around half that loop instead of the load time."""
+    from rpu.models.ref_management import um_cycles
+    from rpu.models.ref_tile import beats, vector_cycles
+    cfg = TileConfig(in_size=32, out_size=16, stream_width=1)
+    x, d = _vectors(cfg, 3)
+    bx, bd = beats(cfg.in_size, 1), beats(cfg.out_size, 1)
+    loop = 2 + bx + bd + um_cycles(cfg) + max(bx, bd)
+    assert loop > 2 * vector_cycles(cfg)
+    gaps = np.diff(_run_ops(cfg, ["update"] * 6, x, d, vector_sets=2)["starts"]).tolist()
+    assert gaps[1] != gaps[2] and gaps[1] + gaps[2] == loop, gaps
+
+
+@pytest.mark.parametrize("saturate", [False, True], ids=["no-saturation", "saturating-retries"])
+def test_mixed_queue_in_order_amaranth_sim(saturate):
+    """Update, forward, update, backward, update, forward queued back to back: operations
+    finish in command order, every read returns one full frame, the updates drive the
+    reference streams (reads do not disturb the pulse generators), and a saturating forward
+    retries up to the cap (its set is held and reloaded while an update waits)."""
+    from rpu.models.ref_management import update_codes
+    from rpu.models.ref_streams import UpdateStreamsModel
+    from rpu.models.ref_tile import beats
+    cfg = SMALL
+    ops = ["update", "forward", "update", "backward", "update", "forward"]
+    x, d = _vectors(cfg, 5)
+    adc_code = (1 << (cfg.adc_bits - 1)) - 1 if saturate else 0      # full scale saturates
+    out = _run_ops(cfg, ops, x, d, adc_code=adc_code)
+    assert out["done"] == ops
+    lanes = cfg.stream_width
+    by, bz = beats(cfg.out_size, lanes), beats(cfg.in_size, lanes)
+    assert [len(r) for r in out["results"]] == [by, bz, by]
+    fwd_passes = [p for op, p in zip(out["done"], out["passes"]) if op == "forward"]
+    assert fwd_passes == ([cfg.bm_max_passes] * 2 if saturate else [1, 1])
+    codes = update_codes(cfg, x, d)
+    ref = UpdateStreamsModel(cfg)
+    assert len(out["slots"]) == 3
+    for k in range(3):
+        drv = ref.drives(codes.x_codes, codes.d_codes, codes.bl)
+        exp = np.concatenate([drv.x_pos, drv.x_neg, drv.d_pos, drv.d_neg], axis=1)
+        assert np.array_equal(np.array(out["slots"][k], dtype=bool), exp), f"update {k} drives"
