@@ -94,6 +94,7 @@ def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: b
     """Generate, co-simulate and report; returns the exit code (0 = every check passed)."""
     from rpu.generate import LintError, generate, lint_verilog
     from rpu.rtl.blocks import TOP_NAME
+    from rpu.testbench.harness import HARNESS_NAME, harness_sources
     from rpu.testbench.simulators import run_cocotb
 
     if isinstance(updates, bool) or not isinstance(updates, int) or not 1 <= updates <= 100000:
@@ -110,7 +111,9 @@ def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: b
     t1 = time.time()
     os.environ.setdefault("RPU_BUILD_DIR", str(out_dir / "build"))
     # a small input scale keeps 100 updates' ΔW inside the device bounds
-    run = run_cocotb(sim=simulator, verilog=verilog, toplevel=TOP_NAME,
+    # the generated rpu_tile.v itself, inside the co-simulation harness (player, recorder)
+    sources = harness_sources(cfg, out_dir / "build" / "harness", tile_verilog=verilog)
+    run = run_cocotb(sim=simulator, verilog=sources, toplevel=HARNESS_NAME,
                      test_module="rpu.testbench.tb_tile", name="tile", testcase="demo",
                      waves=waves, params=dict(config=cfg.to_dict(), updates=updates, scale=0.3),
                      quiet=True)

@@ -12,12 +12,21 @@ from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters
 from .controller import AnalogReadSignature, Op, TileController
 from .regmap import ERRORS, register_map
 
-__all__ = ["Tile", "MON_CTL"]
+__all__ = ["Tile", "tile_signature"]
 
-# afe_mon bit order: these control bits, then x_pos, x_neg (N each), d_pos, d_neg (M each)
-MON_CTL = ((None, "upd_slot"), ("adc_d", "integ_reset"), ("adc_d", "integ_en"),
-           ("adc_d", "start"), ("adc_x", "integ_reset"), ("adc_x", "integ_en"),
-           ("adc_x", "start"))
+
+def tile_signature(cfg: TileConfig) -> wiring.Signature:
+    """The top's ports (a testbench harness instantiating ``rpu_tile`` reads them here)."""
+    return wiring.Signature({
+        "s_axil": In(AXI4LiteSignature(register_map(cfg).addr_width)),
+        "s_axis": In(AXI4StreamSignature(cfg.stream_width * cfg.value_bits)),
+        "m_axis": Out(AXI4StreamSignature(cfg.stream_width * cfg.result_bits)),
+        "x_pos": Out(cfg.in_size), "x_neg": Out(cfg.in_size),
+        "d_pos": Out(cfg.out_size), "d_neg": Out(cfg.out_size),
+        "upd_slot": Out(1),
+        "adc_d": Out(AnalogReadSignature(cfg.num_adcs_d, cfg.adc_bits, cfg.lines_per_adc)),
+        "adc_x": Out(AnalogReadSignature(cfg.num_adcs_x, cfg.adc_bits, cfg.lines_per_adc)),
+    })
 
 
 class Tile(wiring.Component):
@@ -29,9 +38,7 @@ class Tile(wiring.Component):
     Crossbar side: ``x_pos``/``x_neg``/``d_pos``/``d_neg`` line drives, ``upd_slot`` (first
     cycle of each update slot), and per read direction ``adc_d`` (forward: integrators and
     ADCs on the d-lines) and ``adc_x`` (backward): ``integ_reset``, ``integ_en``, ``start``,
-    ``sel`` out; ``done``, ``codes`` in.  ``afe_mon``/``afe_active``: the same outputs
-    packed into one vector (order :data:`MON_CTL`, then the drives) and their OR, so a
-    testbench reads one port per cycle and sleeps while nothing happens.
+    ``sel`` out; ``done``, ``codes`` in.
     """
 
     def __init__(self, cfg: TileConfig):
@@ -39,19 +46,7 @@ class Tile(wiring.Component):
             raise TypeError(f"cfg must be a TileConfig, not {cfg!r}")
         self.cfg = cfg
         self.regmap = register_map(cfg)
-        super().__init__({
-            "s_axil": In(AXI4LiteSignature(self.regmap.addr_width)),
-            "s_axis": In(AXI4StreamSignature(cfg.stream_width * cfg.value_bits)),
-            "m_axis": Out(AXI4StreamSignature(cfg.stream_width * cfg.result_bits)),
-            "x_pos": Out(cfg.in_size), "x_neg": Out(cfg.in_size),
-            "d_pos": Out(cfg.out_size), "d_neg": Out(cfg.out_size),
-            "upd_slot": Out(1),
-            "adc_d": Out(AnalogReadSignature(cfg.num_adcs_d, cfg.adc_bits, cfg.lines_per_adc)),
-            "adc_x": Out(AnalogReadSignature(cfg.num_adcs_x, cfg.adc_bits, cfg.lines_per_adc)),
-            # monitor (no logic): the crossbar-side outputs packed for testbenches
-            "afe_mon": Out(len(MON_CTL) + 2 * (cfg.in_size + cfg.out_size)),
-            "afe_active": Out(1),
-        })
+        super().__init__(tile_signature(cfg))
 
     def elaborate(self, platform):
         cfg, rm = self.cfg, self.regmap
@@ -66,10 +61,6 @@ class Tile(wiring.Component):
         m.d.comb += [self.x_pos.eq(ctrl.x_pos), self.x_neg.eq(ctrl.x_neg),
                      self.d_pos.eq(ctrl.d_pos), self.d_neg.eq(ctrl.d_neg),
                      self.upd_slot.eq(ctrl.upd_slot)]
-        ctl = Cat(*[getattr(getattr(ctrl, side), name) if side else ctrl.upd_slot
-                    for side, name in MON_CTL])
-        m.d.comb += [self.afe_mon.eq(Cat(ctl, ctrl.x_pos, ctrl.x_neg, ctrl.d_pos, ctrl.d_neg)),
-                     self.afe_active.eq(ctl.any())]
 
         def field(reg, name):
             f = rm[reg].field(name)
@@ -83,6 +74,7 @@ class Tile(wiring.Component):
         m.d.comb += [
             ctrl.cmd_start.eq(regs.ctrl_stb & bit("start")),
             ctrl.cmd_op.eq(cmd[f_ctrl["op"].lsb:f_ctrl["op"].lsb + 2]),
+            ctrl.cmd_count.eq(cmd[f_ctrl["count"].lsb:f_ctrl["count"].lsb + 16]),
             ctrl.seed_load.eq(regs.ctrl_stb & bit("load_seeds")),
             clear.eq(regs.ctrl_stb & bit("clear_counters")),
             ctrl.clear_counters.eq(clear),

@@ -1,21 +1,22 @@
-"""Analog front-end coroutine: plays the crossbar for the tile top in co-simulation.
+"""Analog front-end coroutine: plays the crossbar for the tile in co-simulation.
 
-Every clock (sampled at the falling edge, so the DUT's registered outputs are settled
-and values written here are seen at the next rising edge) it reads the crossbar-side
-outputs of the top (docs/architecture.md, "Tile controller and host interface") through
-the packed monitor port ``afe_mon``:
+It talks to the co-simulation harness (:mod:`rpu.testbench.harness`) around the tile:
 
-* during a read (``adc_d__integ_en`` for forward, ``adc_x__integ_en`` for backward) it
-  integrates the driven lines' net slots ``Σ (pos − neg)``;
-* on ``upd_slot`` (first cycle of an update slot) it records the four drive vectors;
+* update slots come from the harness's slot recorder: one snapshot of up to ``rec_depth``
+  slots at a time (``rec_pending`` in ``mon``), acknowledged by toggling ``rec_ack``;
   recorded slots are applied through :meth:`rpu.models.Crossbar.apply_slots` in one batch
-  per update (flushed before the next read and by :meth:`flush`), so the model sees the
-  same calls, in the same order, as the reference;
-* on ``adc_*__start`` with group ``sel`` it converts: on the first group of a pass it
-  calls ``read_forward_pulses`` / ``read_backward_pulses`` once, then answers each group
-  with ``done`` and that group's codes after ``latency`` cycles.
+  per update (when the snapshot that ends the slot run arrives, ``rec_end``), so the model
+  sees the same calls, in the same order, as the reference;
+* reads are followed cycle by cycle, sampled at the falling edge (the DUT's registered
+  outputs are settled and values written here are seen at the next rising edge), through
+  the packed ``mon`` port: during a read window (``adc_d__integ_en`` for forward,
+  ``adc_x__integ_en`` for backward) it integrates the driven lines' net slots
+  ``Σ (pos − neg)``; on ``adc_*__start`` with group ``sel`` it converts (on the first
+  group of a pass it calls ``read_forward_pulses`` / ``read_backward_pulses`` once) and
+  answers each group with ``done`` and that group's codes after ``latency`` cycles.
 
-One port is read per cycle as an integer; words are unpacked with numpy in batches.
+It sleeps on the harness's ``wake`` while nothing is in flight.  One port is read per
+cycle as an integer; drive words are unpacked with numpy in batches.
 """
 
 from __future__ import annotations
@@ -24,16 +25,20 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from rpu.testbench.lanes import pack_lanes
+from rpu.testbench.harness import MON_CTL
+from rpu.testbench.lanes import pack_lanes, read_uint
 
 __all__ = ["AnalogFrontEnd"]
+
+_CTL = len(MON_CTL)
+_PENDING, _OVERRUN, _END = (1 << MON_CTL.index(n) for n in ("rec_pending", "rec_overrun", "rec_end"))
 
 
 class _Side:
     """One read direction: ``name`` 'd' (forward: ADCs on d-lines, x-lines driven)."""
 
     def __init__(self, dut, cfg, name, bit):
-        self.name, self.bit = name, bit          # bit of integ_reset in afe_mon
+        self.name, self.bit = name, bit          # bit of integ_reset in mon
         self.lines = cfg.out_size if name == "d" else cfg.in_size
         self.driven = cfg.in_size if name == "d" else cfg.out_size
         self.num_adcs = self.lines // cfg.lines_per_adc
@@ -43,7 +48,7 @@ class _Side:
         self.h_codes = getattr(dut, p + "codes")
         self.h_done.value = 0
         self.h_codes.value = 0
-        self.rows: list[int] = []    # afe_mon words of the integrate cycles
+        self.rows: list[int] = []    # drive words (mon without control bits) of the integrate cycles
         self.net = np.zeros(self.driven, dtype=np.int64)
         self.codes = None
         self.pending = []            # [countdown, group]
@@ -51,21 +56,23 @@ class _Side:
 
 
 class AnalogFrontEnd:
-    """``AnalogFrontEnd(dut, cfg, crossbar)``; ``start()`` launches the per-cycle task.
+    """``AnalogFrontEnd(dut, cfg, crossbar)`` on a :class:`~rpu.testbench.harness.
+    CosimHarness` top; ``start()`` launches its task."""
 
-    Reads the top's ``afe_mon`` (control bits, then x_pos, x_neg, d_pos, d_neg) once per
-    cycle and sleeps on ``afe_active`` while nothing happens; drive words are kept as
-    integers and unpacked with numpy in batches (per read window, per update)."""
-
-    def __init__(self, dut, cfg, crossbar, *, latency: int | None = None):
+    def __init__(self, dut, cfg, crossbar, *, latency: int | None = None,
+                 apply_batch: int = 256):
+        if isinstance(apply_batch, bool) or not isinstance(apply_batch, int) or apply_batch < 1:
+            raise ValueError(f"apply_batch must be a positive integer, not {apply_batch!r}")
         self.dut, self.cfg, self.xb = dut, cfg, crossbar
+        self.apply_batch = apply_batch
         self.latency = cfg.adc_latency if latency is None else latency
         self.sides = {"d": _Side(dut, cfg, "d", 1), "x": _Side(dut, cfg, "x", 4)}
-        self.h_mon, self.h_active = dut.afe_mon, dut.afe_active
-        n, m = cfg.in_size, cfg.out_size
-        self._width = 7 + 2 * (n + m)
-        self._cut = [7, 7 + n, 7 + 2 * n, 7 + 2 * n + m, 7 + 2 * (n + m)]
-        self._rows: list[int] = []             # update slots not yet applied
+        self.h_mon, self.h_wake = dut.mon, dut.wake
+        self.h_rec_data, self.h_rec_count, self.h_rec_ack = dut.rec_data, dut.rec_count, dut.rec_ack
+        self._ack = 0
+        self.h_rec_ack.value = 0
+        self._row_bits = 2 * (cfg.in_size + cfg.out_size)
+        self._rows: list[np.ndarray] = []      # update slots not yet applied, (T, row_bits) bool
         self.update_slots: list[np.ndarray] = []   # every applied batch, for the checks
         self.reads: list[dict] = []            # every pass: side, net slots, codes, sat
         self.cycle = 0
@@ -82,6 +89,8 @@ class AnalogFrontEnd:
     def reset_state(self):
         """Forget in-flight conversions and unapplied slots (after a DUT reset)."""
         self._rows.clear()
+        self._ack = 0                   # the harness's snapshot toggle restarts at 0
+        self.h_rec_ack.value = 0
         for s in self.sides.values():
             s.pending.clear()
             s.rows.clear()
@@ -90,18 +99,29 @@ class AnalogFrontEnd:
             s.h_done.value = 0
             s.done_high = False
 
-    def _unpack(self, rows):
-        """(T, 2N+2M) bool drives of afe_mon words: x_pos, x_neg, d_pos, d_neg columns."""
-        nbytes = (self._width + 7) // 8
-        raw = np.frombuffer(b"".join(r.to_bytes(nbytes, "little") for r in rows),
-                            dtype=np.uint8).reshape(len(rows), nbytes)
-        return np.unpackbits(raw, axis=1, bitorder="little")[:, 7:self._width].astype(bool)
+    def _unpack(self, packed: int, count: int) -> np.ndarray:
+        """(count, 2N+2M) bool drives (x_pos, x_neg, d_pos, d_neg columns) of ``count``
+        rows packed back to back, row 0 in the lowest bits."""
+        w = self._row_bits
+        raw = np.frombuffer(packed.to_bytes((count * w + 7) // 8 or 1, "little"), np.uint8)
+        return np.unpackbits(raw, bitorder="little")[:count * w].reshape(count, w).astype(bool)
+
+    def _take_snapshot(self) -> None:
+        """Append the recorder's pending snapshot to the unapplied slots and acknowledge it."""
+        count = int(self.h_rec_count.value)
+        # rows past ``count`` are stale (X in Icarus before their first write): not read
+        self._rows.append(self._unpack(read_uint(self.h_rec_data, count * self._row_bits), count))
+        self._ack ^= 1
+        self.h_rec_ack.value = self._ack
+
+    def _pending_slots(self) -> int:
+        return sum(len(r) for r in self._rows)
 
     def flush(self) -> int:
         """Apply the recorded update slots to the crossbar; returns how many."""
         if not self._rows:
             return 0
-        bits = self._unpack(self._rows)
+        bits = np.concatenate(self._rows)
         self._rows = []
         n, m = self.cfg.in_size, self.cfg.out_size
         xp, xn = bits[:, :n], bits[:, n:2 * n]
@@ -113,7 +133,9 @@ class AnalogFrontEnd:
     def _integrate(self, s):
         """Net slots Σ(pos − neg) of the lines that side ``s`` reads through."""
         if s.rows:
-            bits = self._unpack(s.rows).astype(np.int64)
+            w = self._row_bits
+            bits = self._unpack(sum(r << (i * w) for i, r in enumerate(s.rows)),
+                                len(s.rows)).astype(np.int64)
             n, m = self.cfg.in_size, self.cfg.out_size
             if s.name == "d":
                 s.net += (bits[:, :n] - bits[:, n:2 * n]).sum(axis=0)
@@ -129,8 +151,14 @@ class AnalogFrontEnd:
         while True:
             await edge
             self.cycle += 1
-            word = self.h_mon.value.to_unsigned()
-            ctl = word & 0x7F
+            word = read_uint(self.h_mon)
+            ctl = word & ((1 << _CTL) - 1)
+            if ctl & _OVERRUN:
+                raise RuntimeError("the harness's slot recorder overran: update slots were lost")
+            if ctl & _PENDING:
+                self._take_snapshot()
+                if ctl & _END and self._pending_slots() >= self.apply_batch:
+                    self.flush()                # whole updates, at least apply_batch slots
             busy = False
             for s in sides:
                 if s.done_high:                 # done is a one-cycle pulse
@@ -145,8 +173,6 @@ class AnalogFrontEnd:
                         s.h_codes.value = pack_lanes(grp, bits)
                         s.h_done.value = 1
                         s.done_high = True
-            if ctl & 1:
-                self._rows.append(word)
             for s in sides:
                 c = ctl >> s.bit
                 if c & 1:                       # integ_reset
@@ -154,7 +180,7 @@ class AnalogFrontEnd:
                     s.rows.clear()
                     s.net[:] = 0
                 if c & 2:                       # integ_en
-                    s.rows.append(word)
+                    s.rows.append(word >> _CTL)
                 if c & 4:                       # conversion start of group sel
                     g = int(s.h_sel.value)
                     if g == 0:
@@ -171,7 +197,8 @@ class AnalogFrontEnd:
                                                sat=np.asarray(sat).copy()))
                     s.pending.append([self.latency, g])
                     busy = True
-            if not ctl and not busy and not any(s.done_high for s in sides):
-                # nothing in flight: sleep until the tile drives something
-                await RisingEdge(self.h_active)
-                # the cycle that raised afe_active is sampled at the next falling edge
+            if not ctl & ~(_PENDING | _END) and not busy and not any(s.done_high for s in sides):
+                # nothing in flight (a snapshot just taken was acknowledged, so ``wake``
+                # falls): sleep until a read starts or the next snapshot is pending
+                await RisingEdge(self.h_wake)
+                # the cycle that raised wake is sampled at the next falling edge

@@ -1,18 +1,21 @@
-"""Host driver of the tile top over cocotbext-axi: registers (AXI4-Lite) and vectors
-(AXI4-Stream in ``s_axis``, results out of ``m_axis``).
+"""Host driver of the tile in co-simulation: registers over AXI4-Lite (cocotbext-axi
+master), vectors through the harness's vector player into ``s_axis``, results from
+``m_axis`` (cocotbext-axi sink).
 
-Vectors are host fixed-point integers (``cfg.value_bits``); one stream "byte" is one value
-(``byte_size = value_bits``), lane 0 = lowest line index.  An update's vector is x (N
-values) followed by d (M values) in one frame.
+Vectors are host fixed-point integers (``cfg.value_bits``), ``stream_width`` values per
+beat, lane 0 = lowest line index.  An update's vector is two frames, x (N values) then d
+(M values).  Why a player and not cocotbext-axi's ``AxiStreamSource``: see
+:mod:`rpu.testbench.harness`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame,
-                           AxiStreamSink, AxiStreamSource)
+from cocotb.triggers import ValueChange
+from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink
 
 from rpu.rtl.regmap import OPS, register_map
+from rpu.testbench.lanes import pack_lanes
 
 __all__ = ["Host", "am_axil_write", "am_axil_read"]
 
@@ -23,20 +26,29 @@ def _signed(values, bits):
 
 
 class Host:
-    """``Host(dut, cfg)``: AXI master + stream source/sink, named after the register map."""
+    """``Host(dut, cfg)`` on a :class:`~rpu.testbench.harness.CosimHarness` top: AXI-Lite
+    master, vector player and result sink, registers named after the register map."""
 
     def __init__(self, dut, cfg, *, result_bits: int | None = None):
-        self.cfg = cfg
+        self.cfg, self.dut = cfg, dut
         self.rm = register_map(cfg)
         self.result_bits = result_bits or len(dut.m_axis__tdata) // cfg.stream_width
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__"),
                                   dut.clk, dut.rst)
-        self.src = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis", bus_separator="__"),
-                                   dut.clk, dut.rst, byte_size=cfg.value_bits)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis", bus_separator="__"),
                                   dut.clk, dut.rst, byte_size=self.result_bits)
-        for h in (self.axil.write_if, self.axil.read_if, self.src, self.sink):
+        for h in (self.axil.write_if, self.axil.read_if, self.sink):
             h.log.setLevel("WARNING")
+        self.play_beats = len(dut.vp_last)
+        self._go = 0
+        self._sets = 0                   # frame sets handed to the player (mod 256)
+        for name in ("vp_data", "vp_count", "vp_last", "vp_go"):
+            getattr(dut, name).value = 0
+
+    def reset_state(self) -> None:
+        """After a DUT reset: the player restarted empty, its counters at 0."""
+        self._go = self._sets = 0
+        self.dut.vp_go.value = 0
 
     # -- registers --
     async def read(self, name: str, index: int = 0) -> int:
@@ -57,40 +69,73 @@ class Host:
         r = self.rm[name]
         return np.array([await self.read(name, i) for i in range(r.count)], dtype=np.int64)
 
-    # -- operations --
-    async def start(self, op: str) -> int:
-        return await self.write_fields("CTRL", start=1, op=OPS.index(op))
+    # -- vectors --
+    async def send(self, *frames) -> None:
+        """Hand ``frames`` (each a sequence of values; any length, so malformed frames can be
+        sent on purpose) to the player as one set; waits first until the previous set is
+        out.  Returns when the set is loaded, not when it has been taken.  A frame fills
+        ``ceil(len / stream_width)`` beats, its last beat zero-padded."""
+        lanes, w = self.cfg.stream_width, self.cfg.stream_width * self.cfg.value_bits
+        data, beats, last = 0, 0, 0
+        for f in frames:
+            f = np.asarray(f, dtype=np.int64).reshape(-1)
+            if f.size == 0:
+                raise ValueError("a frame must have at least one value")
+            data |= pack_lanes(f, self.cfg.value_bits) << (beats * w)
+            beats += -(-f.size // lanes)
+            last |= 1 << (beats - 1)
+        if beats > self.play_beats:
+            raise ValueError(f"frames must fit the player's {self.play_beats} beats, not {beats}")
+        await self.wait_sent()
+        self.dut.vp_data.value = data
+        self.dut.vp_count.value = beats
+        self.dut.vp_last.value = last
+        self._go ^= 1
+        self.dut.vp_go.value = self._go
+        self._sets = (self._sets + 1) & 0xFF
 
-    def send_nowait(self, values) -> None:
-        mask = (1 << self.cfg.value_bits) - 1
-        self.src.send_nowait(AxiStreamFrame([int(v) & mask for v in values]))
-
-    async def send(self, values) -> None:
-        self.send_nowait(values)
-        await self.src.wait()
+    async def wait_sent(self) -> None:
+        """Until every set handed to the player has been taken by the tile."""
+        while int(self.dut.vp_sets.value) != self._sets:
+            await ValueChange(self.dut.vp_sets)
 
     async def recv(self) -> np.ndarray:
         frame = await self.sink.recv()
         return _signed(frame.tdata, self.result_bits)
 
+    # -- operations --
+    async def start(self, op: str, count: int = 1) -> int:
+        """Queue ``count`` operations ``op`` with one CTRL write (``CTRL.count``)."""
+        return await self.write_fields("CTRL", start=1, op=OPS.index(op), count=count)
+
     async def forward(self, x_fixed) -> np.ndarray:
         await self.start("forward")
-        self.send_nowait(x_fixed)
+        await self.send(x_fixed)
         return await self.recv()
 
     async def backward(self, d_fixed) -> np.ndarray:
         await self.start("backward")
-        self.send_nowait(d_fixed)
+        await self.send(d_fixed)
         return await self.recv()
 
     async def update(self, x_fixed, d_fixed) -> None:
-        """Start an update and queue its two frames (x, then d).  Waits first until the
-        previous frames were taken (so the tile's command queue is free): back-to-back
-        calls keep the tile busy without polling STATUS."""
-        await self.src.wait()
+        """Start an update and hand its two frames (x, then d) to the player.  Waits first
+        until the previous frames were taken (so the tile's command queue is free): back-to-
+        back calls keep the tile busy without polling STATUS."""
+        await self.wait_sent()
         await self.start("update")
-        self.send_nowait(x_fixed)
-        self.send_nowait(d_fixed)
+        await self.send(x_fixed, d_fixed)
+
+    async def update_burst(self, pairs) -> None:
+        """``len(pairs)`` updates (``(x_fixed, d_fixed)`` each) from one CTRL write with
+        ``count``; their frames then follow each other as fast as the tile takes them."""
+        pairs = list(pairs)
+        if not 1 <= len(pairs) <= 0xFFFF:
+            raise ValueError(f"a burst must have 1 to 65535 updates, not {len(pairs)}")
+        await self.wait_sent()
+        await self.start("update", count=len(pairs))
+        for x, d in pairs:
+            await self.send(x, d)
 
     async def wait_cmd_ready(self, max_polls: int = 100000) -> None:
         for _ in range(max_polls):

@@ -12,9 +12,10 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from rpu.models import Crossbar
-from rpu.models.ref_management import to_fixed
-from rpu.models.ref_tile import (TileReference, read_cycles, update_cycles, update_period,
-                                 vector_cycles)
+from rpu.models.ref_adc import adc_read_cycles
+from rpu.models.ref_management import nm_cycles, to_fixed, um_cycles
+from rpu.models.ref_tile import (TileReference, beats, read_cycles, update_cycles,
+                                 update_period, vector_cycles)
 from rpu.rtl.regmap import ERRORS
 from rpu.testbench.afe import AnalogFrontEnd
 from rpu.testbench.host import Host
@@ -88,12 +89,16 @@ async def ops_bit_exact(dut):
     await read("backward", d)
     for k in range(p.get("updates", 3)):
         xk, dk = vectors(cfg, rng)
+        before = len(afe.update_slots)
         await host.update(xk, dk)
         await host.wait_idle()
-        n = afe.flush()
+        afe.flush()
+        batches = afe.update_slots[before:]
         codes, drv = ref.update(xk, dk)
-        got = afe.update_slots[-1] if n else np.zeros((0, 2 * (cfg.in_size + cfg.out_size)), bool)
+        got = np.concatenate(batches) if batches else np.zeros((0, 2 * (cfg.in_size + cfg.out_size)), bool)
+        n = len(got)
         assert n == len(drv.x_pos), f"update {k}: {n} slots driven, reference {len(drv.x_pos)}"
+        assert len(batches) == 1, f"update {k}: applied in {len(batches)} batches, not one"
         assert np.array_equal(got, slots_of(drv)), f"update {k}: line drives differ from ref_streams"
         cyc = await host.read("CYC_UPDATE")
         want = update_cycles(cfg, ref.phases(codes), codes.bl)
@@ -148,7 +153,10 @@ async def update_statistics(dut):
 @cocotb.test(**TIMEOUT)
 async def back_to_back_updates(dut):
     """Updates queued back to back: the slot starts of consecutive updates are exactly
-    ``update_period`` cycles apart."""
+    ``update_period`` cycles apart, and the pipelined updates still drive the reference's
+    pulse streams and leave the reference's weights.  Then a mixed queue (update, forward,
+    update, backward, update, each queued as soon as the previous frames are out): results
+    and weights bit-exact, as the reference applies them in command order."""
     cfg, p = bench_config(), bench_params()
     rng = np.random.default_rng(p.get("seed", 3))
     host, afe = await bringup(dut, cfg)
@@ -168,19 +176,60 @@ async def back_to_back_updates(dut):
 
     w = cocotb.start_soon(watch())
     x, d = vectors(cfg, rng)
-    codes, _ = ref.update(x, d)
     n = p.get("updates", 6)
+    runs = [ref.update(x, d) for _ in range(n)]
+    codes = runs[0][0]
     for _ in range(n):
         await host.update(x, d)
     await host.wait_idle()
     w.cancel()
+    afe.flush()
+    got = np.concatenate(afe.update_slots) if afe.update_slots else np.zeros((0, 1), bool)
+    exp = np.concatenate([slots_of(drv) for _c, drv in runs])
+    assert np.array_equal(got, exp), f"drives differ from ref_streams ({len(got)} vs {len(exp)} slots)"
+    assert np.array_equal(afe.xb.weights, ref.crossbar.weights), "weights differ from reference"
+    # mixed queue: nothing waits for a result before the next command is queued
+    x2, d2 = vectors(cfg, rng)
+    expect = []
+    for op in ("update", "forward", "update", "backward", "update"):
+        if op == "update":
+            await host.update(x2, d2)
+            ref.update(x2, d2)
+        else:
+            await host.wait_sent()
+            await host.start(op)
+            await host.send(x2 if op == "forward" else d2)
+            expect.append((ref.forward(x2) if op == "forward" else ref.backward(d2)).y_fixed)
+    for k, want_y in enumerate(expect):
+        got_y = await host.recv()
+        assert np.array_equal(got_y, want_y), f"mixed queue: read {k} differs from reference"
+    await host.wait_idle()
+    afe.flush()
+    assert np.array_equal(afe.xb.weights, ref.crossbar.weights), "mixed queue: weights differ"
     gaps = np.diff(starts).tolist()
     want = update_period(cfg, ref.phases(codes), codes.bl)
     # the first gaps include the pipeline fill; the steady state is the rest
     steady = gaps[2:]
     assert steady and all(g == want for g in steady), f"gaps {gaps}, formula {want}"
+    # a burst: n updates from one CTRL write (CTRL.count), different vectors each
+    ops0 = await host.read("OPS_UPDATE")
+    pairs = [vectors(cfg, rng) for _ in range(n)]
+    starts.clear()
+    w = cocotb.start_soon(watch())
+    await host.update_burst(pairs)
+    await host.wait_idle()
+    w.cancel()
+    afe.flush()
+    burst = [ref.update(xk, dk)[0] for xk, dk in pairs]
+    assert await host.read("OPS_UPDATE") - ops0 == n, "burst: wrong number of updates"
+    assert np.array_equal(afe.xb.weights, ref.crossbar.weights), "burst: weights differ"
+    burst_gaps = np.diff(starts).tolist()
+    # steady state: each gap is the previous update's period (its pulses end the slot run)
+    burst_want = [update_period(cfg, ref.phases(c), c.bl) for c in burst[:-1]]
+    assert burst_gaps[2:] == burst_want[2:], f"burst gaps {burst_gaps}, formula {burst_want}"
     write_results(gaps=gaps, period=want, vector_cycles=vector_cycles(cfg),
-                  update_cycles=update_cycles(cfg, ref.phases(codes), codes.bl))
+                  update_cycles=update_cycles(cfg, ref.phases(codes), codes.bl),
+                  burst_gaps=burst_gaps, burst_period=burst_want)
 
 
 @cocotb.test(**TIMEOUT)
@@ -227,16 +276,16 @@ async def robustness(dut):
     # clear the flags (write 1 to clear)
     await host.write("ERROR", (1 << len(ERRORS)) - 1)
     # feed the accepted backwards, keep the results
-    host.send_nowait(d)
+    await host.send(d)
     z1 = await host.recv()
-    host.send_nowait(d)
+    await host.send(d)
     z2 = await host.recv()
     assert len(z1) == len(z2) == cfg.in_size
 
     # back-pressure on the result stream: results wait, none lost or duplicated
     host.sink.pause = True
     await host.start("forward")
-    host.send_nowait(x)
+    await host.send(x)
     await ClockCycles(dut.clk, 2 * read_cycles(cfg) + 50)
     st = await host.status()
     assert st["busy"], "forward must wait for the result stream"
@@ -250,19 +299,25 @@ async def robustness(dut):
     # reset in the middle of each operation
     resets = 0
     states = []
-    # delays (cycles after CTRL.start): while pulsing / integrating, while loading, at once
-    for op, delay in (("forward", 120), ("backward", 40), ("update", 110), ("update", 5)):
+    # delays (cycles after the frames are handed over): the middle of the forward's read
+    # window, while the backward loads, the middle of the update pulses, at once — from the
+    # stage latencies: load, NM/UM, conversion into the shadow (max beats + 2), then run
+    conv = beats(max(cfg.in_size, cfg.out_size), cfg.stream_width) + 2
+    mid_read = vector_cycles(cfg, op="forward") + nm_cycles(cfg) + conv + adc_read_cycles(cfg) // 2
+    mid_update = vector_cycles(cfg) + um_cycles(cfg) + conv + cfg.bl * cfg.slot_cycles * 2
+    for op, delay in (("forward", mid_read), ("backward", 4), ("update", mid_update),
+                      ("update", 2)):
         if op == "update":
             await host.update(x, d)
         else:
             await host.start(op)
-            host.send_nowait(x if op == "forward" else d)
+            await host.send(x if op == "forward" else d)
         await ClockCycles(dut.clk, delay)
         states.append((await host.status())["state"])
         dut.rst.value = 1
         await ClockCycles(dut.clk, 2)
         dut.rst.value = 0
-        host.src.clear()
+        host.reset_state()
         host.sink.clear()
         afe.reset_state()
         await ClockCycles(dut.clk, 2)
@@ -322,23 +377,42 @@ async def demo(dut):
 
 @cocotb.test(**TIMEOUT)
 async def throughput(dut):
-    """Wall-clock rate of forwards and back-to-back updates (benchmarks/cosim_throughput.py)."""
+    """Wall-clock rate of forwards and of back-to-back updates, each update started by its
+    own CTRL write and all started by one (``CTRL.count``), with the model applying every
+    update's slots (benchmarks/cosim_throughput.py)."""
     import time
     cfg, p = bench_config(), bench_params()
     rng = np.random.default_rng(p.get("seed", 6))
     host, afe = await bringup(dut, cfg)
     x, d = vectors(cfg, rng, scale=0.3)
-    t0 = time.perf_counter()
-    c0 = get_sim_time("ns") // 10
-    for _ in range(p.get("forwards", 20)):
-        await host.forward(x)
-    t1 = time.perf_counter()
-    c1 = get_sim_time("ns") // 10
-    for _ in range(p.get("updates", 200)):
-        await host.update(x, d)
+    n_fwd, n_upd = p.get("forwards", 20), p.get("updates", 200)
+    await host.update(x, d)                 # warm-up: loads the model's compiled kernels
     await host.wait_idle()
-    t2 = time.perf_counter()
-    c2 = get_sim_time("ns") // 10
-    write_results(forwards=p.get("forwards", 20), updates=p.get("updates", 200),
-                  forward_s=t1 - t0, update_s=t2 - t1, forward_cycles=int(c1 - c0),
-                  update_cycles=int(c2 - c1))
+    afe.flush()
+    out = {}
+
+    async def timed(name, run):
+        slots = sum(len(b) for b in afe.update_slots)
+        t, c = time.perf_counter(), get_sim_time("ns") // 10
+        await run()
+        await host.wait_idle()
+        afe.flush()                         # (the last update's slots, if not applied yet)
+        out[name + "_s"] = time.perf_counter() - t
+        out[name + "_cycles"] = int(get_sim_time("ns") // 10 - c)
+        out[name + "_slots"] = int(sum(len(b) for b in afe.update_slots) - slots)
+
+    async def forwards():
+        for _ in range(n_fwd):
+            await host.forward(x)
+
+    async def updates():
+        for _ in range(n_upd):
+            await host.update(x, d)
+
+    async def burst():
+        await host.update_burst([(x, d)] * n_upd)
+
+    await timed("forward", forwards)
+    await timed("update", updates)
+    await timed("burst", burst)
+    write_results(forwards=n_fwd, updates=n_upd, **out)

@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 
 from rpu.config import TileConfig
-from rpu.rtl.blocks import TOP_NAME
-from rpu.rtl.generate import write_verilog
-from rpu.rtl.tile import Tile
+from rpu.testbench.harness import HARNESS_NAME, harness_sources
 from rpu.testbench.simulators import build_root, run_cocotb
 
 
@@ -22,12 +20,12 @@ NONSQUARE = TileConfig(in_size=48, out_size=80, lines_per_adc=4)
 def tile_verilog(cfg_json: str):
     cfg = TileConfig.from_json(cfg_json)
     key = hashlib.sha256(cfg_json.encode()).hexdigest()[:10]
-    return write_verilog(Tile(cfg), TOP_NAME, build_root() / "tile" / key)
+    return harness_sources(cfg, build_root() / "tile" / key)
 
 
 def run(sim, cfg, testcase, waves=False, **params):
     path = tile_verilog(cfg.to_json())
-    return run_cocotb(sim=sim, verilog=path, toplevel=TOP_NAME,
+    return run_cocotb(sim=sim, verilog=path, toplevel=HARNESS_NAME,
                       test_module="rpu.testbench.tb_tile", name="tile",
                       testcase=testcase, waves=waves,
                       params=dict(config=cfg.to_dict(), **params))
@@ -45,6 +43,9 @@ def test_ops_bit_exact(sim, cfg, waves):
 def test_back_to_back_updates(sim):
     res = run(sim, DEFAULT, "back_to_back_updates", updates=6).results
     assert all(g == res["period"] for g in res["gaps"][2:])
+    # the default tile is pulse-bound: back-to-back updates at the pulse time
+    assert res["period"] == res["update_cycles"] == 42
+    assert res["burst_gaps"][2:] == res["burst_period"][2:] and len(res["burst_gaps"]) == 5
 
 
 def test_robustness(sim):
