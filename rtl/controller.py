@@ -152,7 +152,7 @@ class TileController(wiring.Component):
             # host side
             "s_axis": In(AXI4StreamSignature(lanes * cfg.value_bits)),
             "m_axis": Out(AXI4StreamSignature(lanes * cfg.result_bits)),
-            "cmd_start": In(1), "cmd_op": In(2),
+            "cmd_start": In(1), "cmd_op": In(2), "cmd_count": In(16),
             "seed_load": In(1), "x_seed": In(32), "d_seed": In(32), "clear_counters": In(1),
             # configuration registers (formats: docs/numerics.md)
             "bl": In(8), "bl_max": In(8), "nm_mode": In(2), "bm_enable": In(1),
@@ -269,18 +269,24 @@ class TileController(wiring.Component):
         m.d.comb += beat.eq(self.s_axis.tvalid & self.s_axis.tready)
         last_beat = Signal()
         m.d.comb += last_beat.eq(l_cnt == Mux(l_side_d, self.beats_d - 1, self.beats_x - 1))
-        # one-deep command queue: CTRL.start is taken while the loader is still busy
+        # one-deep command queue: CTRL.start is taken while the loader is still busy; a
+        # command with count N > 1 stays queued until the loader has taken it N times
         q_valid = Signal()
         q_op = Signal(2)
+        q_left = Signal(16)          # further takes after the next one
         q_take = Signal()
         m.d.comb += self.cmd_ready.eq(~q_valid)
         with m.If(q_take):
-            m.d.sync += q_valid.eq(0)
+            with m.If(q_left == 0):
+                m.d.sync += q_valid.eq(0)
+            with m.Else():
+                m.d.sync += q_left.eq(q_left - 1)
         with m.If(self.cmd_start):
             with m.If(self.cmd_op == 3):
                 m.d.comb += self.ev_bad_op.eq(1)
-            with m.Elif(~q_valid | q_take):
-                m.d.sync += [q_valid.eq(1), q_op.eq(self.cmd_op)]
+            with m.Elif(~q_valid | (q_take & (q_left == 0))):
+                m.d.sync += [q_valid.eq(1), q_op.eq(self.cmd_op),
+                             q_left.eq(Mux(self.cmd_count == 0, 0, self.cmd_count - 1))]
             with m.Else():
                 m.d.comb += self.ev_cmd_busy.eq(1)
         lfsm = _Fsm(m, "load", ['IDLE', 'RECV', 'DRAIN'])

@@ -223,7 +223,9 @@ def register_map(cfg: TileConfig) -> RegisterMap:
             F("start", 0, 1, "start the operation `op`"),
             F("op", 1, 2, "0 forward, 1 backward, 2 update"),
             F("load_seeds", 4, 1, "load SEED_X / SEED_D into the random generators"),
-            F("clear_counters", 5, 1, "zero all counters"))),
+            F("clear_counters", 5, 1, "zero all counters"),
+            F("count", 8, 16, "operations to run (0 or 1: one); the command stays queued "
+              "until all have taken their vectors, so their frames stream back to back"))),
         R("STATUS", 0x014, "ro", "controller status", (
             F("busy", 0, 1, "an operation is executing"),
             F("loading", 1, 1, "a started operation waits for / receives its vector"),

@@ -41,8 +41,9 @@ def test_map_rejects_overlaps_and_bad_fields():
 
 def test_encode_decode_roundtrip():
     rm = register_map(TileConfig())
-    w = rm.encode("CTRL", start=1, op=2)
-    assert rm.decode("CTRL", w) == {"start": 1, "op": 2, "load_seeds": 0, "clear_counters": 0}
+    w = rm.encode("CTRL", start=1, op=2, count=300)
+    assert rm.decode("CTRL", w) == {"start": 1, "op": 2, "load_seeds": 0, "clear_counters": 0,
+                                    "count": 300}
 
 
 def test_register_slave_amaranth_sim():

@@ -129,11 +129,12 @@ def _vectors(cfg, seed):
     return to_fixed(cfg, x), to_fixed(cfg, d)
 
 
-def _run_ops(cfg, ops, x, d, *, adc_code=0, vector_sets=None, limit=20000):
+def _run_ops(cfg, ops, x, d, *, adc_code=0, vector_sets=None, limit=20000, burst=False):
     """Queue ``ops`` back to back on a bare TileController (registers at their
     ``registers_from_config`` values, ADCs answering at once with ``adc_code`` on every
     line); returns update slot starts, the drives of every update slot, the finished ops
-    and the result frames."""
+    and the result frames.  ``burst``: all ``ops`` (one kind) from a single command with
+    ``cmd_count``; a second command tried while it is queued must be refused."""
     from rpu.models.ref_management import registers_from_config
     from rpu.rtl.controller import Op
     kw = {} if vector_sets is None else dict(vector_sets=vector_sets)
@@ -155,6 +156,18 @@ def _run_ops(cfg, ops, x, d, *, adc_code=0, vector_sets=None, limit=20000):
         ctx.set(dut.seed_load, 1)
         await ctx.tick()
         ctx.set(dut.seed_load, 0)
+        if burst:
+            assert len(set(ops)) == 1
+            ctx.set(dut.cmd_start, 1)
+            ctx.set(dut.cmd_op, Op[ops[0].upper()])
+            ctx.set(dut.cmd_count, len(ops))
+            await ctx.tick()
+            ctx.set(dut.cmd_count, 0)
+            for _ in range(3):              # the burst stays queued: more starts are refused
+                _, _, busy = await ctx.tick().sample(dut.ev_cmd_busy)
+                assert busy and not ctx.get(dut.cmd_ready)
+            ctx.set(dut.cmd_start, 0)
+            return
         for op in ops:
             while not ctx.get(dut.cmd_ready):
                 await ctx.tick()
@@ -241,6 +254,18 @@ def test_back_to_back_updates_period_amaranth_sim(cfg, sets, limit):
         drv = ref.drives(codes.x_codes, codes.d_codes, codes.bl)
         exp = np.concatenate([drv.x_pos, drv.x_neg, drv.d_pos, drv.d_neg], axis=1)
         assert np.array_equal(np.array(out["slots"][k], dtype=bool), exp), f"update {k} drives"
+
+
+def test_burst_command_runs_count_updates_back_to_back_amaranth_sim():
+    """One command with ``cmd_count`` = 5 runs 5 updates at the same period and with the
+    same drives as 5 queued commands; starts while it is queued are refused (cmd_busy)."""
+    cfg = TileConfig(in_size=8, out_size=4, stream_width=4)
+    x, d = _vectors(cfg, 5)
+    queued = _run_ops(cfg, ["update"] * 5, x, d)
+    burst = _run_ops(cfg, ["update"] * 5, x, d, burst=True)
+    assert burst["done"] == ["update"] * 5
+    assert np.diff(burst["starts"]).tolist()[1:] == np.diff(queued["starts"]).tolist()[1:]
+    assert all(np.array_equal(a, b) for a, b in zip(burst["slots"], queued["slots"]))
 
 
 def test_two_sets_alternate_when_the_set_loop_is_long_amaranth_sim():
