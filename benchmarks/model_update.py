@@ -7,7 +7,7 @@ For each size (default 512×512 and 4096×4096, BL 10, default noisy device) it 
 * ``update`` : the whole ``Tile.update(x, d)`` (bit-exact UM/quantisation reference +
   bit-exact random streams + apply);
 * ``rank1``  : a plain numpy float32 ``W -= lr * np.outer(d, x)`` of the same size;
-* the ratios to rank1 and the tracemalloc peak of one apply / one update (compare with
+* the ratios to rank1 (minimum over minimum, median over median) and the tracemalloc peak of one apply / one update (compare with
   the size of one float32 weight matrix);
 * ``jit``: the first update of the run (numba kernels compiled, or loaded from their cache),
   excluded from the timings.
@@ -121,7 +121,8 @@ def main(argv=None) -> None:
               f"  (model build {r['build']:.2f} s, first update incl. jit {r['jit']:.2f} s)")
         for key in ("apply", "update", "rank1"):
             best, med = r[key]
-            ratio = f"= {best / r['rank1'][0]:5.2f} x rank1" if key != "rank1" else " " * 16
+            ratio = (f"= {best / r['rank1'][0]:5.2f} x rank1 (median {med / r['rank1'][1]:5.2f} x)"
+                     if key != "rank1" else " " * 31)
             peak = r["peak_" + key]
             print(f"  {key:7s} {best * 1e3:8.2f} ms (median {med * 1e3:8.2f}) {ratio}"
                   f"   peak {peak / mb:7.1f} MiB = {peak / r['wbytes']:.2f} W")

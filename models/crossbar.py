@@ -35,12 +35,12 @@ _CHUNK_ELEMS = 1 << 20          # bounds the temporaries of the coincidence coun
 def check_vector(name: str, v, size: int) -> np.ndarray:
     """A finite real vector of exactly ``size`` elements, as float64 (no broadcasting)."""
     a = np.asarray(v)
-    if a.dtype == bool or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+    if a.dtype.kind not in "fiu":                   # real: floating or integer, not bool
         raise TypeError(f"{name} must be a real numeric vector, not dtype {a.dtype}")
     if a.shape != (size,):
         raise ValueError(f"{name} must have shape ({size},), not {a.shape}")
     a = a.astype(np.float64)
-    if not np.all(np.isfinite(a)):
+    if not np.isfinite(a).all():
         raise ValueError(f"{name} must be finite (no NaN/inf)")
     return a
 

@@ -1,6 +1,7 @@
 """Bit-exact reference of the digital management around reads and updates (SPEC §3.3, §3.4).
 
-Everything here is integer arithmetic on Python ints, exactly as the RTL in
+Everything here is integer arithmetic on Python ints (the per-line loops of the update path
+in compiled int64 kernels where every intermediate provably fits), exactly as the RTL in
 :mod:`rpu.rtl.management`, :mod:`rpu.rtl.arith` and :mod:`rpu.rtl.adc` computes it; the
 formats are described in ``docs/numerics.md`` and collected in :class:`Numerics`.
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
+import numba
 import numpy as np
 
 from rpu.config import TileConfig
@@ -125,8 +127,18 @@ def numerics(cfg: TileConfig) -> Numerics:
 
 # -- host formats ------------------------------------------------------------------------
 
-def _round_half_away(a: np.ndarray) -> np.ndarray:
-    return np.sign(a) * np.floor(np.abs(a) + 0.5)
+@numba.njit(cache=True)
+def _to_fixed_kernel(a, scale, vmax):
+    """±min(floor(|a·scale| + 0.5), vmax) as int64 (float64 steps, all exact but the + 0.5,
+    which rounds as IEEE does everywhere); ok = False if an element is not finite."""
+    out = np.empty(a.size, np.int64)
+    ok = True
+    for i in range(a.size):
+        v = a[i] * scale
+        ok &= np.isfinite(v)
+        mag = min(np.floor(abs(v) + 0.5), vmax)
+        out[i] = -np.int64(mag) if v < 0 else np.int64(mag)
+    return out, ok
 
 
 def to_fixed(cfg: TileConfig, values) -> np.ndarray:
@@ -136,11 +148,11 @@ def to_fixed(cfg: TileConfig, values) -> np.ndarray:
     (the code −2^(value_bits−1) is never produced, though the RTL accepts it).
     """
     nx = numerics(cfg)
-    a = np.asarray(values, dtype=np.float64) * float(1 << nx.F)
-    if not np.all(np.isfinite(a)):
+    a = np.asarray(values, dtype=np.float64)
+    out, ok = _to_fixed_kernel(a.reshape(-1), float(1 << nx.F), float(nx.value_max))
+    if not ok:
         raise ValueError("to_fixed: values must be finite")
-    a = _round_half_away(a)
-    return np.clip(a, -nx.value_max, nx.value_max).astype(np.int64)
+    return out.reshape(a.shape)[()]
 
 
 def from_fixed(cfg: TileConfig, ints) -> np.ndarray:
@@ -347,15 +359,38 @@ def um_gains(nx: Numerics, x_max: int, d_max: int, regs: dict) -> dict:
                 gain_d=min(pkd * recip(nx, d_max), nx.gain_max), bl=bl, bl_error=False)
 
 
+@numba.njit(cache=True)
+def _abs_max(v):
+    """max |v| of an int64 vector (0 when empty)."""
+    top = abs(v[0]) if v.size else 0
+    for i in range(1, v.size):
+        top = max(top, abs(v[i]))
+    return top
+
+
+@numba.njit(cache=True)
+def _prob_kernel(v, gain, sh, one):
+    """:func:`prob_codes` in int64, for 2·max|v|·gain + 2^sh < 2^63."""
+    codes, clips = np.empty(v.size, np.int64), np.empty(v.size, np.bool_)
+    half = np.int64(1) << sh
+    for i in range(v.size):
+        mag = (abs(v[i]) * gain * 2 + half) >> (sh + 1)
+        clips[i] = mag > one
+        mag = min(mag, one)
+        codes[i] = -mag if v[i] < 0 else mag
+    return codes, clips
+
+
 def prob_codes(nx: Numerics, v_fixed, gain: int):
     """Signed probability codes ±min(2^P, round(|v|·gain / 2^SH)) and the clip flags."""
     v = np.asarray(v_fixed, dtype=np.int64)
-    mags = np.abs(v)
-    top = int(mags.max()) if mags.size else 0
-    if (2 * top * gain + (1 << nx.SH)).bit_length() < 63:      # exact in int64: vectorised
-        mag = ((mags * gain) * 2 + (1 << nx.SH)) >> (nx.SH + 1)
-    else:                                                       # wide products: Python ints
-        mag = np.array([_round_shift(m * gain, nx.SH) for m in mags.tolist()], dtype=object)
+    top = int(_abs_max(v.reshape(-1)))
+    gain = gain if top else 0                                   # all zero: so is every code
+    if (2 * top * gain + (1 << nx.SH)).bit_length() < 63:      # exact in int64: compiled
+        codes, clips = _prob_kernel(v.reshape(-1), gain, nx.SH, nx.prob_one)
+        return codes.reshape(v.shape), clips.reshape(v.shape)
+    mags = np.abs(v)                                            # wide products: Python ints
+    mag = np.array([_round_shift(m * gain, nx.SH) for m in mags.tolist()], dtype=object)
     clips = np.asarray(mag > nx.prob_one, dtype=bool)
     mag = np.minimum(mag, nx.prob_one).astype(np.int64)
     return np.where(v < 0, -mag, mag), clips
@@ -382,12 +417,12 @@ def update_codes(cfg: TileConfig, x_fixed, d_fixed, regs: dict | None = None) ->
     regs = registers_from_config(cfg) if regs is None else regs
     x = np.asarray(x_fixed, dtype=np.int64)
     d = np.asarray(d_fixed, dtype=np.int64)
-    xm = int(np.abs(x).max()) if x.size else 0
-    dm = int(np.abs(d).max()) if d.size else 0
+    xm, dm = int(_abs_max(x.reshape(-1))), int(_abs_max(d.reshape(-1)))
     g = um_gains(nx, xm, dm, regs)
     xc, xk = prob_codes(nx, x, g["gain_x"])
     dc, dk = prob_codes(nx, d, g["gain_d"])
-    return UpdateCodes(x_codes=xc, d_codes=dc, bl=g["bl"], clipped=int(xk.sum() + dk.sum()),
+    return UpdateCodes(x_codes=xc, d_codes=dc, bl=g["bl"],
+                       clipped=int(np.count_nonzero(xk) + np.count_nonzero(dk)),
                        x_clip=xk, d_clip=dk, x_max=xm, d_max=dm, gain_x=g["gain_x"],
                        gain_d=g["gain_d"], bl_error=g["bl_error"])
 

@@ -280,25 +280,45 @@ def _fire_kernel(states, offsets, masks, codes, block_signs):
 
 # -- phases ---------------------------------------------------------------------------------
 
-def check_prob_codes(name: str, codes, lines: int, prob_bits: int) -> np.ndarray:
+@numba.njit(cache=True)
+def _span(a):
+    """(min(0, min a), max(0, max a)) of an int64 vector."""
+    lo = hi = 0
+    for v in a:
+        lo, hi = min(lo, v), max(hi, v)
+    return lo, hi
+
+
+def _check_codes(name: str, codes, lines: int, prob_bits: int):
+    """:func:`check_prob_codes` and the codes' span (:func:`_span`)."""
     arr = np.asarray(codes)
-    if arr.shape != (lines,) or not np.issubdtype(arr.dtype, np.integer):
+    if arr.shape != (lines,) or arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an integer array of shape ({lines},), "
                         f"not {arr.dtype} {arr.shape}")
     arr = arr.astype(np.int64)
     lim = 1 << prob_bits
-    if arr.size and np.abs(arr).max() > lim:
+    lo, hi = _span(arr)
+    if max(hi, -int(lo)) > lim:
         raise ValueError(f"{name} magnitudes must be in [0, {lim}] (2**prob_bits = p 1), "
-                         f"not {int(np.abs(arr).max())}")
-    return arr
+                         f"not {max(hi, -int(lo))}")
+    return arr, (lo, hi)
+
+
+def check_prob_codes(name: str, codes, lines: int, prob_bits: int) -> np.ndarray:
+    """Signed probability codes: integers of shape ``(lines,)``, |code| <= 2**prob_bits (int64)."""
+    return _check_codes(name, codes, lines, prob_bits)[0]
+
+
+def _phases(x_span, d_span) -> list[int]:
+    """Active phases from the spans (min, max) of the x and d codes."""
+    have = ({+1: x_span[1] > 0, -1: x_span[0] < 0}, {+1: d_span[1] > 0, -1: d_span[0] < 0})
+    return [p for p, (sx, sd, _) in enumerate(PHASES) if have[0][sx] and have[1][sd]]
 
 
 def active_phases(x_codes, d_codes) -> list[int]:
     """Phases (0..3, in order) with at least one x-line and one d-line of their groups."""
     x, d = np.asarray(x_codes), np.asarray(d_codes)
-    have = ({+1: x.max(initial=0) > 0, -1: x.min(initial=0) < 0},
-            {+1: d.max(initial=0) > 0, -1: d.min(initial=0) < 0})
-    return [p for p, (sx, sd, _) in enumerate(PHASES) if have[0][sx] and have[1][sd]]
+    return _phases((x.min(initial=0), x.max(initial=0)), (d.min(initial=0), d.max(initial=0)))
 
 
 def update_cycles(phases: int, bl: int, slot_cycles: int) -> int:
@@ -382,18 +402,16 @@ class UpdateStreamsModel:
         return out[0], out[1]
 
     def _check(self, x_codes, d_codes, bl):
-        x = check_prob_codes("x_codes", x_codes, self.x_lines, self.prob_bits)
-        d = check_prob_codes("d_codes", d_codes, self.d_lines, self.prob_bits)
+        """Checked codes and ``bl`` and the active phases."""
+        x, x_span = _check_codes("x_codes", x_codes, self.x_lines, self.prob_bits)
+        d, d_span = _check_codes("d_codes", d_codes, self.d_lines, self.prob_bits)
         bl = _check_int("bl", bl, 0, self.bl_max)
-        return x, d, bl
+        return x, d, bl, _phases(x_span, d_span)
 
     def phase_trains(self, x_codes, d_codes, bl: int) -> list[PhaseTrain]:
         """One :class:`PhaseTrain` per active phase, in order (none when ``bl`` is 0)."""
-        x, d, bl = self._check(x_codes, d_codes, bl)
-        if bl == 0:
-            return []
-        phases = active_phases(x, d)
-        if not phases:
+        x, d, bl, phases = self._check(x_codes, d_codes, bl)
+        if bl == 0 or not phases:
             return []
         # all active slots in one draw per side (the generators advance once per slot); only
         # the lines of the phase's sign groups may fire in its slots

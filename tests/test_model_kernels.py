@@ -1,6 +1,9 @@
 """The compiled (numba) kernels of the model update against slow, independent oracles:
-coincidence enumeration, c2c draws, pulse application and the random streams.  Every
-comparison is exact (bit for bit), none is statistical."""
+coincidence enumeration, c2c draws, pulse application, host value and probability
+quantisation, and the random streams.  Every comparison is exact (bit for bit), none is
+statistical."""
+
+import math
 
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ import pytest
 from rpu.config import DeviceConfig, TileConfig
 from rpu.models import Crossbar, c2c_normal
 from rpu.models import crossbar as crossbar_mod
+from rpu.models import ref_management as rm
 from rpu.models.devices import UNIDIRECTIONAL_MODELS, _ratio
 from rpu.models.ref_lfsr import LFSRModel
 from rpu.models.ref_streams import (
@@ -135,6 +139,62 @@ def test_pulses_match_a_per_slot_oracle(model, stuck, sigma):
     if model in ("constant_step", "linear_step"):               # and clipping at the bound
         free = True if cb.devices.stuck is None else ~cb.devices.stuck
         assert np.any((w == cb.devices.b_max) & free)
+
+
+# -- management kernels ---------------------------------------------------------------------
+
+def _to_fixed_oracle(v: float, frac: int, vmax: int) -> int:
+    """Python floats and ints: round |v·2^F| half away from zero, saturate, apply the sign."""
+    a = float(v) * (1 << frac)
+    mag = min(math.floor(abs(a) + 0.5), vmax)
+    return -mag if a < 0 else mag
+
+
+@pytest.mark.parametrize("bits,frac", [(16, 12), (8, 2), (32, 31), (32, 0), (12, 5)])
+def test_to_fixed_matches_a_python_oracle(bits, frac):
+    """Halves, values an ulp either side of them, tiny, saturating and signed zeros; float32
+    and integer inputs; the shape (a scalar stays a scalar); non-finite values refused."""
+    cfg = TileConfig(value_bits=bits, value_frac_bits=frac)
+    vmax, lsb = (1 << (bits - 1)) - 1, 2.0 ** -frac
+    rng = np.random.default_rng(8)
+    halves = (rng.integers(-50, 51, 300) + 0.5) * lsb
+    v = np.concatenate([halves, np.nextafter(halves, 0), np.nextafter(halves, np.inf),
+                        rng.normal(0, 1, 300), rng.normal(0, 3 * vmax * lsb, 100),
+                        [0.0, -0.0, vmax * lsb, -vmax * lsb, 1e30, -1e30, 1e-300]])
+    got = rm.to_fixed(cfg, v)
+    assert got.dtype == np.int64 and got.shape == v.shape
+    assert got.tolist() == [_to_fixed_oracle(a, frac, vmax) for a in v.tolist()]
+    v32 = rng.uniform(-2, 2, 50).astype(np.float32)
+    assert rm.to_fixed(cfg, v32).tolist() == [_to_fixed_oracle(a, frac, vmax) for a in v32.tolist()]
+    assert rm.to_fixed(cfg, [3, -2]).tolist() == [_to_fixed_oracle(a, frac, vmax) for a in (3, -2)]
+    assert rm.to_fixed(cfg, 0.75).shape == () and rm.to_fixed(cfg, 0.75) == _to_fixed_oracle(0.75, frac, vmax)
+    assert rm.to_fixed(cfg, np.ones((2, 3))).shape == (2, 3)
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match="finite"):
+            rm.to_fixed(cfg, [0.5, bad])
+
+
+def test_prob_codes_of_zero_values_under_a_wide_gain():
+    """All-zero values give zero codes whatever the gain, also one beyond int64 (UM off with
+    32-bit integer values: both gains are 2^66)."""
+    cfg = TileConfig(in_size=8, out_size=6, value_bits=32, value_frac_bits=0, update_management=False)
+    nx = rm.numerics(cfg)
+    codes, clips = rm.prob_codes(nx, np.zeros(6, np.int64), nx.gain_max)
+    assert codes.tolist() == [0] * 6 and not clips.any()
+    uc = rm.update_codes(cfg, rm.to_fixed(cfg, np.linspace(-4, 4, 8)), np.zeros(6, np.int64))
+    assert uc.gain_d >= 1 << 63 and uc.d_codes.tolist() == [0] * 6
+    assert np.abs(uc.x_codes).max() == nx.prob_one          # any non-zero x clips at p = 1
+
+
+def test_prob_code_check_refuses_every_out_of_range_code():
+    from rpu.models.ref_streams import check_prob_codes
+    ok = np.array([-256, 0, 256, 3])
+    assert check_prob_codes("x_codes", ok, 4, 8).tolist() == ok.tolist()
+    for bad in (257, -257, np.iinfo(np.int64).min):
+        with pytest.raises(ValueError, match="x_codes magnitudes"):
+            check_prob_codes("x_codes", np.array([0, bad, 0, 0]), 4, 8)
+    with pytest.raises(TypeError):
+        check_prob_codes("x_codes", np.zeros(4, bool), 4, 8)
 
 
 # -- random streams -------------------------------------------------------------------------
