@@ -82,7 +82,7 @@ class VectorBuffer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        regs = [Signal(len(self.data), name=f"beat{i}") for i in range(self.beats)]
+        regs = [Signal(len(self.data), name=f"beat{i}", reset_less=True) for i in range(self.beats)]
         m.d.comb += self.head.eq(regs[0])
         with m.If(self.push | self.rotate):
             m.d.sync += regs[-1].eq(Mux(self.push, self.data, regs[0]))

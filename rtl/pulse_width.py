@@ -37,7 +37,7 @@ class ShadowChain(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         beat = self.lanes * self.width
-        chain = Signal(self.beats * beat)
+        chain = Signal(self.beats * beat, reset_less=True)
         with m.If(self.load_valid):
             m.d.sync += chain.eq(Cat(chain[beat:], self.load_data))
         m.d.comb += self.shadow.eq(chain[:self.lines * self.width])
