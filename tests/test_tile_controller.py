@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from amaranth import Signal
 
 from rpu.config import TileConfig
 from rpu.models.ref_management import to_fixed
@@ -129,100 +130,242 @@ def _vectors(cfg, seed):
     return to_fixed(cfg, x), to_fixed(cfg, d)
 
 
-def _run_ops(cfg, ops, x, d, *, adc_code=0, vector_sets=None, limit=20000, burst=False):
-    """Queue ``ops`` back to back on a bare TileController (registers at their
-    ``registers_from_config`` values, ADCs answering at once with ``adc_code`` on every
-    line); returns update slot starts, the drives of every update slot, the finished ops
-    and the result frames.  ``burst``: all ``ops`` (one kind) from a single command with
-    ``cmd_count``; a second command tried while it is queued must be refused."""
+def run_controller(cfg, commands, frames, *, adc_code=0, vector_sets=None, limit=20000,
+                   seed=0, p_gap=0.0, p_stall=0.0, p_host_wait=0.0, p_eager=0.0, adc_wait=0,
+                   max_wait=4, refuse_while_burst=False, reset_at=None, after_reset=None,
+                   expect_done=None, tail=0):
+    """Drive a bare TileController (registers at their ``registers_from_config`` values)
+    with ``commands`` and stream ``frames`` in order; returns what its ports did.
+
+    ``commands``: ``(op, count)`` pairs, op a name of :class:`Op` or ``"bad"`` (op code 3),
+    each started when the host sees ``cmd_ready`` (after a random wait with probability
+    ``p_host_wait``; with probability ``p_eager`` at once, starting every cycle until it is
+    taken; a refused start, ``ev_cmd_busy``, is retried).  ``frames``: lists of beats,
+    ``tlast`` on each list's last beat (so wrong-length frames are lists of the wrong
+    length).  ``expect_done``: operations to wait for (default: the commands' counts; fewer
+    when frames are malformed); ``tail``: cycles watched after them.  ``adc_code``: the
+    code every ADC answers with at once, or ``(pass_number, n_adcs) -> codes`` (passes
+    numbered over the whole run, in order).
+    ``p_gap``: probability of a ``tvalid`` gap (1..``max_wait`` cycles) before a beat;
+    ``p_stall``: probability per cycle of ``m_axis.tready`` low; ``adc_wait``: each
+    ``adc_done`` comes 1 + random(0..adc_wait) cycles after its ``adc_start`` (else ``done``
+    is held high: the answer in the next cycle); all draws seeded by ``seed``.
+    ``refuse_while_burst``: after the first command, check three more starts are refused
+    (a burst stays queued).  ``reset_at``: pulse the domain reset in that cycle, abandon
+    the first host/stream, then reload the seeds and run ``after_reset`` =
+    ``(commands, frames)``.
+
+    Returns a dict of lists: ``starts`` (first slot cycle of each update), ``slots``
+    (drives of every slot, grouped by update); per finished op ``done`` (name), ``done_at``
+    (cycle of ``ev_done``), ``passes`` (BM), ``cycles`` (``op_cycles``), ``stalls`` (cycles
+    a result beat waited for ``tready``), ``adc_waits`` (ADC answer cycles past the first);
+    ``results`` (result frames); ``read_drives`` (per read, per pass: net drive
+    ``pos − neg`` of every x- then d-line summed over the integration window); ``stray``
+    (cycles with a line at both polarities, or driven outside an integration window and an
+    update); ``events`` (counts of ``stream_length``,
+    ``cmd_busy``, ``bad_op``); ``reset_done`` (ops finished before the reset); ``extra``
+    (ops finished in the ``tail``), ``idle`` (at its end: not busy, not loading, queue empty)."""
+    from amaranth.hdl import ResetInserter
+    from amaranth.sim import Simulator
     from rpu.models.ref_management import registers_from_config
-    from rpu.rtl.controller import Op
+    from rpu.rtl.controller import Op, RunState
     kw = {} if vector_sets is None else dict(vector_sets=vector_sets)
     dut = TileController(cfg, **kw)
+    rst = Signal()
     regs = registers_from_config(cfg)
     ports = dict(bl="bl", bl_max="bl_max", nm_mode="nm_mode", bm_enable="bm_enable",
                  bm_max_passes="bm_cap", um_enable="um_enable", dyn_bl="dyn_bl",
                  out_scale="out_scale", um_c="um_c", um_c1="um_c1", um_lr_dw="um_lr_dw")
-    frames = {"forward": [_frame(cfg, x)], "backward": [_frame(cfg, d)],
-              "update": [_frame(cfg, x), _frame(cfg, d)]}
-    out = dict(starts=[], slots=[], done=[], results=[], passes=[])
-    n_done = len(ops)
+    segments = [(commands, frames)] + ([after_reset] if reset_at is not None else [])
+    n_done = (sum(max(c, 1) for op, c in segments[-1][0] if op != "bad")
+              if expect_done is None else expect_done)    # ops to wait for at the end
+    out = dict(starts=[], slots=[], done=[], done_at=[], results=[], passes=[], cycles=[],
+               stalls=[], adc_waits=[], read_drives=[], stray=0, extra=0, idle=None,
+               events=dict(stream_length=0, cmd_busy=0, bad_op=0), reset_done=None)
+    rng = np.random.default_rng(seed)
+    seg = {"n": 0, "sent": 0}            # segment being run (bumped by the reset), and
+    #                                      host + stream processes finished
 
     async def host(ctx):
         for reg, port in ports.items():
             ctx.set(getattr(dut, port), regs[reg])
-        ctx.set(dut.x_seed, cfg.x_seed)
-        ctx.set(dut.d_seed, cfg.d_seed)
-        ctx.set(dut.seed_load, 1)
-        await ctx.tick()
-        ctx.set(dut.seed_load, 0)
-        if burst:
-            assert len(set(ops)) == 1
-            ctx.set(dut.cmd_start, 1)
-            ctx.set(dut.cmd_op, Op[ops[0].upper()])
-            ctx.set(dut.cmd_count, len(ops))
-            await ctx.tick()
-            ctx.set(dut.cmd_count, 0)
-            for _ in range(3):              # the burst stays queued: more starts are refused
-                _, _, busy = await ctx.tick().sample(dut.ev_cmd_busy)
-                assert busy and not ctx.get(dut.cmd_ready)
-            ctx.set(dut.cmd_start, 0)
-            return
-        for op in ops:
-            while not ctx.get(dut.cmd_ready):
+        for k, (cmds, _) in enumerate(segments):
+            while seg["n"] < k:
                 await ctx.tick()
-            ctx.set(dut.cmd_start, 1)
-            ctx.set(dut.cmd_op, Op[op.upper()])
+            ctx.set(dut.x_seed, cfg.x_seed)
+            ctx.set(dut.d_seed, cfg.d_seed)
+            ctx.set(dut.seed_load, 1)
             await ctx.tick()
-            ctx.set(dut.cmd_start, 0)
+            ctx.set(dut.seed_load, 0)
+            for n, (op, count) in enumerate(cmds):
+                if rng.random() < p_host_wait:
+                    for _ in range(int(rng.integers(1, max_wait + 1))):
+                        await ctx.tick()
+                eager = rng.random() < p_eager     # start every cycle until taken
+                while seg["n"] == k:
+                    while not eager and not ctx.get(dut.cmd_ready) and seg["n"] == k:
+                        await ctx.tick()
+                    if seg["n"] != k:
+                        break
+                    ctx.set(dut.cmd_start, 1)
+                    ctx.set(dut.cmd_op, 3 if op == "bad" else Op[op.upper()])
+                    ctx.set(dut.cmd_count, count)
+                    _, _, busy, bad = await ctx.tick().sample(dut.ev_cmd_busy, dut.ev_bad_op)
+                    ctx.set(dut.cmd_start, 0)
+                    ctx.set(dut.cmd_count, 0)
+                    assert bool(bad) == (op == "bad")
+                    if not busy:
+                        break
+                if refuse_while_burst and n == 0:
+                    ctx.set(dut.cmd_start, 1)
+                    for _ in range(3):      # the burst stays queued: more starts are refused
+                        _, _, busy = await ctx.tick().sample(dut.ev_cmd_busy)
+                        assert busy and not ctx.get(dut.cmd_ready)
+                    ctx.set(dut.cmd_start, 0)
+        seg["sent"] += 1
 
     async def stream(ctx):
         s = dut.s_axis
-        await ctx.tick()
-        for op in ops:
-            for fr in frames[op]:
+        for k, (_, frs) in enumerate(segments):
+            while seg["n"] < k:
+                await ctx.tick()
+            await ctx.tick()
+            for fr in frs:
                 for i, b in enumerate(fr):
+                    if seg["n"] != k:
+                        break
+                    if rng.random() < p_gap:
+                        ctx.set(s.tvalid, 0)
+                        for _ in range(int(rng.integers(1, max_wait + 1))):
+                            await ctx.tick()
                     ctx.set(s.tdata, b)
                     ctx.set(s.tlast, int(i == len(fr) - 1))
                     ctx.set(s.tvalid, 1)
-                    while not ctx.get(s.tready):
+                    while not ctx.get(s.tready) and seg["n"] == k:
                         await ctx.tick()
                     await ctx.tick()
-        ctx.set(s.tvalid, 0)
+            ctx.set(s.tvalid, 0)
+        seg["sent"] += 1
 
     async def world(ctx):
-        """ADCs, result sink and monitor."""
+        """ADCs, result sink, monitor and the reset."""
         full = (1 << cfg.adc_bits) - 1
-        code = adc_code & full
-        for adc, n in ((dut.adc_d, cfg.num_adcs_d), (dut.adc_x, cfg.num_adcs_x)):
-            ctx.set(adc.done, 1)
-            ctx.set(adc.codes, sum(code << (cfg.adc_bits * i) for i in range(n)))
-        ctx.set(dut.m_axis.tready, 1)
-        prev, cyc, frame = 0, 0, []
+        adcs = ((dut.adc_d, cfg.num_adcs_d), (dut.adc_x, cfg.num_adcs_x))
+
+        def answer(n_pass):
+            for adc, n in adcs:
+                codes = (np.full(n, adc_code) if not callable(adc_code)
+                         else np.asarray(adc_code(n_pass, n)))
+                ctx.set(adc.codes, sum((int(c) & full) << (cfg.adc_bits * i)
+                                       for i, c in enumerate(codes)))
+        due = [None, None]                   # cycle of each direction's next adc_done
+        for adc, _ in adcs:
+            ctx.set(adc.done, int(not adc_wait))
+        answer(0)
+        n_pass, prev_reset, cyc, stalls, waits, frame, upd = 0, 0, 0, 0, 0, [], []
         lines = [dut.x_pos, dut.x_neg, dut.d_pos, dut.d_neg]
-        while len(out["done"]) < n_done:
-            cur = ctx.get(dut.upd_slot)
-            if cur and not prev:
-                out["starts"].append(cyc)
-                out["slots"].append([])
-            if cur:
-                out["slots"][-1].append(np.concatenate(
-                    [[(ctx.get(p) >> i) & 1 for i in range(len(p))] for p in lines]))
-            prev = cur
+        net, read = None, []                 # net drive of the pass being integrated
+        zeros = [np.zeros(len(p), np.int64) for p in lines]
+
+        while len(out["done"]) < n_done or seg["n"] < len(segments) - 1 or seg["sent"] < 2:
+            if cyc == reset_at:
+                seg["n"] += 1                # first: the host and stream see it at the edge
+                ctx.set(rst, 1)
+                await ctx.tick()
+                ctx.set(rst, 0)
+                cyc += 1
+                out["reset_done"] = out["done"]
+                out.update(done=[], done_at=[], passes=[], cycles=[], stalls=[], results=[],
+                           slots=[], starts=[], read_drives=[], stray=0, adc_waits=[])
+                stalls, waits, frame, upd, net, read = 0, 0, [], [], None, []
+                due = [None, None]
+            if adc_wait:                     # done 1 + random(0..adc_wait) cycles after start
+                for j, (adc, _) in enumerate(adcs):
+                    ctx.set(adc.done, int(cyc == due[j]))
+                    if ctx.get(adc.start):
+                        extra = int(rng.integers(0, adc_wait + 1))
+                        due[j] = cyc + 1 + extra
+                        waits += extra
+            ready = int(rng.random() >= p_stall)
+            ctx.set(dut.m_axis.tready, ready)
+            in_reset = ctx.get(dut.adc_d.integ_reset) | ctx.get(dut.adc_x.integ_reset)
+            if in_reset and not prev_reset:      # a new pass: its codes
+                answer(n_pass)
+                n_pass += 1
+            prev_reset = in_reset
+            raw = [ctx.get(p) for p in lines]
+            drv = [np.array([(v >> i) & 1 for i in range(len(p))]) if v else zeros[j]
+                   for j, (v, p) in enumerate(zip(raw, lines))]
+            if ctx.get(dut.upd_slot):
+                if not upd:
+                    out["starts"].append(cyc)
+                upd.append(np.concatenate(drv))
+            integ = ctx.get(dut.adc_d.integ_en) | ctx.get(dut.adc_x.integ_en)
+            if integ:                        # read pulses: accumulate the net drive
+                now = np.concatenate([drv[0] - drv[1], drv[2] - drv[3]])
+                net = now if net is None else net + now
+            elif net is not None:
+                read.append(net)
+                net = None
+            if (raw[0] & raw[1] or raw[2] & raw[3]
+                    or (not integ and any(raw) and ctx.get(dut.state) != RunState.UPDATE)):
+                out["stray"] += 1
             if ctx.get(dut.m_axis.tvalid):
-                frame.append(ctx.get(dut.m_axis.tdata))
-                if ctx.get(dut.m_axis.tlast):
-                    out["results"].append(frame)
-                    frame = []
+                if ready:
+                    frame.append(ctx.get(dut.m_axis.tdata))
+                    if ctx.get(dut.m_axis.tlast):
+                        out["results"].append(frame)
+                        frame = []
+                else:
+                    stalls += 1
+            for ev in out["events"]:
+                out["events"][ev] += ctx.get(getattr(dut, f"ev_{ev}"))
             if ctx.get(dut.ev_done):
-                out["done"].append(Op(ctx.get(dut.done_op)).name.lower())
+                op = Op(ctx.get(dut.done_op)).name.lower()
+                out["done"].append(op)
+                out["done_at"].append(cyc)
                 out["passes"].append(ctx.get(dut.last_passes))
+                out["cycles"].append(ctx.get(dut.op_cycles))
+                out["stalls"].append(stalls)
+                out["adc_waits"].append(waits)
+                stalls = waits = 0
+                if op == "update":
+                    out["slots"].append(upd)
+                    upd = []
+                else:
+                    out["read_drives"].append(read)
+                    read = []
             await ctx.tick()
             cyc += 1
             assert cyc < limit, f"hang: done {out['done']}"
+        for _ in range(tail):                # nothing more may run
+            out["extra"] += ctx.get(dut.ev_done)
+            await ctx.tick()
+        out["idle"] = not (ctx.get(dut.busy) or ctx.get(dut.loading)) and ctx.get(dut.cmd_ready)
 
-    simulate(dut, host, stream, world)
+    sim = Simulator(ResetInserter({"sync": rst})(dut))
+    sim.add_clock(1e-8)
+    for tb in (host, stream, world):
+        sim.add_testbench(tb)
+    sim.run()
     return out
+
+
+def _run_ops(cfg, ops, x, d, *, adc_code=0, vector_sets=None, limit=20000, burst=False):
+    """Queue ``ops`` back to back (same x, d every time) on a bare TileController, ADCs
+    answering at once with ``adc_code`` on every line (:func:`run_controller`).  ``burst``:
+    all ``ops`` (one kind) from a single command with ``cmd_count``; a second command tried
+    while it is queued must be refused."""
+    frames = {"forward": [_frame(cfg, x)], "backward": [_frame(cfg, d)],
+              "update": [_frame(cfg, x), _frame(cfg, d)]}
+    if burst:
+        assert len(set(ops)) == 1
+        commands = [(ops[0], len(ops))]
+    else:
+        commands = [(op, 0) for op in ops]
+    return run_controller(cfg, commands, [f for op in ops for f in frames[op]],
+                          adc_code=adc_code, vector_sets=vector_sets, limit=limit,
+                          refuse_while_burst=burst)
 
 
 @pytest.mark.parametrize("cfg,sets,limit", [
