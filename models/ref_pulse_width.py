@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from rpu.config import IntRule
+
 __all__ = ["check_dac_params", "check_dac_codes", "pulse_width_drives", "window_cycles"]
 
 
 def check_dac_params(lines, dac_bits, slot_cycles=1, lanes=1) -> None:
     for name, value, lo, hi in (("lines", lines, 1, 4096), ("dac_bits", dac_bits, 2, 12),
                                 ("slot_cycles", slot_cycles, 1, 255), ("lanes", lanes, 1, 4096)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
-        if not lo <= value <= hi:
-            raise ValueError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
+        IntRule(lo, hi).check(name, value)
 
 
 def check_dac_codes(codes, dac_bits: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from amaranth import Array, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from rpu.config import IntRule
 from .regmap import RegisterMap
 
 __all__ = ["AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters", "RESP_OKAY",
@@ -19,18 +20,11 @@ __all__ = ["AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters", "RESP
 RESP_OKAY, RESP_SLVERR = 0, 2
 
 
-def _check_width(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
-
-
 class AXI4LiteSignature(wiring.Signature):
     """AXI4-Lite, 32-bit data, ``addr_width``-bit byte address (master's view)."""
 
     def __init__(self, addr_width: int):
-        _check_width("addr_width", addr_width, 3, 32)
+        IntRule(3, 32).check("addr_width", addr_width)
         self.addr_width = addr_width
         super().__init__({
             "awaddr": Out(addr_width), "awvalid": Out(1), "awready": In(1),
@@ -45,7 +39,7 @@ class AXI4StreamSignature(wiring.Signature):
     """AXI4-Stream with ``tdata``/``tvalid``/``tready``/``tlast`` (source's view)."""
 
     def __init__(self, data_width: int):
-        _check_width("data_width", data_width, 1, 4096)
+        IntRule(1, 4096).check("data_width", data_width)
         self.data_width = data_width
         super().__init__({"tdata": Out(data_width), "tvalid": Out(1), "tready": In(1),
                           "tlast": Out(1)})

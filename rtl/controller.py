@@ -31,7 +31,7 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.config import TileConfig
+from rpu.config import IntRule, TileConfig
 from rpu.models.ref_tile import VECTOR_SETS
 from .axi import AXI4StreamSignature
 
@@ -133,14 +133,8 @@ class TileController(wiring.Component):
                  vector_sets: int = VECTOR_SETS):
         if not isinstance(cfg, TileConfig):
             raise TypeError(f"cfg must be a TileConfig, not {cfg!r}")
-        if isinstance(adc_reset_cycles, bool) or not isinstance(adc_reset_cycles, int):
-            raise TypeError(f"adc_reset_cycles must be an integer in [1, 255], not {adc_reset_cycles!r}")
-        if not 1 <= adc_reset_cycles <= 255:
-            raise ValueError(f"adc_reset_cycles must be an integer in [1, 255], not {adc_reset_cycles!r}")
-        if isinstance(vector_sets, bool) or not isinstance(vector_sets, int):
-            raise TypeError(f"vector_sets must be an integer in [2, 8], not {vector_sets!r}")
-        if not 2 <= vector_sets <= 8:
-            raise ValueError(f"vector_sets must be an integer in [2, 8], not {vector_sets!r}")
+        IntRule(1, 255).check("adc_reset_cycles", adc_reset_cycles)
+        IntRule(2, 8).check("vector_sets", vector_sets)
         self.cfg = cfg
         self.reset_cycles = adc_reset_cycles
         self.vector_sets = vector_sets

@@ -4,9 +4,10 @@ It talks to the co-simulation harness (:mod:`rpu.testbench.harness`) around the 
 
 * update slots come from the harness's slot recorder: one snapshot of up to ``rec_depth``
   slots at a time (``rec_pending`` in ``mon``), acknowledged by toggling ``rec_ack``;
-  recorded slots are applied through :meth:`rpu.models.Crossbar.apply_slots` in one batch
-  per update (when the snapshot that ends the slot run arrives, ``rec_end``), so the model
-  sees the same calls, in the same order, as the reference;
+  recorded slots are applied through :meth:`rpu.models.Crossbar.apply_slots` in whole
+  updates (at a snapshot that ends a slot run, ``rec_end``), at least ``apply_batch`` slots
+  at a time, and always before a read integrates and on :meth:`flush`; the c2c noise is
+  keyed per device and pulse, so the weights equal the reference's bit for bit;
 * reads are followed cycle by cycle, sampled at the falling edge (the DUT's registered
   outputs are settled and values written here are seen at the next rising edge), through
   the packed ``mon`` port: during a read window (``adc_d__integ_en`` for forward,
@@ -25,8 +26,9 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
+from rpu.config import IntRule
 from rpu.testbench.harness import MON_CTL
-from rpu.testbench.lanes import pack_lanes, read_uint
+from rpu.testbench.lanes import pack_lanes, read_uint, unpack_bits
 
 __all__ = ["AnalogFrontEnd"]
 
@@ -37,8 +39,9 @@ _PENDING, _OVERRUN, _END = (1 << MON_CTL.index(n) for n in ("rec_pending", "rec_
 class _Side:
     """One read direction: ``name`` 'd' (forward: ADCs on d-lines, x-lines driven)."""
 
-    def __init__(self, dut, cfg, name, bit):
-        self.name, self.bit = name, bit          # bit of integ_reset in mon
+    def __init__(self, dut, cfg, name):
+        self.name = name
+        self.bit = MON_CTL.index(f"adc_{name}__integ_reset")   # then integ_en, start
         self.lines = cfg.out_size if name == "d" else cfg.in_size
         self.driven = cfg.in_size if name == "d" else cfg.out_size
         self.num_adcs = self.lines // cfg.lines_per_adc
@@ -61,12 +64,10 @@ class AnalogFrontEnd:
 
     def __init__(self, dut, cfg, crossbar, *, latency: int | None = None,
                  apply_batch: int = 256):
-        if isinstance(apply_batch, bool) or not isinstance(apply_batch, int) or apply_batch < 1:
-            raise ValueError(f"apply_batch must be a positive integer, not {apply_batch!r}")
         self.dut, self.cfg, self.xb = dut, cfg, crossbar
-        self.apply_batch = apply_batch
+        self.apply_batch = IntRule(1, 1 << 20).check("apply_batch", apply_batch)
         self.latency = cfg.adc_latency if latency is None else latency
-        self.sides = {"d": _Side(dut, cfg, "d", 1), "x": _Side(dut, cfg, "x", 4)}
+        self.sides = {name: _Side(dut, cfg, name) for name in ("d", "x")}
         self.h_mon, self.h_wake = dut.mon, dut.wake
         self.h_rec_data, self.h_rec_count, self.h_rec_ack = dut.rec_data, dut.rec_count, dut.rec_ack
         self._ack = 0
@@ -103,8 +104,7 @@ class AnalogFrontEnd:
         """(count, 2N+2M) bool drives (x_pos, x_neg, d_pos, d_neg columns) of ``count``
         rows packed back to back, row 0 in the lowest bits."""
         w = self._row_bits
-        raw = np.frombuffer(packed.to_bytes((count * w + 7) // 8 or 1, "little"), np.uint8)
-        return np.unpackbits(raw, bitorder="little")[:count * w].reshape(count, w).astype(bool)
+        return unpack_bits(packed, count * w).reshape(count, w)
 
     def _take_snapshot(self) -> None:
         """Append the recorder's pending snapshot to the unapplied slots and acknowledge it."""

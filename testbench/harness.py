@@ -28,7 +28,7 @@ from amaranth import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, Signa
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.config import TileConfig
+from rpu.config import IntRule, TileConfig
 from rpu.rtl.axi import AXI4StreamSignature
 from rpu.rtl.blocks import TOP_NAME
 
@@ -41,14 +41,6 @@ HARNESS_NAME = "rpu_tile_harness"
 MON_CTL = ("rec_pending", "adc_d__integ_reset", "adc_d__integ_en", "adc_d__start",
            "adc_x__integ_reset", "adc_x__integ_en", "adc_x__start", "rec_overrun", "rec_end")
 WAKE_BITS = 7
-
-
-def _positive_int(name, value, hi):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer in [1, {hi}], not {value!r}")
-    if not 1 <= value <= hi:
-        raise ValueError(f"{name} must be an integer in [1, {hi}], not {value!r}")
-    return value
 
 
 class CosimHarness(wiring.Component):
@@ -66,14 +58,14 @@ class CosimHarness(wiring.Component):
             raise TypeError(f"cfg must be a TileConfig, not {cfg!r}")
         lanes = cfg.stream_width
         frames = -(-cfg.in_size // lanes) + -(-cfg.out_size // lanes)
-        self.play_beats = _positive_int("play_beats", frames + 2 if play_beats is None
-                                        else play_beats, 4096)
+        self.play_beats = IntRule(1, 4096).check(
+            "play_beats", frames + 2 if play_beats is None else play_beats)
         self.cfg = cfg
         self.beat_bits = lanes * cfg.value_bits
         self.row_bits = 2 * (cfg.in_size + cfg.out_size)
         if rec_depth is None:           # a whole default update per snapshot, ≤ 64 kbit
             rec_depth = max(1, min(64, (1 << 16) // self.row_bits))
-        self.rec_depth = _positive_int("rec_depth", rec_depth, 256)
+        self.rec_depth = IntRule(1, 256).check("rec_depth", rec_depth)
         self.tile_signature = tile_signature(cfg)
         members = {name: m for name, m in self.tile_signature.members.items() if name != "s_axis"}
         members.update({
@@ -130,8 +122,8 @@ class VectorPlayer(wiring.Component):
     """
 
     def __init__(self, beats: int, width: int):
-        self.beats = _positive_int("beats", beats, 4096)
-        self.width = _positive_int("width", width, 4096)
+        self.beats = IntRule(1, 4096).check("beats", beats)
+        self.width = IntRule(1, 4096).check("width", width)
         super().__init__({
             "data": In(beats * width), "count": In(range(beats + 1)), "last": In(beats),
             "go": In(1), "busy": Out(1), "sets": Out(8), "axis": Out(AXI4StreamSignature(width)),
@@ -173,8 +165,8 @@ class SlotRecorder(wiring.Component):
     """
 
     def __init__(self, depth: int, width: int):
-        self.depth = _positive_int("depth", depth, 256)
-        self.width = _positive_int("width", width, 1 << 16)
+        self.depth = IntRule(1, 256).check("depth", depth)
+        self.width = IntRule(1, 1 << 16).check("width", width)
         super().__init__({
             "valid": In(1), "row": In(width), "ack": In(1),
             "data": Out(depth * width), "count": Out(range(depth + 1)), "end": Out(1),

@@ -11,6 +11,7 @@ from rpu.rtl.regmap import ERRORS, OPS, register_map
 from rpu.rtl.tile import Tile
 from rpu.testbench.amsim import simulate
 from rpu.testbench.host import am_axil_read, am_axil_write
+from rpu.testbench.lanes import pack_lanes
 
 SMALL = TileConfig(in_size=8, out_size=4, stream_width=4)
 
@@ -61,10 +62,6 @@ def test_loader_flags_wrong_length_and_queue_amaranth_sim():
     rm = register_map(cfg)
     dut = Tile(cfg)
     flag = {n: 1 << i for i, n in enumerate(ERRORS)}
-    lanes, vb = cfg.stream_width, cfg.value_bits
-
-    def beat(values):
-        return sum((int(v) & ((1 << vb) - 1)) << (vb * i) for i, v in enumerate(values))
 
     async def send(ctx, beats):
         s = dut.s_axis
@@ -82,7 +79,7 @@ def test_loader_flags_wrong_length_and_queue_amaranth_sim():
     async def tb(ctx):
         bus = dut.s_axil
         x = to_fixed(cfg, np.linspace(-0.5, 0.5, cfg.in_size))
-        good = [beat(x[i:i + lanes]) for i in range(0, cfg.in_size, lanes)]
+        good = _frame(cfg, x)
         ctrl = lambda op: rm.encode("CTRL", start=1, op=OPS.index(op))   # noqa: E731
         assert await am_axil_read(ctx, bus, rm.addr("ID")) == 0x52505531
         # short frame (tlast on the first of two beats)
@@ -117,9 +114,8 @@ def test_loader_flags_wrong_length_and_queue_amaranth_sim():
 # ---- back-to-back operations at the controller ports (host keeps the stream full) ----
 
 def _frame(cfg, values):
-    lanes, vb = cfg.stream_width, cfg.value_bits
-    return [sum((int(v) & ((1 << vb) - 1)) << (vb * j) for j, v in enumerate(values[i:i + lanes]))
-            for i in range(0, len(values), lanes)]
+    lanes = cfg.stream_width
+    return [pack_lanes(values[i:i + lanes], cfg.value_bits) for i in range(0, len(values), lanes)]
 
 
 def _vectors(cfg, seed):
