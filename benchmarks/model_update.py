@@ -18,7 +18,7 @@ mmap below 32 MiB) before anything is timed: otherwise whether a 1 MiB temporary
 heap layout the previous code left, which moved rank1 at 512² between 0.17 and 1.2 ms
 from run to run.  The same setting holds for both sides of every ratio.
 
-Inputs: x ~ U(−1, 1), d ~ N(0, 0.01²) (a backprop error), lr = cfg.lr = 0.01, so with
+Inputs: x ~ U(−1, 1), d ~ N(0, 0.01²) (a backprop error), lr = cfg.update.lr = 0.01, so with
 update management p_max = sqrt(lr·max|x|·max|d|/(dw_min·BL)) ≈ 0.2 and the coincidence
 counts are sparse.  Times: minimum (and median) of ``--reps`` runs after a warm-up run.
 
@@ -94,7 +94,7 @@ def bench(n: int, reps: int, bl: int) -> dict:
     t_apply = timed(lambda: tile.crossbar.apply_phase_trains(trains), reps)
     t_update = timed(lambda: tile.update(x, d), reps)
     W = np.zeros((n, n), np.float32)
-    x32, d32, lr = x.astype(np.float32), d.astype(np.float32), np.float32(cfg.lr)
+    x32, d32, lr = x.astype(np.float32), d.astype(np.float32), np.float32(cfg.update.lr)
 
     def rank1():
         nonlocal W

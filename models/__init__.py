@@ -1,10 +1,28 @@
-"""rpu.models: behavioural crossbar (devices, single- and multi-conductance arrays, tile)
-and the bit-exact references of the RTL blocks (``ref_*``)."""
+"""rpu.models: the behavioural crossbar (devices, single- and multi-conductance arrays), the
+tile's bit-exact reference (:class:`TileReference`) and the references of the RTL blocks
+(``ref_<block>``, twins of ``rpu.rtl.<block>``).
 
-from rpu.models.crossbar import PHASE_DRIVES, Crossbar, Readout, coincidences
-from rpu.models.devices import DeviceArray, c2c_normal
-from rpu.models.multiconductance import MultiConductanceCrossbar
-from rpu.models.tile import Tile
+Names are imported on first use, so ``import rpu.models`` (or ``rpu.models.ref_lfsr``) does
+not load numba.
+"""
+
+import importlib
 
 __all__ = ["Crossbar", "Readout", "PHASE_DRIVES", "coincidences", "DeviceArray", "c2c_normal",
-           "MultiConductanceCrossbar", "Tile"]
+           "MultiConductanceCrossbar", "TileReference"]
+
+_WHERE = {"Crossbar": "crossbar", "Readout": "crossbar", "PHASE_DRIVES": "crossbar",
+          "coincidences": "crossbar", "DeviceArray": "devices", "c2c_normal": "devices",
+          "MultiConductanceCrossbar": "multiconductance", "TileReference": "ref_tile"}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

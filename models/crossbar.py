@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import numba
 import numpy as np
 
 from rpu.config import TileConfig
-from rpu.models.devices import DeviceArray
+
+from . import kernels
+from .devices import DeviceArray
 
 __all__ = ["Crossbar", "Readout", "PHASE_DRIVES", "coincidences", "polarity_runs", "check_slots",
            "check_vector", "check_net_slots", "check_train", "phase_slots"]
@@ -96,7 +97,7 @@ def coincidences(a_bits: np.ndarray, b_bits: np.ndarray
     else:
         chunks = _chunks(ea, eb, slots, m, n)
     for t0, t1, a, b in chunks:
-        flat, k, t = _coincide(a - t0 * m, b - t0 * n, t1 - t0, m, n)
+        flat, k, t = kernels.coincide(a - t0 * m, b - t0 * n, t1 - t0, m, n)
         if flat.size:
             yield flat, k, t + t0
 
@@ -118,48 +119,6 @@ def _chunks(ea, eb, slots: int, m: int, n: int):
             for r0 in range(0, a.size, step):
                 yield t0, t1, a[r0:r0 + step], b
         t0 = t1
-
-
-@numba.njit(inline="always")
-def _popcount(v):
-    v = v - ((v >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    v = (v & np.uint64(0x3333333333333333)) + ((v >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    v = (v + (v >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return (v * np.uint64(0x0101010101010101)) >> np.uint64(56)
-
-
-@numba.njit(cache=True)
-def _coincide(a_events, b_events, slots, m, n):
-    """:func:`coincidences` of one chunk of T <= 64 slots from its line events (flat indices
-    t·M + i of the row trains, t·N + j of the column trains, ascending): (flat, k, t)."""
-    rows_w, cols_w = np.zeros(m, np.uint64), np.zeros(n, np.uint64)     # packed trains
-    a_start, b_start = np.zeros(slots + 1, np.intp), np.zeros(slots + 1, np.intp)
-    for e in a_events:
-        rows_w[e % m] |= np.uint64(1) << np.uint64(e // m)
-        a_start[e // m + 1] += 1
-    for e in b_events:
-        cols_w[e % n] |= np.uint64(1) << np.uint64(e // n)
-        b_start[e // n + 1] += 1
-    total = 0
-    for t in range(slots):
-        total += a_start[t + 1] * b_start[t + 1]
-        a_start[t + 1] += a_start[t]
-        b_start[t + 1] += b_start[t]
-    flat, k, ts = np.empty(total, np.intp), np.empty(total, np.uint8), np.empty(total, np.intp)
-    p = 0
-    for t in range(slots):
-        before = (np.uint64(1) << np.uint64(t)) - np.uint64(1)
-        lo, hi = b_start[t], b_start[t + 1]
-        for e in range(a_start[t], a_start[t + 1]):
-            i = a_events[e] - t * m
-            base, earlier = i * n - t * n, rows_w[i] & before   # the row's earlier slots
-            for q in range(lo, hi):                              # branch-free: vectorised
-                j = b_events[q]                                  # = t·N + column
-                flat[p + q - lo] = base + j
-                k[p + q - lo] = _popcount(earlier & cols_w[j - t * n])
-                ts[p + q - lo] = t
-            p += hi - lo
-    return flat, k, ts
 
 
 def polarity_runs(xp, xn, dp, dn) -> list[tuple[int, int]]:
@@ -223,15 +182,15 @@ class Readout:
 
     def read(self, weights: np.ndarray, net: np.ndarray, *, backward: bool):
         """ADC codes (int32) and saturation flags of W·v (or Wᵀ·v), v = net / dac_max."""
-        c = self.cfg
+        c, io = self.cfg, self.cfg.io
         v = (net / c.dac_max).astype(np.float32)
         y = (weights.T @ v if backward else weights @ v).astype(np.float64)
-        if c.w_noise > 0:
-            y += c.w_noise * float(np.linalg.norm(v)) * self.rng.standard_normal(y.size)
-        if c.out_noise > 0:
-            y += c.out_noise * self.rng.standard_normal(y.size)
-        saturated = np.abs(y) >= c.out_bound
-        y = np.clip(y, -c.out_bound, c.out_bound)
+        if io.w_noise > 0:
+            y += io.w_noise * float(np.linalg.norm(v)) * self.rng.standard_normal(y.size)
+        if io.out_noise > 0:
+            y += io.out_noise * self.rng.standard_normal(y.size)
+        saturated = np.abs(y) >= io.out_bound
+        y = np.clip(y, -io.out_bound, io.out_bound)
         codes = np.clip(np.rint(y / c.adc_lsb), -c.adc_max, c.adc_max).astype(np.int32)
         return codes, saturated
 

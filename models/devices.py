@@ -13,97 +13,18 @@ bit for bit.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
-from rpu.config import DeviceConfig
+from rpu.config import DeviceConfig, DeviceModel
+
+from . import kernels
 
 __all__ = ["DeviceArray", "c2c_normal", "UNIDIRECTIONAL_MODELS"]
 
-_REC, _SET = 6, 4      # device record: 4 float32 parameters, then the set and reset counters
+_REC, _SET = kernels.REC_FIELDS, kernels.REC_SET
 
 #: models whose conductance only increases under pulses (a RESET brings it back down)
-UNIDIRECTIONAL_MODELS = ("exp_step",)
-
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_GOLD, _ODD = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD6E8FEB86659FD93)
-
-
-_U24 = np.uint64(0xFFFFFF)
-_F24 = np.float32(2.0 ** -24)
-_TWO_PI = np.float32(2.0 * np.pi)
-
-
-_AHEAD = 16     # prefetch distance (elements) of the sparse record and weight accesses
-
-
-@intrinsic
-def _prefetch(typingctx, arr, i):
-    """Hint the CPU to fetch the cache line of ``arr[i]`` (row i of a 2-D array): LLVM's
-    ``llvm.prefetch`` (read, keep in all levels), a hint that never faults or changes data."""
-    if not isinstance(arr, types.Array) or not isinstance(i, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        aryty = sig.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        inds = [context.cast(builder, args[1], sig.args[1], types.intp)]
-        inds += [context.get_constant(types.intp, 0)] * (aryty.ndim - 1)
-        ptr = cgutils.get_item_pointer2(context, builder, data=ary.data,
-                                        shape=cgutils.unpack_tuple(builder, ary.shape),
-                                        strides=cgutils.unpack_tuple(builder, ary.strides),
-                                        layout=aryty.layout, inds=inds, wraparound=False)
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return types.void(arr, i), codegen
-
-
-@numba.njit(inline="always")
-def _mix64(z):
-    """splitmix64 finaliser (uint64, wrapping arithmetic)."""
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-@numba.njit(inline="always")
-def _uniforms(key, device, ordinal):
-    """Box–Muller's inputs (float32) of one c2c draw: u1 in (0, 1) and θ = 2π·u2, u2 in
-    [0, 1), from two 24-bit uniforms (exact in float32)."""
-    z = _mix64(_mix64(np.uint64(device) * _GOLD + key) ^ (np.uint64(ordinal) * _ODD))
-    u1 = (np.float32(z >> np.uint64(40)) + np.float32(0.5)) * _F24
-    u2 = np.float32((z >> np.uint64(16)) & _U24) * _F24
-    return u1, u2 * _TWO_PI
-
-
-@numba.njit(inline="always")
-def _xi(ln_u1, cos_theta):
-    """Box–Muller's float32 sqrt(−2·ln u1)·cos θ from numpy's ln u1 and cos θ."""
-    return np.sqrt(ln_u1 * np.float32(-2.0)) * cos_theta
-
-
-@numba.njit(cache=True)
-def _uniforms_of(key, device, ordinal):
-    u1 = np.empty(device.size, np.float32)
-    theta = np.empty(device.size, np.float32)
-    for e in range(device.size):
-        u1[e], theta[e] = _uniforms(key, device[e], ordinal[e])
-    return u1, theta
-
-
-@numba.njit(cache=True)
-def _xi_of(ln_u1, cos_theta):
-    out = np.empty(ln_u1.size, np.float32)
-    for e in range(out.size):
-        out[e] = _xi(ln_u1[e], cos_theta[e])
-    return out
+UNIDIRECTIONAL_MODELS = (DeviceModel.EXP_STEP,)
 
 
 def _log_cos(u1: np.ndarray, theta: np.ndarray) -> None:
@@ -121,61 +42,9 @@ def c2c_normal(key: int, device: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
     """
     device = np.ascontiguousarray(device, dtype=np.uint64).reshape(-1)
     ordinal = np.ascontiguousarray(np.broadcast_to(ordinal, device.shape), dtype=np.uint64)
-    u1, theta = _uniforms_of(np.uint64(key), device, ordinal)
+    u1, theta = kernels.uniforms_of(np.uint64(key), device, ordinal)
     _log_cos(u1, theta)
-    return _xi_of(u1, theta)
-
-
-@numba.njit(cache=True)
-def _pulse_plan(rec, par, idx, k, up, unidirectional, stuck, key):
-    """Prepare :meth:`DeviceArray.pulse_sequence`: count every pulse in ``rec`` (set/reset
-    counters) and return the pulses that change w (not on stuck devices, not depressing a
-    unidirectional one) grouped by round k: ``bounds`` (round r = [bounds[r], bounds[r+1])),
-    device, direction, signed step (+dw_up / −dw_down), the device's bounds and the c2c
-    inputs (u1, θ) of the pulse's ordinal (the device's pulse count before it; the elements
-    come in time order, k[e] = the device's earlier elements)."""
-    n = idx.size
-    rounds = k.max() + 1
-    bounds = np.zeros(rounds + 1, np.intp)     # round sizes (a sequential pass)
-    for e in range(n):
-        if (stuck.size == 0 or not stuck[idx[e]]) and (up[e] or not unidirectional):
-            bounds[k[e] + 1] += 1
-    for r in range(rounds):
-        bounds[r + 1] += bounds[r]
-    m = bounds[rounds]
-    fill = bounds[:-1].copy()
-    o_idx, o_up = np.empty(m, np.intp), np.empty(m, np.bool_)
-    dw, lo, hi = np.empty(m, np.float32), np.empty(m, np.float32), np.empty(m, np.float32)
-    u1, theta = np.empty(m, np.float32), np.empty(m, np.float32)
-    for e in range(n):                         # one visit per record: count, then plan
-        if e + _AHEAD < n:
-            _prefetch(rec, idx[e + _AHEAD])
-        i = idx[e]
-        # the count read includes the device's k earlier pulses of this call
-        count = np.uint64(rec[i, _SET]) + np.uint64(rec[i, _SET + 1])
-        rec[i, _SET + (0 if up[e] else 1)] += 1
-        if (stuck.size == 0 or not stuck[i]) and (up[e] or not unidirectional):
-            q = fill[k[e]]
-            fill[k[e]] += 1
-            o_idx[q], o_up[q] = i, up[e]
-            dw[q] = par[i, 0] if up[e] else -par[i, 1]
-            lo[q], hi[q] = par[i, 2], par[i, 3]
-            u1[q], theta[q] = _uniforms(key, i, count)
-    return bounds, o_idx, o_up, dw, lo, hi, u1, theta
-
-
-@numba.njit(cache=True)
-def _apply_steps(wf, idx, step, ln_u1, cos_theta, sigma, lo, hi):
-    """wf[idx] = clip(wf[idx] + step·(1 + σ·ξ), lo, hi) in float32 (ξ = :func:`_xi`, the
-    clip as numpy's maximum/minimum), element by element in order."""
-    one = np.float32(1.0)
-    for e in range(idx.size):
-        if e + _AHEAD < idx.size:
-            _prefetch(wf, idx[e + _AHEAD])
-        i = idx[e]
-        v = wf[i] + step[e] * (_xi(ln_u1[e], cos_theta[e]) * sigma + one)
-        v = v if v > lo[e] else lo[e]
-        wf[i] = v if v < hi[e] else hi[e]
+    return kernels.xi_of(u1, theta)
 
 
 def _ratio(gamma: float, bound: float) -> float:
@@ -314,19 +183,19 @@ class DeviceArray:
         k = np.ascontiguousarray(k)
         up = np.ascontiguousarray(np.broadcast_to(np.asarray(up, dtype=bool), idx.shape))
         stuck = self.stuck.reshape(-1) if self.stuck is not None else np.zeros(0, bool)
-        bounds, idx, up, dw, lo, hi, u1, theta = _pulse_plan(
+        bounds, idx, up, dw, lo, hi, u1, theta = kernels.pulse_plan(
             self._rec, self._rec.view(np.float32), idx, k, up, self.unidirectional, stuck,
             np.uint64(self.key))
         _log_cos(u1, theta)
         sigma = np.float32(self.cfg.dw_min_std)
         wf = self.w.reshape(-1)
         if self.cfg.model == "constant_step":       # the step does not depend on w: one pass
-            _apply_steps(wf, idx, dw, u1, theta, sigma, lo, hi)
+            kernels.apply_steps(wf, idx, dw, u1, theta, sigma, lo, hi)
             return
         for r in range(bounds.size - 1):
             s = slice(bounds[r], bounds[r + 1])
             step = self._step(wf.take(idx[s]), dw[s], lo[s], hi[s], up[s])
-            _apply_steps(wf, idx[s], step, u1[s], theta[s], sigma, lo[s], hi[s])
+            kernels.apply_steps(wf, idx[s], step, u1[s], theta[s], sigma, lo[s], hi[s])
 
     def disturb(self, mask: np.ndarray, up: bool) -> None:
         """Half-select disturb on the devices where ``mask``: w ± disturb·dw (no noise), clip."""

@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rpu.config import IntRule
+from rpu.spec.params import check_dac_params
 
-__all__ = ["check_dac_params", "check_dac_codes", "pulse_width_drives", "window_cycles"]
-
-
-def check_dac_params(lines, dac_bits, slot_cycles=1, lanes=1) -> None:
-    for name, value, lo, hi in (("lines", lines, 1, 4096), ("dac_bits", dac_bits, 2, 12),
-                                ("slot_cycles", slot_cycles, 1, 255), ("lanes", lanes, 1, 4096)):
-        IntRule(lo, hi).check(name, value)
+__all__ = ["check_dac_codes", "pulse_width_drives"]
 
 
 def check_dac_codes(codes, dac_bits: int) -> np.ndarray:
@@ -38,8 +32,3 @@ def pulse_width_drives(codes, dac_bits: int) -> tuple[np.ndarray, np.ndarray]:
     dac_max = (1 << (dac_bits - 1)) - 1
     on = np.arange(dac_max)[:, None] < np.minimum(np.abs(c), dac_max)[None, :]
     return on & (c > 0)[None, :], on & (c < 0)[None, :]
-
-
-def window_cycles(dac_bits: int, slot_cycles: int) -> int:
-    """Cycles from ``start`` to ``done`` inclusive of the ``done`` cycle."""
-    return ((1 << (dac_bits - 1)) - 1) * slot_cycles + 1

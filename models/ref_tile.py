@@ -1,104 +1,119 @@
-"""Reference of the tile top: cycle-count formulas of the controller (SPEC §3.6) and the
-operation-level reference the end-to-end benches compare against.
+"""The tile's bit-exact reference: the periphery (noise, bound and update management, random
+streams, sign phases) around a behavioural crossbar.
 
-Cycle counts are those of the ``CYC_*`` registers: from the cycle the run sequencer commits
-the operation's codes (cycle 1) to the cycle it finishes (inclusive).
+It is what the co-simulation compares the generated tile against (the fixed-point calls,
+in the host's format) and what training-scale experiments run on (the float calls): the
+same configuration and seeds give the same weights either way.  A read is
+:func:`~rpu.models.ref_management.read_path` with the array's pulse read as the analog read
+(a pulse-width encoder's net slots equal the DAC codes); an update is
+:func:`~rpu.models.ref_management.update_codes` → the RTL's streams and phases
+(:class:`~rpu.models.ref_stochastic.UpdateStreamsModel`) → the array's
+``apply_phase_trains``.  Its cycle formulas are :mod:`rpu.spec.timing`'s.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import numpy as np
+
+from rpu.config import TileConfig, UpdateConfig, check_instance
+from rpu.spec.formats import registers_from_config
+
+from .crossbar import Crossbar, check_vector
+from .multiconductance import MultiConductanceCrossbar
+from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed, update_codes
+from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
+
+__all__ = ["TileReference"]
+
+_LR = UpdateConfig.field_rules()["lr"][0]
 
 
-from rpu.config import TileConfig
-from .ref_adc import adc_read_cycles
-from .ref_management import read_path, registers_from_config, um_cycles, update_codes
-from .ref_streams import UpdateStreamsModel, active_phases
-
-__all__ = ["beats", "read_cycles", "update_cycles", "vector_cycles", "update_period",
-           "TileReference", "READ_FIXED", "UPDATE_FIXED", "VECTOR_SETS"]
-
-VECTOR_SETS = 3         # vector buffer sets of the controller (rtl.controller.TileController)
-READ_FIXED = 3          # accept decision, readout hand-over, stream drain
-UPDATE_FIXED = 2        # commit/start cycle + done cycle
-
-
-def beats(lines: int, lanes: int) -> int:
-    return -(-lines // lanes)
-
-
-def read_cycles(cfg: TileConfig, *, backward: bool = False, passes: int = 1,
-                latency: int | None = None) -> int:
-    """Forward / backward: ``passes·A + (passes−1)·(2 + B_in) + B_out + READ_FIXED``.
-
-    ``A`` = :func:`rpu.models.ref_adc.adc_read_cycles` (integrator reset + read window +
-    ``lines_per_adc·(latency+1)`` + 1), ``B_in`` = beats of the driven side (a bound-
-    management retry reloads the bank), ``B_out`` = result beats (one per cycle without
-    back-pressure).
-    """
-    lanes = cfg.stream_width
-    n_in, n_out = (cfg.out_size, cfg.in_size) if backward else (cfg.in_size, cfg.out_size)
-    a = adc_read_cycles(cfg, latency=latency)
-    return passes * a + (passes - 1) * (2 + beats(n_in, lanes)) + beats(n_out, lanes) + READ_FIXED
-
-
-def update_cycles(cfg: TileConfig, phases: int, bl: int) -> int:
-    """Update: ``phases·BL·slot_cycles + UPDATE_FIXED``."""
-    return phases * bl * cfg.slot_cycles + UPDATE_FIXED
-
-
-def vector_cycles(cfg: TileConfig, *, op: str = "update") -> int:
-    """Vector load time: cycles the loader needs per operation when the frames stream
-    without gaps: ``1 + B_x + B_d`` for an update (take the queued command, receive x then
-    d), ``1 + B_in`` for a read."""
-    lanes = cfg.stream_width
-    bx, bd = beats(cfg.in_size, lanes), beats(cfg.out_size, lanes)
-    if op == "update":
-        return 1 + bx + bd
-    if op not in ("forward", "backward"):
-        raise ValueError(f"op must be 'update', 'forward' or 'backward', not {op!r}")
-    return 1 + (bx if op == "forward" else bd)
-
-
-def update_period(cfg: TileConfig, phases: int, bl: int) -> int:
-    """Back-to-back updates (steady state, host keeping the stream full): one update every
-    ``max(update_cycles, vector_cycles, um_cycles)`` cycles — pulse time, vector load time,
-    and the update manager's latency (a stage of its own; shorter than the other two unless
-    the tile is tiny or BL small).  Needs ``VECTOR_SETS`` ≥ 3 for every shape: a set is held
-    from its load through UM to its conversion, ``2 + B_x + B_d + L_um + max(B_x, B_d)``
-    cycles, under three load times."""
-    return max(update_cycles(cfg, phases, bl), vector_cycles(cfg), um_cycles(cfg))
-
-
-@dataclass
 class TileReference:
-    """Operation-level twin of the tile: management + streams references around a
-    behavioural crossbar (call order = the co-simulation's: one read per pass, one
-    ``apply_slots`` per update)."""
+    """``TileReference(cfg, crossbar=None, *, seed=None)``: the periphery reference driving
+    ``crossbar`` (default: a :class:`~rpu.models.Crossbar`, or a
+    :class:`~rpu.models.MultiConductanceCrossbar` when ``cfg.mc.enabled``, whose updates go
+    to the LSP), built with model seed ``seed`` (default ``cfg.model_seed``).
 
-    cfg: TileConfig
-    crossbar: object
-    regs: dict = field(default=None)
+    The random generators start from ``cfg.update``'s seeds, as the tile after a seed load.
+    """
 
-    def __post_init__(self):
-        if self.regs is None:
-            self.regs = registers_from_config(self.cfg)
-        self.streams = UpdateStreamsModel(self.cfg)
+    def __init__(self, cfg: TileConfig, crossbar=None, *, seed: int | None = None):
+        self.cfg = check_instance("cfg", cfg, TileConfig)
+        if crossbar is None:
+            crossbar = (MultiConductanceCrossbar if cfg.mc.enabled else Crossbar)(cfg, seed=seed)
+        self.crossbar = crossbar
+        self.regs = registers_from_config(cfg)
+        self._lr = cfg.update.lr
+        self.streams = UpdateStreamsModel(cfg)
+        self.last_read: ReadResult | None = None
+        self.last_update: UpdateCodes | None = None
 
-    def forward(self, x_fixed):
-        return read_path(self.cfg, x_fixed, self.crossbar.read_forward_pulses, regs=self.regs)
+    # -- weights -------------------------------------------------------------------------
+    @property
+    def weights(self) -> np.ndarray:
+        return self.crossbar.weights
 
-    def backward(self, d_fixed):
-        return read_path(self.cfg, d_fixed, self.crossbar.read_backward_pulses,
-                         backward=True, regs=self.regs)
+    def set_weights(self, W) -> None:
+        self.crossbar.set_weights(W)
 
-    def update(self, x_fixed, d_fixed):
-        """Returns ``(codes, drives)``; the drives are applied to the crossbar."""
+    @property
+    def lr(self) -> float:
+        """Learning rate of the updates (the update-management registers follow it)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        value = _LR.check("lr", value)
+        if value != self._lr:
+            self.regs = registers_from_config(self.cfg, lr=value)
+            self._lr = value
+
+    # -- host format (what the tile's streams carry) ----------------------------------------
+    def forward_fixed(self, x_fixed) -> ReadResult:
+        """A forward of host fixed-point ``x_fixed`` (N,): NM, BM, ADC path, as the RTL."""
+        self.last_read = read_path(self.cfg, x_fixed, self.crossbar.read_forward_pulses,
+                                   regs=self.regs)
+        return self.last_read
+
+    def backward_fixed(self, d_fixed) -> ReadResult:
+        """A backward of ``d_fixed`` (M,) (no bound management)."""
+        self.last_read = read_path(self.cfg, d_fixed, self.crossbar.read_backward_pulses,
+                                   backward=True, regs=self.regs)
+        return self.last_read
+
+    def update_fixed(self, x_fixed, d_fixed) -> tuple[UpdateCodes, SlotDrives]:
+        """An update of host fixed-point vectors: ``(codes, drives)``, the drives slot by
+        slot as the tile's line ports show them; the pulses are applied to the crossbar."""
         codes = update_codes(self.cfg, x_fixed, d_fixed, regs=self.regs)
-        drv = self.streams.drives(codes.x_codes, codes.d_codes, codes.bl)
-        if len(drv.x_pos):
-            self.crossbar.apply_slots(drv.x_pos, drv.x_neg, drv.d_pos, drv.d_neg)
-        return codes, drv
+        trains = self.streams.phase_trains(codes.x_codes, codes.d_codes, codes.bl)
+        self.crossbar.apply_phase_trains(trains)
+        self.last_update = codes
+        return codes, self.streams.slot_drives(trains)
 
-    def phases(self, codes) -> int:
+    def phases(self, codes: UpdateCodes) -> int:
+        """Sign phases an update with ``codes`` runs (0 when BL is 0)."""
         return len(active_phases(codes.x_codes, codes.d_codes)) if codes.bl else 0
+
+    # -- floats (training) ---------------------------------------------------------------
+    def forward(self, x) -> np.ndarray:
+        """y = W·x through DAC/NM/BM/ADC (float (M,)); details in ``last_read``."""
+        x = check_vector("x", x, self.cfg.in_size)
+        return np.asarray(self.forward_fixed(to_fixed(self.cfg, x)).y, dtype=np.float64)
+
+    def backward(self, d) -> np.ndarray:
+        """z = Wᵀ·d (float (N,)); details in ``last_read``."""
+        d = check_vector("d", d, self.cfg.out_size)
+        return np.asarray(self.backward_fixed(to_fixed(self.cfg, d)).y, dtype=np.float64)
+
+    def update(self, x, d, lr: float | None = None) -> UpdateCodes:
+        """Stochastic update, E[ΔW] = −lr·d·xᵀ (``lr`` sets :attr:`lr` first); returns the
+        codes (also in ``last_update``)."""
+        if lr is not None:
+            self.lr = lr
+        x = check_vector("x", x, self.cfg.in_size)
+        d = check_vector("d", d, self.cfg.out_size)
+        codes = update_codes(self.cfg, to_fixed(self.cfg, x), to_fixed(self.cfg, d), regs=self.regs)
+        self.crossbar.apply_phase_trains(
+            self.streams.phase_trains(codes.x_codes, codes.d_codes, codes.bl))
+        self.last_update = codes
+        return codes

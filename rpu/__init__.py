@@ -1,16 +1,19 @@
-"""RPU tile periphery: Amaranth generators (rpu.rtl), behavioural and bit-exact models
-(rpu.models), cocotb benches (rpu.testbench), one validated configuration (rpu.TileConfig)."""
+"""RPU tile periphery: one validated configuration (:class:`rpu.TileConfig`), the contract
+every layer reads (:mod:`rpu.spec`), Amaranth generators (:mod:`rpu.rtl`), behavioural and
+bit-exact models (:mod:`rpu.models`), cocotb benches (:mod:`rpu.testbench`) and the ``rpu``
+command (:mod:`rpu.cli`).
 
-import os as _os
+The top-level folders ``rtl/``, ``models/`` and ``testbench/`` are mapped into this one
+namespace by ``pyproject.toml``; a source checkout is used through ``pip install -e .``.
+"""
 
-# In a source checkout the sub-packages live in the top-level folders rtl/, models/ and
-# testbench/ (installed, setuptools maps them under rpu/).  Let a checkout import too.
-_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
-if _os.path.isdir(_os.path.join(_root, "rtl")) and _os.path.isfile(_os.path.join(_root, "pyproject.toml")):
-    __path__.append(_root)  # noqa: F821  (package __path__)
+from importlib import metadata as _metadata
 
-from .config import (ConfigError, DeviceConfig, MultiConductanceConfig,  # noqa: E402
-                     TileConfig)
+from .config import (DEVICE_PRESETS, ConfigError, ConverterConfig, DeviceConfig, DeviceModel,
+                     HostConfig, IOConfig, MultiConductanceConfig, NoiseManagement, TileConfig,
+                     UpdateConfig)
 
-__all__ = ["TileConfig", "DeviceConfig", "MultiConductanceConfig", "ConfigError"]
-__version__ = "0.1.0"
+__all__ = ["TileConfig", "ConverterConfig", "HostConfig", "IOConfig", "UpdateConfig",
+           "DeviceConfig", "MultiConductanceConfig", "NoiseManagement", "DeviceModel",
+           "DEVICE_PRESETS", "ConfigError", "__version__"]
+__version__ = _metadata.version("rpu-periphery")

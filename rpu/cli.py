@@ -8,17 +8,29 @@ value prints one line naming the field and its allowed range, and exits with sta
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from .config import ConfigError, DeviceConfig, MultiConductanceConfig, TileConfig
+from .config import FLAT_GROUPS, ConfigError, TileConfig
 
 __all__ = ["main", "config_from_args"]
 
-_SECTIONS = (("", TileConfig), ("device", DeviceConfig), ("mc", MultiConductanceConfig))
+
+def _config_sections():
+    """``(title, key prefix, group or None, option prefix, rules)`` of every option group:
+    the tile's own fields, the flat groups (options named after their fields), then the
+    device and multi-conductance groups (``--device-…``, ``--mc-…``)."""
+    fields = {f.name: f for f in dataclasses.fields(TileConfig)}
+    own = {k: v for k, v in TileConfig.field_rules().items()}
+    yield "tile", None, "", own
+    for name in FLAT_GROUPS + ("device", "mc"):
+        group = fields[name].metadata["group"]
+        prefix = "" if name in FLAT_GROUPS else name + "-"
+        yield name, name, prefix, group.field_rules()
 
 
 def _int_in(lo: int, hi: int):
@@ -34,15 +46,26 @@ def _int_in(lo: int, hi: int):
     return parse
 
 
+_TITLES = {
+    "tile": "tile shape and model seed", "converters": "converters (DAC, ADC, slots)",
+    "host": "host formats", "io": "forward/backward read path", "update": "stochastic update",
+    "device": "device (behavioural model only: the generated Verilog is the same for every device)",
+    "mc": "multi-conductance cell",
+}
+
+
 def _add_config_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("tile configuration (override --config)")
-    g.add_argument("--config", metavar="FILE", help="JSON config (e.g. a params.json written by generate)")
-    for section, cls in _SECTIONS:
-        for name, (rule, doc, default) in cls.field_rules().items():
-            key = f"{section}.{name}" if section else name
-            opt = "--" + key.replace(".", "-").replace("_", "-")
+    p.add_argument("--config", metavar="FILE",
+                   help="JSON config (e.g. a params.json written by generate), options override it")
+    for title, group, prefix, rules in _config_sections():
+        g = p.add_argument_group(_TITLES[title])
+        for name, (rule, doc, default, model_only) in rules.items():
+            key = f"{group}.{name}" if group else name
+            opt = "--" + prefix + name.replace("_", "-")
+            tag = " (model only)" if model_only and title != "device" else ""
+            shown = default.value if hasattr(default, "value") else default
             g.add_argument(opt, dest="cfg:" + key, metavar="V", default=None,
-                           help=f"{doc} ({rule.describe()}; default {default!r})")
+                           help=f"{doc}{tag} ({rule.describe()}; default {shown!r})")
 
 
 def config_from_args(args: argparse.Namespace) -> TileConfig:
@@ -58,21 +81,21 @@ def config_from_args(args: argparse.Namespace) -> TileConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"--config: {args.config} must hold a JSON object")
     rules = {}
-    for section, cls in _SECTIONS:
-        for name, (rule, _doc, _d) in cls.field_rules().items():
-            rules[f"{section}.{name}" if section else name] = rule
+    for _title, group, _prefix, fields in _config_sections():
+        for name, (rule, *_rest) in fields.items():
+            rules[f"{group}.{name}" if group else name] = (group, name, rule)
     for dest, text in vars(args).items():
         if not dest.startswith("cfg:") or text is None:
             continue
-        key = dest[4:]
-        value = rules[key].parse(key, text)
-        if "." in key:
-            section, name = key.split(".")
-            data.setdefault(section, {})
-            if isinstance(data[section], dict):
-                data[section][name] = value
-        else:
-            data[key] = value
+        group, name, rule = rules[dest[4:]]
+        if group in ("device", "mc"):
+            value = rule.parse(f"{group}.{name}", text)
+            sub = data.setdefault(group, {})
+            if not isinstance(sub, dict):
+                raise ConfigError(f"--config: {group} must be a JSON object, not {sub!r}")
+            sub[name] = value
+        else:                   # tile fields and the flat groups' fields, by name
+            data[name] = rule.parse(name, text)
     return TileConfig.from_dict(data)
 
 

@@ -19,13 +19,13 @@ def _read_noise_sigma(cfg: TileConfig, W: np.ndarray, v: np.ndarray, alpha: floa
     """σ of y − W·x per output line: α·sqrt(σ_out² + lsb²/12 + Σ_j W_ij²·δ²/12), δ = 1/dac_max
     (output noise, ADC and DAC quantisation, in normalised units times the NM scale α)."""
     dac = (W ** 2).sum(axis=1) / (12 * cfg.dac_max ** 2)
-    return alpha * np.sqrt(cfg.out_noise ** 2 + cfg.adc_lsb ** 2 / 12 + dac)
+    return alpha * np.sqrt(cfg.io.out_noise ** 2 + cfg.adc_lsb ** 2 / 12 + dac)
 
 
 def evaluate(cfg: TileConfig, res: dict) -> dict:
     """Checks of a demo run (pure numpy; used by the demo and its test)."""
     from rpu.models.ref_management import from_fixed
-    from rpu.models.ref_tile import read_cycles, update_cycles
+    from rpu.spec.timing import read_cycles, update_cycles
 
     W = np.array(res["w_read"])
     x = from_fixed(cfg, np.array(res["x"]))
@@ -46,13 +46,13 @@ def evaluate(cfg: TileConfig, res: dict) -> dict:
             # mean of `lines` squared unit normals: sd sqrt(2/lines); 5 sd band
             within_noise=abs(chi - 1) < 5 * math.sqrt(2 / lines))
     # update: ΔW vs the quantised expectation and vs −lr·K·d·xᵀ
-    K, bl, P = res["updates"], res["bl"], cfg.prob_bits
+    K, bl, P = res["updates"], res["bl"], cfg.update.prob_bits
     dw = np.array(res["dw"])
     cx = np.array(res["x_codes"]) / 2 ** P
     cd = np.array(res["d_codes"]) / 2 ** P
     pq = np.abs(np.outer(cd, cx))
     e_q = -K * bl * cfg.device.dw_min * np.outer(cd, cx)
-    ideal = -cfg.lr * K * np.outer(d, x)
+    ideal = -cfg.update.lr * K * np.outer(d, x)
     dev = cfg.device
     var = (e_q ** 2 * (dev.dw_min_dtod ** 2 + dev.up_down_dtod ** 2)
            + K * bl * pq * (1 - pq) * dev.dw_min ** 2 * (1 + dev.dw_min_std ** 2))

@@ -40,6 +40,6 @@ def generate(cfg: TileConfig, out_dir: Path, *, lint: bool = True) -> dict[str, 
     params = out_dir / "params.json"
     params.write_text(cfg.to_json() + "\n")
     written["params"] = params
-    from rpu.rtl.regmap import write_register_map
+    from rpu.spec.registers import write_register_map
     written.update(write_register_map(cfg, out_dir))
     return written

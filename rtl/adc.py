@@ -1,6 +1,7 @@
 """ADC interface: integrator control, muxed conversions, saturation, scaled result stream.
 
-Reference: :mod:`rpu.models.ref_adc` (grouping, cycle formula, scaling); ports and timing
+Reference: :mod:`rpu.models.ref_adc` (grouping, scaling); cycle formula
+:func:`rpu.spec.timing.adc_read_cycles`; ports and timing
 in docs/architecture.md (## ADC interface).
 """
 
@@ -9,8 +10,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import TileConfig
-from rpu.models.ref_adc import default_timeout, stream_beats
-from rpu.models.ref_management import K_BITS, numerics
+from rpu.spec.formats import BM_K_BITS, numerics
+from rpu.spec.timing import adc_timeout_cycles, stream_beats
 
 from .management import magnitude, round_shift_var
 
@@ -43,11 +44,11 @@ class AdcInterface(wiring.Component):
         adc_bits, lines_per_adc, read window, result format.
     lines : int
         Lines read (``cfg.out_size`` forward, ``cfg.in_size`` backward); a multiple of
-        ``cfg.lines_per_adc``.
+        ``cfg.converters.lines_per_adc``.
     lanes : int
-        Results per stream beat (default ``cfg.stream_width``).
+        Results per stream beat (default ``cfg.host.stream_width``).
     reset_cycles, window_cycles, timeout_cycles : int
-        Integrator reset length, integration window (default read_window_slots·slot_cycles),
+        Integrator reset length, integration window (default dac_max·slot_cycles),
         cycles to wait for ``adc_done`` before flagging ``timeout`` (default 4·adc_latency+16).
     """
 
@@ -57,20 +58,20 @@ class AdcInterface(wiring.Component):
         if not isinstance(cfg, TileConfig):
             raise TypeError(f"AdcInterface cfg must be a TileConfig, not {cfg!r}")
         _posint("lines", lines, 1, 4096)
-        if lines % cfg.lines_per_adc:
+        if lines % cfg.converters.lines_per_adc:
             raise ValueError(f"AdcInterface lines must be a multiple of lines_per_adc "
-                             f"({cfg.lines_per_adc}), not {lines}")
+                             f"({cfg.converters.lines_per_adc}), not {lines}")
         self.cfg, self.lines = cfg, lines
-        self.lanes = _posint("lanes", cfg.stream_width if lanes is None else lanes, 1, 64)
+        self.lanes = _posint("lanes", cfg.host.stream_width if lanes is None else lanes, 1, 64)
         self.reset_cycles = _posint("reset_cycles", reset_cycles, 1, 255)
         self.window_cycles = _posint(
             "window_cycles",
-            cfg.read_window_slots * cfg.slot_cycles if window_cycles is None else window_cycles,
+            cfg.dac_max * cfg.converters.slot_cycles if window_cycles is None else window_cycles,
             1, 1 << 20)
         self.timeout_cycles = _posint(
-            "timeout_cycles", default_timeout(cfg) if timeout_cycles is None else timeout_cycles,
+            "timeout_cycles", adc_timeout_cycles(cfg) if timeout_cycles is None else timeout_cycles,
             1, 1 << 20)
-        self.lpa = cfg.lines_per_adc
+        self.lpa = cfg.converters.lines_per_adc
         self.num_adcs = lines // self.lpa
         nx = self.nx = numerics(cfg)
         self.beats = stream_beats(lines, self.lanes)
@@ -81,8 +82,8 @@ class AdcInterface(wiring.Component):
             "adc_codes": In(self.num_adcs * nx.adc_bits),
             "conv_done": Out(1), "any_sat": Out(1), "sat_lines": Out(range(lines + 1)),
             "timeout": Out(1), "busy": Out(1),
-            "out_mul": In(nx.out_mul_bits), "out_exp": In(range(nx.V + 1)), "bm_k": In(K_BITS),
-            "res_valid": Out(1), "res_ready": In(1), "res_data": Out(self.lanes * nx.RB),
+            "out_mul": In(nx.out_mul_bits), "out_exp": In(range(nx.value_bits + 1)), "bm_k": In(BM_K_BITS),
+            "res_valid": Out(1), "res_ready": In(1), "res_data": Out(self.lanes * nx.result_bits),
             "res_sat": Out(self.lanes), "res_clip": Out(self.lanes), "res_last": Out(1),
         })
 
@@ -179,10 +180,10 @@ class AdcInterface(wiring.Component):
         # output scaling of the head of the buffer: ±sat(round(|c|·M·2^(E) / 2^Q))
         e = Signal(range(nx.emax + 1))
         m.d.comb += e.eq(self.out_exp + self.bm_k)
-        s = Signal(range(nx.Q + nx.emax + 1))
-        m.d.comb += s.eq(nx.Q + nx.emax - e)
+        s = Signal(range(nx.out_scale_frac + nx.emax + 1))
+        m.d.comb += s.eq(nx.out_scale_frac + nx.emax - e)
         head = cells[:self.lanes] + [Const(0, ab)] * max(0, self.lanes - self.lines)
-        rb = nx.RB
+        rb = nx.result_bits
         for i in range(self.lanes):
             c = head[i].as_signed()
             t = Signal(ab + nx.out_mul_bits, name=f"t{i}")

@@ -13,7 +13,7 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.models.ref_management import ARITH_BITS_PER_CYCLE as BITS_PER_CYCLE
+from rpu.spec.timing import ARITH_BITS_PER_CYCLE as BITS_PER_CYCLE, ceil_div
 
 __all__ = ["SeqDivider", "SeqSqrt", "BITS_PER_CYCLE"]
 
@@ -23,10 +23,6 @@ def _check_width(name, value, lo=1, hi=512):
         raise TypeError(f"{name} must be an integer, not {value!r}")
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be in [{lo}, {hi}], not {value}")
-
-
-def _ceil_div(a, b):
-    return -(-a // b)
 
 
 class SeqDivider(wiring.Component):
@@ -50,7 +46,7 @@ class SeqDivider(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         s = self.bits_per_cycle
-        steps = _ceil_div(self.num_bits, s)
+        steps = ceil_div(self.num_bits, s)
         n = steps * s                                   # padded numerator width
         num = Signal(n)
         den = Signal(self.den_bits)
@@ -96,7 +92,7 @@ class SeqSqrt(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         s = self.bits_per_cycle
-        steps = _ceil_div(self.root_bits, s)
+        steps = ceil_div(self.root_bits, s)
         h = steps * s                                   # padded root width
         n = 2 * h
         rad = Signal(n)

@@ -12,7 +12,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule
-from .regmap import RegisterMap
+from rpu.spec.registers import RegisterMap
 
 __all__ = ["AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters", "RESP_OKAY",
            "RESP_SLVERR"]
@@ -50,7 +50,7 @@ def _port(name: str) -> str:
 
 
 class AXILiteRegisters(wiring.Component):
-    """AXI4-Lite slave decoding a :class:`~rpu.rtl.regmap.RegisterMap`.
+    """AXI4-Lite slave decoding a :class:`~rpu.spec.registers.RegisterMap`.
 
     Members: ``bus`` (slave side) and, per register ``R`` (lower-case name ``r``):
 

@@ -25,34 +25,16 @@ manager runs while update k converts and update k−1 pulses:
 
 from __future__ import annotations
 
-import enum
-
 from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule, TileConfig
-from rpu.models.ref_tile import VECTOR_SETS
+from rpu.spec.encodings import Op, RunState
+from rpu.spec.timing import VECTOR_SETS, ceil_div
 from .axi import AXI4StreamSignature
 
-__all__ = ["AnalogReadSignature", "VectorBuffer", "TileController", "Op", "RunState"]
-
-
-class Op(enum.IntEnum):
-    FORWARD = 0
-    BACKWARD = 1
-    UPDATE = 2
-
-
-class RunState(enum.IntEnum):
-    """``STATUS.state`` codes (the run sequencer)."""
-    IDLE = 0
-    READ_DELAY = 1
-    READ_WAIT = 2
-    READ_DECIDE = 3
-    READ_RELOAD = 4
-    READ_STREAM = 5
-    UPDATE = 6
+__all__ = ["AnalogReadSignature", "VectorBuffer", "TileController"]
 
 
 class AnalogReadSignature(wiring.Signature):
@@ -116,10 +98,6 @@ def _pick(index, items):
     return out
 
 
-def _ceil_div(a, b):
-    return -(-a // b)
-
-
 class TileController(wiring.Component):
     """Datapath and sequencers of the tile (everything except the register file).
 
@@ -138,14 +116,14 @@ class TileController(wiring.Component):
         self.cfg = cfg
         self.reset_cycles = adc_reset_cycles
         self.vector_sets = vector_sets
-        lanes = cfg.stream_width
+        lanes = cfg.host.stream_width
         self.lanes = lanes
-        self.beats_x = _ceil_div(cfg.in_size, lanes)
-        self.beats_d = _ceil_div(cfg.out_size, lanes)
+        self.beats_x = ceil_div(cfg.in_size, lanes)
+        self.beats_d = ceil_div(cfg.out_size, lanes)
         super().__init__({
             # host side
-            "s_axis": In(AXI4StreamSignature(lanes * cfg.value_bits)),
-            "m_axis": Out(AXI4StreamSignature(lanes * cfg.result_bits)),
+            "s_axis": In(AXI4StreamSignature(lanes * cfg.host.value_bits)),
+            "m_axis": Out(AXI4StreamSignature(lanes * cfg.host.result_bits)),
             "cmd_start": In(1), "cmd_op": In(2), "cmd_count": In(16),
             "seed_load": In(1), "x_seed": In(32), "d_seed": In(32), "clear_counters": In(1),
             # configuration registers (formats: docs/numerics.md)
@@ -156,8 +134,8 @@ class TileController(wiring.Component):
             "x_pos": Out(cfg.in_size), "x_neg": Out(cfg.in_size),
             "d_pos": Out(cfg.out_size), "d_neg": Out(cfg.out_size),
             "upd_slot": Out(1),
-            "adc_d": Out(AnalogReadSignature(cfg.num_adcs_d, cfg.adc_bits, cfg.lines_per_adc)),
-            "adc_x": Out(AnalogReadSignature(cfg.num_adcs_x, cfg.adc_bits, cfg.lines_per_adc)),
+            "adc_d": Out(AnalogReadSignature(cfg.num_adcs_d, cfg.converters.adc_bits, cfg.converters.lines_per_adc)),
+            "adc_x": Out(AnalogReadSignature(cfg.num_adcs_x, cfg.converters.adc_bits, cfg.converters.lines_per_adc)),
             # status and events (one-cycle pulses) for the register file / counters
             "cmd_ready": Out(1), "loading": Out(1), "busy": Out(1), "state": Out(4),
             "last_passes": Out(5),
@@ -178,7 +156,7 @@ class TileController(wiring.Component):
 
         cfg, lanes = self.cfg, self.lanes
         m = Module()
-        vb = cfg.value_bits
+        vb = cfg.host.value_bits
         buf_x, buf_d, max_x, max_d = [], [], [], []
         for i in range(self.vector_sets):           # one buffer + abs-max pair per set
             for lst, name, unit in ((buf_x, "buf_x", VectorBuffer(self.beats_x, lanes * vb)),
@@ -195,10 +173,10 @@ class TileController(wiring.Component):
         m.submodules.um = um = UpdateManager(cfg)
         m.submodules.prob_x = prob_x = ProbScaler(cfg, lanes)
         m.submodules.prob_d = prob_d = ProbScaler(cfg, lanes)
-        m.submodules.pw_x = pw_x = PulseWidthBank(cfg.in_size, cfg.dac_bits, cfg.slot_cycles, lanes)
-        m.submodules.pw_d = pw_d = PulseWidthBank(cfg.out_size, cfg.dac_bits, cfg.slot_cycles, lanes)
-        m.submodules.upd = upd = UpdatePulser(cfg.in_size, cfg.out_size, cfg.prob_bits,
-                                              cfg.bl_max, cfg.slot_cycles, lanes)
+        m.submodules.pw_x = pw_x = PulseWidthBank(cfg.in_size, cfg.converters.dac_bits, cfg.converters.slot_cycles, lanes)
+        m.submodules.pw_d = pw_d = PulseWidthBank(cfg.out_size, cfg.converters.dac_bits, cfg.converters.slot_cycles, lanes)
+        m.submodules.upd = upd = UpdatePulser(cfg.in_size, cfg.out_size, cfg.update.prob_bits,
+                                              cfg.update.bl_max, cfg.converters.slot_cycles, lanes)
         m.submodules.rd_d = rd_d = AdcInterface(cfg, cfg.out_size, lanes=lanes,
                                                 reset_cycles=self.reset_cycles)
         m.submodules.rd_x = rd_x = AdcInterface(cfg, cfg.in_size, lanes=lanes,
@@ -214,14 +192,14 @@ class TileController(wiring.Component):
                          port.start.eq(rd.adc_start), port.sel.eq(rd.adc_sel),
                          rd.adc_done.eq(port.done), rd.adc_codes.eq(port.codes)]
         # first cycle of every update slot (slot counter restarts with the pulser)
-        if cfg.slot_cycles == 1:
+        if cfg.converters.slot_cycles == 1:
             m.d.comb += self.upd_slot.eq(upd.busy)
         else:
-            sc = Signal(range(cfg.slot_cycles))
+            sc = Signal(range(cfg.converters.slot_cycles))
             with m.If(upd.start & ~upd.busy):
                 m.d.sync += sc.eq(0)
             with m.Elif(upd.busy):
-                m.d.sync += sc.eq(Mux(sc == cfg.slot_cycles - 1, 0, sc + 1))
+                m.d.sync += sc.eq(Mux(sc == cfg.converters.slot_cycles - 1, 0, sc + 1))
             m.d.comb += self.upd_slot.eq(upd.busy & (sc == 0))
 
         # ---- seeds, static configuration ----

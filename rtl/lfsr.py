@@ -4,7 +4,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.models.ref_lfsr import check_lfsr_params, leap_masks
+from rpu.spec.streams import check_lfsr_params, leap_masks
 
 __all__ = ["LFSR"]
 

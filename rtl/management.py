@@ -1,7 +1,7 @@
 """Noise, bound and update management (SPEC §3.3); formats in docs/numerics.md.
 
 Bit-exact twin: :mod:`rpu.models.ref_management` (every formula below is written there
-with Python ints; both take their widths from :func:`~rpu.models.ref_management.numerics`).
+with Python ints; both take their widths from :func:`rpu.spec.formats.numerics`).
 """
 
 from amaranth import Array, Const, Module, Mux, Signal
@@ -9,13 +9,14 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import TileConfig
-from rpu.models.ref_management import (C_FRAC, CAP_MAX, ISQ_FRAC, K_BITS, LRD_FRAC, REG_BITS,
-                                       div_cycles, isq_table, numerics, sqrt_cycles)
+from rpu.spec.formats import (BM_CAP_MAX, BM_K_BITS, C_FRAC, ISQ_FRAC, LRD_FRAC, REG_BITS,
+                              isq_table, numerics)
+from rpu.spec.timing import div_cycles, sqrt_cycles
 
 from .arith import SeqDivider, SeqSqrt
 
 __all__ = ["AbsMax", "NoiseManager", "InputScaler", "BoundManager", "UpdateManager",
-           "ProbScaler", "FlagCounter", "ManagementUnits", "magnitude", "round_shift_var"]
+           "ProbScaler", "FlagCounter", "magnitude", "round_shift_var"]
 
 
 def _check_cfg(cfg):
@@ -88,42 +89,42 @@ class NoiseManager(wiring.Component):
         self.cfg = cfg
         nx = self.nx = numerics(cfg)
         super().__init__({
-            "start": In(1), "alpha": In(nx.V), "mode": In(2), "out_scale": In(REG_BITS),
+            "start": In(1), "alpha": In(nx.value_bits), "mode": In(2), "out_scale": In(REG_BITS),
             "in_mul": Out(nx.in_mul_bits), "in_shift": Out(range(nx.in_shift_max + 1)),
-            "out_mul": Out(nx.out_mul_bits), "out_exp": Out(range(nx.V + 1)),
+            "out_mul": Out(nx.out_mul_bits), "out_exp": Out(range(nx.value_bits + 1)),
             "mode_error": Out(1), "busy": Out(1), "done": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         nx = self.nx
-        m.submodules.div = div = SeqDivider(nx.R, nx.V)
-        alpha = Signal(nx.V)
+        m.submodules.div = div = SeqDivider(nx.recip_point, nx.value_bits)
+        alpha = Signal(nx.value_bits)
         mode = Signal(2)
         scale = Signal(REG_BITS)
-        m.d.comb += [div.start.eq(self.start & ~self.busy), div.num.eq((1 << nx.R) - 1),
+        m.d.comb += [div.start.eq(self.start & ~self.busy), div.num.eq((1 << nx.recip_point) - 1),
                      div.den.eq(self.alpha)]
         m.d.sync += self.done.eq(0)
         with m.If(self.start & ~self.busy):
             m.d.sync += [alpha.eq(self.alpha), mode.eq(self.mode), scale.eq(self.out_scale),
                          self.busy.eq(1)]
         # e = bit length of alpha - 1 (2^e >= alpha)
-        am1 = Signal(nx.V)
-        e = Signal(range(nx.V + 1))
+        am1 = Signal(nx.value_bits)
+        e = Signal(range(nx.value_bits + 1))
         m.d.comb += am1.eq(alpha - 1)
-        for i in range(nx.V):
+        for i in range(nx.value_bits):
             with m.If(am1[i]):
                 m.d.comb += e.eq(i + 1)
         with m.If(self.busy & div.done):
             m.d.sync += [self.busy.eq(0), self.done.eq(1), self.mode_error.eq(mode == 3)]
             with m.If((mode == 0) | (mode == 3)):
-                m.d.sync += [self.in_mul.eq(1), self.in_shift.eq(nx.F),
-                             self.out_mul.eq(scale), self.out_exp.eq(nx.F)]
+                m.d.sync += [self.in_mul.eq(1), self.in_shift.eq(nx.frac_bits),
+                             self.out_mul.eq(scale), self.out_exp.eq(nx.frac_bits)]
             with m.Elif(alpha == 0):
                 m.d.sync += [self.in_mul.eq(0), self.in_shift.eq(0),
                              self.out_mul.eq(0), self.out_exp.eq(0)]
             with m.Elif(mode == 1):
-                m.d.sync += [self.in_mul.eq(div.quo + 1), self.in_shift.eq(nx.R),
+                m.d.sync += [self.in_mul.eq(div.quo + 1), self.in_shift.eq(nx.recip_point),
                              self.out_mul.eq(scale * alpha), self.out_exp.eq(0)]
             with m.Else():
                 m.d.sync += [self.in_mul.eq(1), self.in_shift.eq(e),
@@ -143,26 +144,26 @@ class InputScaler(wiring.Component):
         self.cfg, self.lanes = cfg, lanes
         nx = self.nx = numerics(cfg)
         super().__init__({
-            "values": In(lanes * nx.V), "in_mul": In(nx.in_mul_bits),
-            "in_shift": In(range(nx.in_shift_max + 1)), "bm_k": In(K_BITS),
+            "values": In(lanes * nx.value_bits), "in_mul": In(nx.in_mul_bits),
+            "in_shift": In(range(nx.in_shift_max + 1)), "bm_k": In(BM_K_BITS),
             "codes": Out(lanes * nx.dac_bits),
         })
 
     def elaborate(self, platform):
         m = Module()
         nx = self.nx
-        s = Signal(range(nx.in_shift_max + (1 << K_BITS)))
+        s = Signal(range(nx.in_shift_max + (1 << BM_K_BITS)))
         m.d.comb += s.eq(self.in_shift + self.bm_k)
         for i in range(self.lanes):
-            x = _lane(self.values, i, nx.V)
-            n = Signal(nx.V + nx.dac_bits + nx.in_mul_bits, name=f"n{i}")
+            x = _lane(self.values, i, nx.value_bits)
+            n = Signal(nx.value_bits + nx.dac_bits + nx.in_mul_bits, name=f"n{i}")
             mag = Signal(len(n) + 1, name=f"mag{i}")
             code = Signal(nx.dac_bits, name=f"code{i}")
             m.d.comb += [
-                n.eq(magnitude(x) * nx.D * self.in_mul),
+                n.eq(magnitude(x) * nx.dac_max * self.in_mul),
                 mag.eq(round_shift_var(n, s)),
             ]
-            lim = Mux(mag > nx.D, nx.D, mag[:nx.dac_bits])
+            lim = Mux(mag > nx.dac_max, nx.dac_max, mag[:nx.dac_bits])
             m.d.comb += code.eq(Mux(x < 0, -lim, lim))
             m.d.comb += self.codes[i * nx.dac_bits:(i + 1) * nx.dac_bits].eq(code)
         return m
@@ -183,7 +184,7 @@ class BoundManager(wiring.Component):
         super().__init__({
             "begin": In(1), "enable": In(1), "cap": In(5), "pass_done": In(1),
             "any_sat": In(1), "clear_counters": In(1),
-            "k": Out(K_BITS), "retry": Out(1), "accept": Out(1),
+            "k": Out(BM_K_BITS), "retry": Out(1), "accept": Out(1),
             "passes": Out(5), "gave_up": Out(1), "cap_error": Out(1),
             "passes_total": Out(32), "giveups_total": Out(32),
         })
@@ -192,8 +193,8 @@ class BoundManager(wiring.Component):
         m = Module()
         cap = Signal(5)
         m.d.comb += [
-            self.cap_error.eq((self.cap == 0) | (self.cap > CAP_MAX)),
-            cap.eq(Mux(self.cap == 0, 1, Mux(self.cap > CAP_MAX, CAP_MAX, self.cap))),
+            self.cap_error.eq((self.cap == 0) | (self.cap > BM_CAP_MAX)),
+            cap.eq(Mux(self.cap == 0, 1, Mux(self.cap > BM_CAP_MAX, BM_CAP_MAX, self.cap))),
         ]
         m.d.sync += [self.retry.eq(0), self.accept.eq(0)]
         full = (1 << 32) - 1
@@ -228,7 +229,7 @@ class UpdateManager(wiring.Component):
         self.cfg = cfg
         nx = self.nx = numerics(cfg)
         super().__init__({
-            "start": In(1), "x_max": In(nx.V), "d_max": In(nx.V),
+            "start": In(1), "x_max": In(nx.value_bits), "d_max": In(nx.value_bits),
             "um_enable": In(1), "dyn_bl": In(1), "bl": In(8), "bl_max": In(8),
             "um_c": In(REG_BITS), "um_c1": In(REG_BITS), "um_lr_dw": In(REG_BITS),
             "gain_x": Out(nx.gain_bits), "gain_d": Out(nx.gain_bits), "bl_out": Out(8),
@@ -240,29 +241,29 @@ class UpdateManager(wiring.Component):
         nx = self.nx
         go = self.start & ~self.busy
         m.submodules.sqrt = sq = SeqSqrt(nx.sqrt_rad_bits)
-        m.submodules.div_x = dx = SeqDivider(nx.R, nx.V)
-        m.submodules.div_d = dd = SeqDivider(nx.R, nx.V)
-        prod = Signal(2 * nx.V)
+        m.submodules.div_x = dx = SeqDivider(nx.recip_point, nx.value_bits)
+        m.submodules.div_d = dd = SeqDivider(nx.recip_point, nx.value_bits)
+        prod = Signal(2 * nx.value_bits)
         m.d.comb += [
             prod.eq(self.x_max * self.d_max),
-            sq.start.eq(go), sq.rad.eq(prod << (2 * nx.S)),
-            dx.start.eq(go), dx.num.eq((1 << nx.R) - 1), dx.den.eq(self.x_max),
-            dd.start.eq(go), dd.num.eq((1 << nx.R) - 1), dd.den.eq(self.d_max),
+            sq.start.eq(go), sq.rad.eq(prod << (2 * nx.um_sqrt_frac)),
+            dx.start.eq(go), dx.num.eq((1 << nx.recip_point) - 1), dx.den.eq(self.x_max),
+            dd.start.eq(go), dd.num.eq((1 << nx.recip_point) - 1), dd.den.eq(self.d_max),
         ]
         # latched operands
-        xm, dm = Signal(nx.V), Signal(nx.V)
+        xm, dm = Signal(nx.value_bits), Signal(nx.value_bits)
         um, dyn, err = Signal(), Signal(), Signal()
         c_static, c1 = Signal(REG_BITS), Signal(REG_BITS)
         bl_dyn = Signal(8)
         blm = Signal(8)
-        den_bits = LRD_FRAC + 2 * nx.F
-        knum = Signal(REG_BITS + 2 * nx.V + 1)
+        den_bits = LRD_FRAC + 2 * nx.frac_bits
+        knum = Signal(REG_BITS + 2 * nx.value_bits + 1)
         kceil = Signal(len(knum))
         m.d.comb += [knum.eq(self.um_lr_dw * prod + ((1 << den_bits) - 1)),
                      kceil.eq(knum >> den_bits)]
         bad = ((self.bl_max == 0) | (self.bl_max > nx.bl_max)
                | (~self.dyn_bl & ((self.bl == 0) | (self.bl > self.bl_max))))
-        latency = max(div_cycles(nx.R), sqrt_cycles(nx.sqrt_rad_bits))
+        latency = max(div_cycles(nx.recip_point), sqrt_cycles(nx.sqrt_rad_bits))
         cnt = Signal(range(latency + 3))
         c = Signal(REG_BITS + 1)
         pk = Signal(REG_BITS + 1 + sq.root_bits)
@@ -287,18 +288,18 @@ class UpdateManager(wiring.Component):
                 with m.Else():
                     m.d.sync += c.eq(c_static)
             with m.If(cnt == latency):            # sqrt and dividers are done
-                m.d.sync += pk.eq((c * sq.root) >> nx.pk_shift)
+                m.d.sync += pk.eq((c * sq.root) >> nx.peak_shift)
             with m.If(cnt == latency + 1):
-                one = 1 << (nx.P + nx.T)
+                one = 1 << (nx.prob_bits + nx.um_peak_frac)
                 pkd = Signal(2 * len(pk))
-                gx = Signal(len(pk) + nx.R + 1)
-                gd = Signal(len(pkd) + nx.R + 1)
-                gs = Signal(REG_BITS + 1 + nx.SH + nx.P)
+                gx = Signal(len(pk) + nx.recip_point + 1)
+                gd = Signal(len(pkd) + nx.recip_point + 1)
+                gs = Signal(REG_BITS + 1 + nx.gain_point + nx.prob_bits)
                 m.d.comb += [
-                    pkd.eq(Mux(pk > one, (pk * pk) >> (nx.P + nx.T), pk)),
+                    pkd.eq(Mux(pk > one, (pk * pk) >> (nx.prob_bits + nx.um_peak_frac), pk)),
                     gx.eq(Mux(pk > one, one, pk) * (dx.quo + 1)),
                     gd.eq(pkd * (dd.quo + 1)),
-                    gs.eq(c << (nx.SH + nx.P - C_FRAC - nx.F)),
+                    gs.eq(c << (nx.gain_point + nx.prob_bits - C_FRAC - nx.frac_bits)),
                 ]
                 gmax = nx.gain_max
 
@@ -327,9 +328,9 @@ class ProbScaler(wiring.Component):
         _check_lanes("ProbScaler", lanes)
         self.cfg, self.lanes = cfg, lanes
         nx = self.nx = numerics(cfg)
-        self.code_bits = nx.P + 2
+        self.code_bits = nx.prob_bits + 2
         super().__init__({
-            "values": In(lanes * nx.V), "gain": In(nx.gain_bits),
+            "values": In(lanes * nx.value_bits), "gain": In(nx.gain_bits),
             "codes": Out(lanes * self.code_bits), "clip": Out(lanes),
         })
 
@@ -338,11 +339,11 @@ class ProbScaler(wiring.Component):
         nx = self.nx
         w = self.code_bits
         for i in range(self.lanes):
-            v = _lane(self.values, i, nx.V)
-            n = Signal(nx.V + nx.gain_bits + 1, name=f"n{i}")
+            v = _lane(self.values, i, nx.value_bits)
+            n = Signal(nx.value_bits + nx.gain_bits + 1, name=f"n{i}")
             mag = Signal(len(n), name=f"mag{i}")
-            m.d.comb += [n.eq(magnitude(v) * self.gain + (1 << (nx.SH - 1))),
-                         mag.eq(n >> nx.SH)]
+            m.d.comb += [n.eq(magnitude(v) * self.gain + (1 << (nx.gain_point - 1))),
+                         mag.eq(n >> nx.gain_point)]
             over = mag > nx.prob_one
             lim = Mux(over, nx.prob_one, mag[:w])
             m.d.comb += [self.codes[i * w:(i + 1) * w].eq(Mux(v < 0, -lim, lim)),
@@ -376,24 +377,4 @@ class FlagCounter(wiring.Component):
         total = Signal(self.width + 1)
         m.d.comb += total.eq(base + Mux(self.valid, level[0], 0))
         m.d.sync += self.count.eq(Mux(total > full, full, total))
-        return m
-
-
-class ManagementUnits(wiring.Component):
-    """All management units side by side, ports prefixed ``nm__``, ``isc__``, ``bm__``,
-    ``um__``, ``ps__`` (a co-simulation harness; the tile controller wires them itself)."""
-
-    def __init__(self, cfg: TileConfig, lanes: int):
-        _check_cfg(cfg)
-        _check_lanes("ManagementUnits", lanes)
-        self._units = {"nm": NoiseManager(cfg), "isc": InputScaler(cfg, lanes),
-                       "bm": BoundManager(cfg), "um": UpdateManager(cfg),
-                       "ps": ProbScaler(cfg, lanes)}
-        super().__init__({name: Out(u.signature) for name, u in self._units.items()})
-
-    def elaborate(self, platform):
-        m = Module()
-        for name, unit in self._units.items():
-            m.submodules[name] = unit
-            wiring.connect(m, wiring.flipped(getattr(self, name)), unit)
         return m

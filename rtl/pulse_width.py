@@ -7,7 +7,8 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.models.ref_pulse_width import check_dac_params
+from rpu.spec.params import check_dac_params
+from rpu.spec.timing import ceil_div
 
 __all__ = ["ShadowChain", "PulseWidthBank", "slot_timer"]
 
@@ -28,7 +29,7 @@ class ShadowChain(wiring.Component):
 
     def __init__(self, lines: int, width: int, lanes: int):
         self.lines, self.width, self.lanes = lines, width, lanes
-        self.beats = -(-lines // lanes)
+        self.beats = ceil_div(lines, lanes)
         super().__init__({
             "load_valid": In(1), "load_data": In(lanes * width), "commit": In(1),
             "shadow": Out(lines * width), "active": Out(lines * width),

@@ -1,7 +1,7 @@
 """Stochastic pulse bank with sign-phase sequencer (SPEC §3.2).
 
-Reference: :class:`rpu.models.ref_streams.UpdateStreamsModel` (random-source design in that
-module's docstring).  Ports and timing: docs/architecture.md, "Stochastic pulse bank".
+Reference: :class:`rpu.models.ref_stochastic.UpdateStreamsModel`; the random sources are
+:mod:`rpu.spec.streams` (why they are unbiased: its docstring).  Ports and timing: docs/architecture.md, "Stochastic pulse bank".
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.models.ref_streams import (
-    D_TAPS, D_WIDTH, PHASES, SEED_BITS, X_TAPS, X_WIDTH, check_stream_params, line_taps,
-    seed_masks,
-)
+from rpu.spec.streams import (D_TAPS, D_WIDTH, PHASES, SEED_BITS, X_TAPS, X_WIDTH,
+                              check_stream_params, line_taps, seed_masks)
 
 from .lfsr import LFSR
 from .pulse_width import ShadowChain, slot_timer
 
-__all__ = ["UpdatePulser", "StochasticPulseBank"]
+__all__ = ["UpdatePulser"]
 
 
 class _Side:
@@ -166,6 +164,3 @@ class UpdatePulser(wiring.Component):
             self.d_pos.eq(Mux(ph0, dv, 0)), self.d_neg.eq(Mux(ph0, 0, dv)),
         ]
         return m
-
-
-StochasticPulseBank = UpdatePulser

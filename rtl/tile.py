@@ -9,8 +9,9 @@ from amaranth.lib.wiring import In, Out, flipped
 
 from rpu.config import TileConfig
 from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters
-from .controller import AnalogReadSignature, Op, TileController
-from .regmap import ERRORS, register_map
+from .controller import AnalogReadSignature, TileController
+from rpu.spec.encodings import ErrorFlag, Op
+from rpu.spec.registers import register_map
 
 __all__ = ["Tile", "tile_signature"]
 
@@ -19,20 +20,20 @@ def tile_signature(cfg: TileConfig) -> wiring.Signature:
     """The top's ports (a testbench harness instantiating ``rpu_tile`` reads them here)."""
     return wiring.Signature({
         "s_axil": In(AXI4LiteSignature(register_map(cfg).addr_width)),
-        "s_axis": In(AXI4StreamSignature(cfg.stream_width * cfg.value_bits)),
-        "m_axis": Out(AXI4StreamSignature(cfg.stream_width * cfg.result_bits)),
+        "s_axis": In(AXI4StreamSignature(cfg.host.stream_width * cfg.host.value_bits)),
+        "m_axis": Out(AXI4StreamSignature(cfg.host.stream_width * cfg.host.result_bits)),
         "x_pos": Out(cfg.in_size), "x_neg": Out(cfg.in_size),
         "d_pos": Out(cfg.out_size), "d_neg": Out(cfg.out_size),
         "upd_slot": Out(1),
-        "adc_d": Out(AnalogReadSignature(cfg.num_adcs_d, cfg.adc_bits, cfg.lines_per_adc)),
-        "adc_x": Out(AnalogReadSignature(cfg.num_adcs_x, cfg.adc_bits, cfg.lines_per_adc)),
+        "adc_d": Out(AnalogReadSignature(cfg.num_adcs_d, cfg.converters.adc_bits, cfg.converters.lines_per_adc)),
+        "adc_x": Out(AnalogReadSignature(cfg.num_adcs_x, cfg.converters.adc_bits, cfg.converters.lines_per_adc)),
     })
 
 
 class Tile(wiring.Component):
     """The generated tile top (module ``rpu_tile`` in ``rpu generate``).
 
-    Host side: ``s_axil`` (AXI4-Lite slave, map in :func:`rpu.rtl.regmap.register_map`),
+    Host side: ``s_axil`` (AXI4-Lite slave, map in :func:`rpu.spec.registers.register_map`),
     ``s_axis`` (vectors in: ``stream_width`` values of ``value_bits`` per beat, lane 0 =
     lowest line), ``m_axis`` (results: ``stream_width`` values of ``result_bits``).
     Crossbar side: ``x_pos``/``x_neg``/``d_pos``/``d_neg`` line drives, ``upd_slot`` (first
@@ -100,15 +101,15 @@ class Tile(wiring.Component):
             "seed_zero": ctrl.ev_seed_zero, "adc_timeout": ctrl.ev_timeout,
             "bl_error": ctrl.ev_bl_error, "bm_gave_up": ctrl.ev_gave_up,
         }
-        ev = Cat(*[events[name] for name in ERRORS])
-        flags = Signal(len(ERRORS))
-        m.d.sync += flags.eq((flags & ~regs.error_clr[:len(ERRORS)]) | ev)
+        ev = Cat(*[events[flag.key] for flag in ErrorFlag])
+        flags = Signal(len(ErrorFlag))
+        m.d.sync += flags.eq((flags & ~regs.error_clr[:len(ErrorFlag)]) | ev)
         m.d.comb += regs.error.eq(flags)
         err_count = Signal(32)
         with m.If(clear):
             m.d.sync += err_count.eq(0)
         with m.Else():
-            m.d.sync += err_count.eq(err_count + sum(ev[i] for i in range(len(ERRORS))))
+            m.d.sync += err_count.eq(err_count + sum(ev[i] for i in range(len(ErrorFlag))))
         m.d.comb += regs.err_count.eq(err_count)
 
         # ---- status ----

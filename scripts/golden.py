@@ -65,14 +65,13 @@ def _counts(xb):
 
 def run_case(cfg) -> dict:
     """Forward/backward/update sequence on the vector path and on the slot path."""
-    from rpu.models import Crossbar, MultiConductanceCrossbar, Tile
+    from rpu.models import Crossbar, MultiConductanceCrossbar, TileReference
     from rpu.models.ref_management import to_fixed
-    from rpu.models.ref_tile import TileReference
 
     rng = np.random.default_rng(7)
     n, m = cfg.in_size, cfg.out_size
     out = {}
-    tile = Tile(cfg)
+    tile = TileReference(cfg)
     tile.set_weights(rng.uniform(-0.3, 0.3, (m, n)))
     reads = []
     for k in range(12):
@@ -89,29 +88,37 @@ def run_case(cfg) -> dict:
     reads.append(tile.forward(np.ones(n)))      # bound management
     out["vector_path"] = _h(tile.weights, *_counts(tile.crossbar), *reads)
 
-    # slot path: TileReference + apply_slots (what the co-simulation drives)
-    xb = (MultiConductanceCrossbar if cfg.mc.enabled else Crossbar)(cfg)
-    ref = TileReference(cfg, xb)
+    # slot path: the reference's drives applied slot by slot to a second array (what the
+    # co-simulation's front-end does); both arrays must agree
+    array = MultiConductanceCrossbar if cfg.mc.enabled else Crossbar
+    xb = array(cfg)
+    ref = TileReference(cfg, array(cfg))
     rng = np.random.default_rng(8)
-    xb.set_weights(rng.uniform(-0.2, 0.2, (m, n)))
+    w0 = rng.uniform(-0.2, 0.2, (m, n))
+    xb.set_weights(w0)
+    ref.set_weights(w0)
     got = []
     for k in range(6):
         x = to_fixed(cfg, rng.uniform(-1, 1, n))
         d = to_fixed(cfg, rng.uniform(-1, 1, m))
-        got.append(ref.forward(x).y_fixed)
-        got.append(ref.backward(d).y_fixed)
-        codes, drv = ref.update(x, d)
+        got.append(ref.forward_fixed(x).y_fixed)
+        got.append(ref.backward_fixed(d).y_fixed)
+        codes, drv = ref.update_fixed(x, d)
+        if len(drv.x_pos):
+            xb.apply_slots(drv.x_pos, drv.x_neg, drv.d_pos, drv.d_neg)
         got += [drv.x_pos, drv.x_neg, drv.d_pos, drv.d_neg]
     out["slot_path"] = _h(xb.weights, *_counts(xb), *got)
+    if not np.array_equal(xb.weights, ref.weights):
+        raise AssertionError("the reference's phase trains and its drives applied slot by slot "
+                             "left different weights")
     return out
 
 
 def demo_case() -> dict:
     """The ``rpu demo`` bench's operation sequence on the reference (default tile)."""
     from rpu import TileConfig
-    from rpu.models import Crossbar
+    from rpu.models import Crossbar, TileReference
     from rpu.models.ref_management import to_fixed
-    from rpu.models.ref_tile import TileReference
 
     cfg = TileConfig()
     rng = np.random.default_rng(5)
@@ -123,10 +130,10 @@ def demo_case() -> dict:
     d = rng.uniform(-scale, scale, cfg.out_size)
     x[0], x[-1], d[0], d[-1] = scale, -scale, scale / 2, -scale / 2
     x, d = to_fixed(cfg, x), to_fixed(cfg, d)
-    y = ref.forward(x).y_fixed
-    z = ref.backward(d).y_fixed
+    y = ref.forward_fixed(x).y_fixed
+    z = ref.backward_fixed(d).y_fixed
     for _ in range(100):
-        codes, _drv = ref.update(x, d)
+        codes, _drv = ref.update_fixed(x, d)
     return {"demo": _h(y, z, ref.crossbar.weights, codes.x_codes, codes.d_codes)}
 
 

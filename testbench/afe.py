@@ -44,7 +44,7 @@ class _Side:
         self.bit = MON_CTL.index(f"adc_{name}__integ_reset")   # then integ_en, start
         self.lines = cfg.out_size if name == "d" else cfg.in_size
         self.driven = cfg.in_size if name == "d" else cfg.out_size
-        self.num_adcs = self.lines // cfg.lines_per_adc
+        self.num_adcs = self.lines // cfg.converters.lines_per_adc
         p = f"adc_{name}__"
         self.h_sel = getattr(dut, p + "sel")
         self.h_done = getattr(dut, p + "done")
@@ -66,7 +66,7 @@ class AnalogFrontEnd:
                  apply_batch: int = 256):
         self.dut, self.cfg, self.xb = dut, cfg, crossbar
         self.apply_batch = IntRule(1, 1 << 20).check("apply_batch", apply_batch)
-        self.latency = cfg.adc_latency if latency is None else latency
+        self.latency = cfg.converters.adc_latency if latency is None else latency
         self.sides = {name: _Side(dut, cfg, name) for name in ("d", "x")}
         self.h_mon, self.h_wake = dut.mon, dut.wake
         self.h_rec_data, self.h_rec_count, self.h_rec_ack = dut.rec_data, dut.rec_count, dut.rec_ack
@@ -144,7 +144,7 @@ class AnalogFrontEnd:
             s.rows = []
 
     async def _run(self):
-        cfg, bits = self.cfg, self.cfg.adc_bits
+        cfg, bits = self.cfg, self.cfg.converters.adc_bits
         clk = self.dut.clk
         edge = FallingEdge(clk)
         sides = list(self.sides.values())
@@ -186,7 +186,7 @@ class AnalogFrontEnd:
                     if g == 0:
                         self.flush()
                         self._integrate(s)
-                        net = s.net // cfg.slot_cycles
+                        net = s.net // cfg.converters.slot_cycles
                         if s.name == "d":
                             codes, sat = self.xb.read_forward_pulses(net)
                         else:

@@ -28,12 +28,15 @@ from amaranth import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, Signa
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.config import IntRule, TileConfig
+from rpu.config import IntRule, TileConfig, check_instance
+from rpu.rtl.management import (BoundManager, InputScaler, NoiseManager, ProbScaler,
+                                UpdateManager)
+from rpu.spec.params import check_lanes
 from rpu.rtl.axi import AXI4StreamSignature
 from rpu.rtl.blocks import TOP_NAME
 
-__all__ = ["CosimHarness", "VectorPlayer", "SlotRecorder", "HARNESS_NAME", "MON_CTL",
-           "harness_sources"]
+__all__ = ["CosimHarness", "VectorPlayer", "SlotRecorder", "ManagementUnits", "HARNESS_NAME",
+           "MON_CTL", "harness_sources"]
 
 HARNESS_NAME = "rpu_tile_harness"
 
@@ -56,12 +59,12 @@ class CosimHarness(wiring.Component):
         from rpu.rtl.tile import tile_signature
         if not isinstance(cfg, TileConfig):
             raise TypeError(f"cfg must be a TileConfig, not {cfg!r}")
-        lanes = cfg.stream_width
+        lanes = cfg.host.stream_width
         frames = -(-cfg.in_size // lanes) + -(-cfg.out_size // lanes)
         self.play_beats = IntRule(1, 4096).check(
             "play_beats", frames + 2 if play_beats is None else play_beats)
         self.cfg = cfg
-        self.beat_bits = lanes * cfg.value_bits
+        self.beat_bits = lanes * cfg.host.value_bits
         self.row_bits = 2 * (cfg.in_size + cfg.out_size)
         if rec_depth is None:           # a whole default update per snapshot, ≤ 64 kbit
             rec_depth = max(1, min(64, (1 << 16) // self.row_bits))
@@ -208,3 +211,24 @@ def harness_sources(cfg: TileConfig, out_dir, *, tile_verilog=None, **kw) -> lis
     from rpu.rtl.tile import Tile
     tile = tile_verilog if tile_verilog is not None else write_verilog(Tile(cfg), TOP_NAME, out_dir)
     return [tile, write_verilog(CosimHarness(cfg, **kw), HARNESS_NAME, out_dir)]
+
+
+class ManagementUnits(wiring.Component):
+    """All management units side by side, ports prefixed ``nm__``, ``isc__``, ``bm__``,
+    ``um__``, ``ps__``: the co-simulation harness of ``tb_management`` (the tile
+    controller wires the units itself)."""
+
+    def __init__(self, cfg: TileConfig, lanes: int):
+        check_instance("cfg", cfg, TileConfig)
+        check_lanes("lanes", lanes)
+        self._units = {"nm": NoiseManager(cfg), "isc": InputScaler(cfg, lanes),
+                       "bm": BoundManager(cfg), "um": UpdateManager(cfg),
+                       "ps": ProbScaler(cfg, lanes)}
+        super().__init__({name: Out(u.signature) for name, u in self._units.items()})
+
+    def elaborate(self, platform):
+        m = Module()
+        for name, unit in self._units.items():
+            m.submodules[name] = unit
+            wiring.connect(m, wiring.flipped(getattr(self, name)), unit)
+        return m

@@ -2,7 +2,7 @@
 master), vectors through the harness's vector player into ``s_axis``, results from
 ``m_axis`` (cocotbext-axi sink).
 
-Vectors are host fixed-point integers (``cfg.value_bits``), ``stream_width`` values per
+Vectors are host fixed-point integers (``cfg.host.value_bits``), ``stream_width`` values per
 beat, lane 0 = lowest line index.  An update's vector is two frames, x (N values) then d
 (M values).  Why a player and not cocotbext-axi's ``AxiStreamSource``: see
 :mod:`rpu.testbench.harness`.
@@ -14,7 +14,8 @@ import numpy as np
 from cocotb.triggers import ValueChange
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink
 
-from rpu.rtl.regmap import OPS, register_map
+from rpu.spec.encodings import Op
+from rpu.spec.registers import register_map
 from rpu.testbench.lanes import pack_lanes
 
 __all__ = ["Host", "am_axil_write", "am_axil_read"]
@@ -32,7 +33,7 @@ class Host:
     def __init__(self, dut, cfg, *, result_bits: int | None = None):
         self.cfg, self.dut = cfg, dut
         self.rm = register_map(cfg)
-        self.result_bits = result_bits or len(dut.m_axis__tdata) // cfg.stream_width
+        self.result_bits = result_bits or len(dut.m_axis__tdata) // cfg.host.stream_width
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__"),
                                   dut.clk, dut.rst)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis", bus_separator="__"),
@@ -75,13 +76,13 @@ class Host:
         sent on purpose) to the player as one set; waits first until the previous set is
         out.  Returns when the set is loaded, not when it has been taken.  A frame fills
         ``ceil(len / stream_width)`` beats, its last beat zero-padded."""
-        lanes, w = self.cfg.stream_width, self.cfg.stream_width * self.cfg.value_bits
+        lanes, w = self.cfg.host.stream_width, self.cfg.host.stream_width * self.cfg.host.value_bits
         data, beats, last = 0, 0, 0
         for f in frames:
             f = np.asarray(f, dtype=np.int64).reshape(-1)
             if f.size == 0:
                 raise ValueError("a frame must have at least one value")
-            data |= pack_lanes(f, self.cfg.value_bits) << (beats * w)
+            data |= pack_lanes(f, self.cfg.host.value_bits) << (beats * w)
             beats += -(-f.size // lanes)
             last |= 1 << (beats - 1)
         if beats > self.play_beats:
@@ -106,7 +107,7 @@ class Host:
     # -- operations --
     async def start(self, op: str, count: int = 1) -> int:
         """Queue ``count`` operations ``op`` with one CTRL write (``CTRL.count``)."""
-        return await self.write_fields("CTRL", start=1, op=OPS.index(op), count=count)
+        return await self.write_fields("CTRL", start=1, op=Op[op.upper()], count=count)
 
     async def forward(self, x_fixed) -> np.ndarray:
         await self.start("forward")

@@ -1,7 +1,7 @@
 """cocotb bench: the generated AdcInterface against rpu.models.ref_adc.
 
 A front-end coroutine answers each ``adc_start`` with ``adc_done`` and that group's codes
-``cfg.adc_latency`` cycles later (one pass has a silent group to exercise the timeout);
+``cfg.converters.adc_latency`` cycles later (one pass has a silent group to exercise the timeout);
 the bench checks the conversion time, saturation flags and the scaled result stream.
 All driving and sampling happens at falling edges (registered outputs settled).
 """
@@ -13,6 +13,7 @@ from cocotb.triggers import FallingEdge
 
 from rpu.models import ref_adc
 from rpu.models import ref_management as rm
+from rpu.spec.timing import adc_read_cycles, stream_beats
 from rpu.testbench.lanes import pack_lanes, unpack_lanes
 from rpu.testbench.report import bench_config, bench_params, write_results
 
@@ -24,7 +25,7 @@ async def adc_interface_matches_reference(dut):
     nx = rm.numerics(cfg)
     lines, lanes = p["lines"], p["lanes"]
     rng = np.random.default_rng(p["seed"])
-    groups = ref_adc.adc_groups(lines, cfg.lines_per_adc)
+    groups = ref_adc.adc_groups(lines, cfg.converters.lines_per_adc)
     regs = rm.registers_from_config(cfg)
     Clock(dut.clk, 10, unit="ns").start()
     for name in ("start", "readout", "adc_done", "adc_codes", "out_mul", "out_exp", "bm_k",
@@ -43,7 +44,7 @@ async def adc_interface_matches_reference(dut):
                 await FallingEdge(dut.clk)
                 continue
             sel = int(dut.adc_sel.value)
-            for _ in range(cfg.adc_latency):
+            for _ in range(cfg.converters.adc_latency):
                 await FallingEdge(dut.clk)
             if sel == state["silent"]:
                 continue
@@ -59,7 +60,7 @@ async def adc_interface_matches_reference(dut):
         kind = rng.integers(0, 5, lines)
         codes[kind == 0] = 0
         codes[kind == 1] = rng.choice([nx.adc_max, -nx.adc_max, -nx.adc_max - 1], lines)[kind == 1]
-        silent = int(rng.integers(0, cfg.lines_per_adc)) if i == p["passes"] // 2 else None
+        silent = int(rng.integers(0, cfg.converters.lines_per_adc)) if i == p["passes"] // 2 else None
         state["codes"], state["silent"] = codes, silent
         alpha = int(rng.integers(0, nx.value_max + 2))
         nm = rm.nm_params(nx, alpha, int(rng.integers(0, 3)), regs["out_scale"])
@@ -77,7 +78,7 @@ async def adc_interface_matches_reference(dut):
             await FallingEdge(dut.clk)
             cycles += 1
             assert cycles < 100_000, "conv_done never came"
-        window = cfg.read_window_slots * cfg.slot_cycles
+        window = cfg.dac_max * cfg.converters.slot_cycles
         assert trace[:1 + window] == [(1, 0)] + [(0, 1)] * window, "integrator timing"
         assert all(t == (0, 0) for t in trace[1 + window:]), "integrator must hold"
         seen = codes.copy()
@@ -104,7 +105,7 @@ async def adc_interface_matches_reference(dut):
                 data, s, c = int(dut.res_data.value), int(dut.res_sat.value), int(dut.res_clip.value)
                 last = int(dut.res_last.value)
                 for lane in range(lanes):
-                    got_y.append(int(unpack_lanes(data >> (lane * nx.RB), nx.RB, 1)[0]))
+                    got_y.append(int(unpack_lanes(data >> (lane * nx.result_bits), nx.result_bits, 1)[0]))
                     got_s.append(bool((s >> lane) & 1))
                     got_c.append(bool((c >> lane) & 1))
                 beats += 1
@@ -112,9 +113,9 @@ async def adc_interface_matches_reference(dut):
             await FallingEdge(dut.clk)
             if valid and ready and last:
                 break
-            assert beats <= ref_adc.stream_beats(lines, lanes)
+            assert beats <= stream_beats(lines, lanes)
         dut.res_ready.value = 0
-        assert beats == ref_adc.stream_beats(lines, lanes)
+        assert beats == stream_beats(lines, lanes)
         assert got_y[:lines] == y.tolist(), f"pass {i}: results differ"
         assert got_s[:lines] == sat.tolist() and got_c[:lines] == clip.tolist()
         assert all(v == 0 for v in got_y[lines:])

@@ -9,6 +9,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
 
 from rpu.models import ref_management as rm
+from rpu.spec.timing import nm_cycles, um_cycles
 from rpu.testbench.lanes import pack_lanes, unpack_lanes
 from rpu.testbench.report import bench_config, bench_params, write_results
 
@@ -20,7 +21,7 @@ def mixed_vector(nx, n, rng):
     v[kind == 0] = 0
     v[kind == 1] = rng.integers(-8, 9, n)[kind == 1]
     v[kind == 2] = rng.choice([vmax, -vmax, -vmax - 1], n)[kind == 2]
-    v[kind == 3] = (v >> rng.integers(0, nx.V, n))[kind == 3]
+    v[kind == 3] = (v >> rng.integers(0, nx.value_bits, n))[kind == 3]
     if rng.random() < 0.1:
         v[:] = 0
     return v
@@ -76,7 +77,7 @@ async def read_management_matches_reference(dut):
         dut.nm__alpha.value = alpha
         dut.nm__mode.value = mode
         cycles = await _start_wait(dut, "nm__")
-        assert cycles == rm.nm_cycles(cfg), cycles
+        assert cycles == nm_cycles(cfg), cycles
         ref = rm.nm_params(nx, alpha, mode, regs["out_scale"])
         for key in ("in_mul", "in_shift", "out_mul", "out_exp"):
             assert int(getattr(dut, "nm__" + key).value) == ref[key], (trial, key)
@@ -89,7 +90,7 @@ async def read_management_matches_reference(dut):
         dut.isc__bm_k.value = k
         for b in range(0, n, lanes):
             chunk = x[b:b + lanes]
-            dut.isc__values.value = pack_lanes(chunk, nx.V)
+            dut.isc__values.value = pack_lanes(chunk, nx.value_bits)
             await Timer(1, unit="ns")
             got += unpack_lanes(int(dut.isc__codes.value), nx.dac_bits, lanes)[:len(chunk)].tolist()
         assert got == want, f"trial {trial}: DAC codes differ"
@@ -137,20 +138,20 @@ async def update_management_matches_reference(dut):
     base = rm.registers_from_config(cfg)
     await _reset(dut)
     variants = [dict(um_enable=u, dyn_bl=d) for u in (0, 1) for d in (0, 1)]
-    variants += [dict(bl=0), dict(bl=cfg.bl_max + 1), dict(bl_max=0), dict(um_c1=(1 << 32) - 1,
+    variants += [dict(bl=0), dict(bl=cfg.update.bl_max + 1), dict(bl_max=0), dict(um_c1=(1 << 32) - 1,
                  um_lr_dw=(1 << 32) - 1, dyn_bl=1)]
     clipped = 0
     for trial in range(p["trials"]):
         regs = dict(base, **variants[trial % len(variants)])
         x = mixed_vector(nx, n, rng)
-        d = mixed_vector(nx, n, rng) >> int(rng.integers(0, nx.V // 2))
+        d = mixed_vector(nx, n, rng) >> int(rng.integers(0, nx.value_bits // 2))
         ref = rm.update_codes(cfg, x, d, regs=regs)
         for key in ("um_enable", "dyn_bl", "bl", "bl_max", "um_c", "um_c1", "um_lr_dw"):
             getattr(dut, "um__" + key).value = regs[key]
         dut.um__x_max.value = ref.x_max
         dut.um__d_max.value = ref.d_max
         cycles = await _start_wait(dut, "um__")
-        assert cycles == rm.um_cycles(cfg)
+        assert cycles == um_cycles(cfg)
         assert int(dut.um__gain_x.value) == ref.gain_x and int(dut.um__gain_d.value) == ref.gain_d
         assert int(dut.um__bl_out.value) == ref.bl
         assert int(dut.um__bl_error.value) == ref.bl_error
@@ -160,9 +161,9 @@ async def update_management_matches_reference(dut):
             got, got_clip = [], []
             for b in range(0, n, lanes):
                 chunk = vec[b:b + lanes]
-                dut.ps__values.value = pack_lanes(chunk, nx.V)
+                dut.ps__values.value = pack_lanes(chunk, nx.value_bits)
                 await Timer(1, unit="ns")
-                got += unpack_lanes(int(dut.ps__codes.value), nx.P + 2, lanes)[:len(chunk)].tolist()
+                got += unpack_lanes(int(dut.ps__codes.value), nx.prob_bits + 2, lanes)[:len(chunk)].tolist()
                 c = int(dut.ps__clip.value)
                 got_clip += [bool((c >> i) & 1) for i in range(len(chunk))]
             assert got == codes.tolist(), f"trial {trial}: probability codes differ"

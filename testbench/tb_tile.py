@@ -1,6 +1,6 @@
 """End-to-end cocotb benches of the tile top: host driver on the AXI ports, analog
 front-end + behavioural crossbar on the line drives, compared with the reference
-(models/ref_tile.py) bit for bit and cycle for cycle."""
+(rpu.models.TileReference) bit for bit and cycle for cycle."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
-from rpu.models import Crossbar
-from rpu.models.ref_adc import adc_read_cycles
-from rpu.models.ref_management import nm_cycles, to_fixed, um_cycles
-from rpu.models.ref_tile import (TileReference, beats, read_cycles, update_cycles,
-                                 update_period, vector_cycles)
-from rpu.rtl.regmap import ERRORS
+from rpu.models import Crossbar, TileReference
+from rpu.models.ref_management import to_fixed
+from rpu.spec.encodings import ErrorFlag
+from rpu.spec.timing import (adc_read_cycles, nm_cycles, read_cycles, stream_beats, um_cycles,
+                             update_cycles, update_period, vector_cycles)
 from rpu.testbench.afe import AnalogFrontEnd
 from rpu.testbench.host import Host
 from rpu.testbench.report import bench_config, bench_params, write_results
@@ -64,7 +63,7 @@ async def ops_bit_exact(dut):
 
     async def read(op, v):
         res = await (host.forward(v) if op == "forward" else host.backward(v))
-        exp = ref.forward(v) if op == "forward" else ref.backward(v)
+        exp = ref.forward_fixed(v) if op == "forward" else ref.backward_fixed(v)
         assert len(res) == len(exp.y_fixed), f"{op}: {len(res)} results, expected {len(exp.y_fixed)}"
         if not np.array_equal(res, exp.y_fixed):
             cocotb.log.error("%s mismatch: ERROR=%#x reads=%s", op, await host.read("ERROR"),
@@ -94,7 +93,7 @@ async def ops_bit_exact(dut):
         await host.wait_idle()
         afe.flush()
         batches = afe.update_slots[before:]
-        codes, drv = ref.update(xk, dk)
+        codes, drv = ref.update_fixed(xk, dk)
         got = np.concatenate(batches) if batches else np.zeros((0, 2 * (cfg.in_size + cfg.out_size)), bool)
         n = len(got)
         assert n == len(drv.x_pos), f"update {k}: {n} slots driven, reference {len(drv.x_pos)}"
@@ -177,7 +176,7 @@ async def back_to_back_updates(dut):
     w = cocotb.start_soon(watch())
     x, d = vectors(cfg, rng)
     n = p.get("updates", 6)
-    runs = [ref.update(x, d) for _ in range(n)]
+    runs = [ref.update_fixed(x, d) for _ in range(n)]
     codes = runs[0][0]
     for _ in range(n):
         await host.update(x, d)
@@ -194,12 +193,12 @@ async def back_to_back_updates(dut):
     for op in ("update", "forward", "update", "backward", "update"):
         if op == "update":
             await host.update(x2, d2)
-            ref.update(x2, d2)
+            ref.update_fixed(x2, d2)
         else:
             await host.wait_sent()
             await host.start(op)
             await host.send(x2 if op == "forward" else d2)
-            expect.append((ref.forward(x2) if op == "forward" else ref.backward(d2)).y_fixed)
+            expect.append((ref.forward_fixed(x2) if op == "forward" else ref.backward_fixed(d2)).y_fixed)
     for k, want_y in enumerate(expect):
         got_y = await host.recv()
         assert np.array_equal(got_y, want_y), f"mixed queue: read {k} differs from reference"
@@ -220,7 +219,7 @@ async def back_to_back_updates(dut):
     await host.wait_idle()
     w.cancel()
     afe.flush()
-    burst = [ref.update(xk, dk)[0] for xk, dk in pairs]
+    burst = [ref.update_fixed(xk, dk)[0] for xk, dk in pairs]
     assert await host.read("OPS_UPDATE") - ops0 == n, "burst: wrong number of updates"
     assert np.array_equal(afe.xb.weights, ref.crossbar.weights), "burst: weights differ"
     burst_gaps = np.diff(starts).tolist()
@@ -241,15 +240,15 @@ async def robustness(dut):
     rng = np.random.default_rng(p.get("seed", 4))
     host, afe = await bringup(dut, cfg)
     rm = host.rm
-    flag = {name: 1 << i for i, name in enumerate(ERRORS)}
+    flag = {f.key: 1 << f for f in ErrorFlag}
     x, d = vectors(cfg, rng)
 
     # short frame, long frame: dropped, flagged, counted; the tile goes back to idle
     await host.start("forward")
-    await host.send(x[:len(x) - cfg.stream_width])         # one beat short
+    await host.send(x[:len(x) - cfg.host.stream_width])         # one beat short
     await host.wait_idle()
     await host.start("forward")
-    await host.send(np.concatenate([x, x[:cfg.stream_width]]))
+    await host.send(np.concatenate([x, x[:cfg.host.stream_width]]))
     await host.wait_idle()
     assert await host.read("ERROR") & flag["stream_length"]
     assert await host.read("ERR_COUNT") == 2
@@ -260,7 +259,7 @@ async def robustness(dut):
 
     # illegal register values: SLVERR, value kept, flagged, counted
     before = await host.read("CONFIG")
-    for bad in (dict(bl=0), dict(bl=cfg.bl_max + 1), dict(nm_mode=3), dict(bm_max_passes=0)):
+    for bad in (dict(bl=0), dict(bl=cfg.update.bl_max + 1), dict(nm_mode=3), dict(bm_max_passes=0)):
         resp = await host.write_fields("CONFIG", **{**rm.decode("CONFIG", before), **bad})
         assert resp == 2, f"{bad}: response {resp}"
     assert await host.read("CONFIG") == before
@@ -274,7 +273,7 @@ async def robustness(dut):
     await host.start("backward")
     assert await host.read("ERROR") & flag["cmd_busy"]
     # clear the flags (write 1 to clear)
-    await host.write("ERROR", (1 << len(ERRORS)) - 1)
+    await host.write("ERROR", (1 << len(ErrorFlag)) - 1)
     # feed the accepted backwards, keep the results
     await host.send(d)
     z1 = await host.recv()
@@ -302,9 +301,9 @@ async def robustness(dut):
     # delays (cycles after the frames are handed over): the middle of the forward's read
     # window, while the backward loads, the middle of the update pulses, at once — from the
     # stage latencies: load, NM/UM, conversion into the shadow (max beats + 2), then run
-    conv = beats(max(cfg.in_size, cfg.out_size), cfg.stream_width) + 2
+    conv = stream_beats(max(cfg.in_size, cfg.out_size), cfg.host.stream_width) + 2
     mid_read = vector_cycles(cfg, op="forward") + nm_cycles(cfg) + conv + adc_read_cycles(cfg) // 2
-    mid_update = vector_cycles(cfg) + um_cycles(cfg) + conv + cfg.bl * cfg.slot_cycles * 2
+    mid_update = vector_cycles(cfg) + um_cycles(cfg) + conv + cfg.update.bl * cfg.converters.slot_cycles * 2
     for op, delay in (("forward", mid_read), ("backward", 4), ("update", mid_update),
                       ("update", 2)):
         if op == "update":
@@ -348,10 +347,10 @@ async def demo(dut):
     x, d = vectors(cfg, rng, scale=p.get("scale", 1.0))
     out = dict(w_read=afe.xb.weights.tolist(), x=x.tolist(), d=d.tolist())
     out["y"] = (await host.forward(x)).tolist()
-    fwd = ref.forward(x)
+    fwd = ref.forward_fixed(x)
     out["y_ref"], out["passes_forward"] = fwd.y_fixed.tolist(), fwd.passes
     out["z"] = (await host.backward(d)).tolist()
-    out["z_ref"] = ref.backward(d).y_fixed.tolist()
+    out["z_ref"] = ref.backward_fixed(d).y_fixed.tolist()
     await host.wait_idle()
     out["cyc_forward"] = await host.read("CYC_FORWARD")
     out["cyc_backward"] = await host.read("CYC_BACKWARD")
@@ -359,7 +358,7 @@ async def demo(dut):
     codes = None
     for _ in range(p.get("updates", 100)):
         await host.update(x, d)
-        codes, _drv = ref.update(x, d)
+        codes, _drv = ref.update_fixed(x, d)
     await host.wait_idle()
     afe.flush()
     out["dw"] = (afe.xb.weights - w1).tolist()

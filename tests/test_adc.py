@@ -8,6 +8,7 @@ from rpu.models import ref_adc
 from rpu.models import ref_management as rm
 from rpu.rtl.adc import AdcInterface
 from rpu.rtl.generate import write_verilog
+from rpu.spec.timing import adc_read_cycles, adc_timeout_cycles, stream_beats
 from rpu.testbench.simulators import build_root, run_cocotb
 
 
@@ -30,7 +31,7 @@ def run_passes(cfg, lines, lanes, passes, *, latency, silent_groups=(), ready_pa
     """
     nx = rm.numerics(cfg)
     dut = AdcInterface(cfg, lines, lanes=lanes)
-    groups = ref_adc.adc_groups(lines, cfg.lines_per_adc)
+    groups = ref_adc.adc_groups(lines, cfg.converters.lines_per_adc)
     out = []
     state = {"codes": None, "pass": 0}
     trace = []
@@ -141,17 +142,17 @@ def test_adc_matches_reference_amaranth(lpa, lanes, latency):
         passes.append((codes, p["out_mul"], p["out_exp"], k, i != 1))
     out, trace = run_passes(cfg, lines, lanes, passes, latency=latency,
                             ready_pattern=[1, 0, 1, 1, 0] if lanes == 3 else None)
-    expect_cycles = ref_adc.adc_read_cycles(cfg, latency=latency)
+    expect_cycles = adc_read_cycles(cfg, latency=latency)
     # integrator: reset for reset_cycles, then integ_en for exactly the read window
     assert trace[:2] == [(1, 0), (0, 1)]      # cycle 1: reset; cycle 2: integrate
-    assert sum(e for _, e in trace) == cfg.read_window_slots * cfg.slot_cycles
+    assert sum(e for _, e in trace) == cfg.dac_max * cfg.converters.slot_cycles
     for (codes, om, oe, k, readout), (cycles, any_sat, nsat, timeout, beats) in zip(passes, out):
         y, sat, clip = ref_adc.adc_readout(cfg, codes, om, oe, k)
         assert cycles == expect_cycles
         assert any_sat == sat.any() and nsat == sat.sum() and not timeout
         if readout:
-            assert len(beats) == ref_adc.stream_beats(lines, lanes)
-            gy, gs, gc = unpack_stream(beats, nx.RB, lanes, lines)
+            assert len(beats) == stream_beats(lines, lanes)
+            gy, gs, gc = unpack_stream(beats, nx.result_bits, lanes, lines)
             assert list(gy) == list(y) and list(gs) == list(sat) and list(gc) == list(clip)
 
 
@@ -166,7 +167,7 @@ def test_lines_per_adc_identical_results_and_time_formula():
         out, _ = run_passes(cfg, lines, 4, [(codes, 123456789, 3, 2, True)], latency=5)
         results[lpa] = list(unpack_stream(out[0][4], 40, 4, lines)[0])
         times[lpa] = out[0][0]
-        assert times[lpa] == ref_adc.adc_read_cycles(cfg, latency=5)
+        assert times[lpa] == adc_read_cycles(cfg, latency=5)
     assert results[1] == results[2] == results[8]
     # each extra mux group costs one conversion (latency + 1 cycles)
     assert times[8] - times[1] == 7 * 6 and times[2] - times[1] == 6
@@ -180,10 +181,10 @@ def test_adc_timeout_flagged_and_never_hangs():
     out, _ = run_passes(cfg, 8, 4, passes, latency=3, silent_groups={(0, 1)})
     cycles, _, _, timeout, beats = out[0]
     assert timeout == 1
-    y, _, _ = unpack_stream(beats, nx.RB, 4, 8)
+    y, _, _ = unpack_stream(beats, nx.result_bits, 4, 8)
     ref_y, _, _ = ref_adc.adc_readout(cfg, np.where(np.arange(8) >= 4, 0, codes), 1 << 30, 0, 0)
     assert list(y) == list(ref_y)                  # the silent group reads as 0
-    assert cycles == ref_adc.adc_read_cycles(cfg, latency=3) + ref_adc.default_timeout(cfg) - 3
+    assert cycles == adc_read_cycles(cfg, latency=3) + adc_timeout_cycles(cfg) - 3
     assert out[1][3] == 0                          # cleared by the next start
 
 
@@ -204,7 +205,7 @@ def test_cosim_adc_interface(sim, tmp_path, waves):
                      name="rpu_adc_if", waves=waves,
                      params=dict(config=cfg.to_dict(), lines=24, lanes=lanes, seed=11, passes=12))
     assert res.results["passes"] == 12
-    assert res.results["cycles"] == ref_adc.adc_read_cycles(cfg)
+    assert res.results["cycles"] == adc_read_cycles(cfg)
     assert res.results["timeouts"] == 1
 
 
@@ -239,7 +240,7 @@ def test_read_path_rtl_matches_reference_with_bound_management():
     xb_rtl, xb_ref = Crossbar(cfg, seed=3), Crossbar(cfg, seed=3)
     xb_rtl.set_weights(W)
     xb_ref.set_weights(W)
-    groups = ref_adc.adc_groups(8, cfg.lines_per_adc)
+    groups = ref_adc.adc_groups(8, cfg.converters.lines_per_adc)
     results = []
     state = {"codes": None}
 
@@ -249,7 +250,7 @@ def test_read_path_rtl_matches_reference_with_bound_management():
                 await ctx.tick()
                 continue
             sel = ctx.get(adc.adc_sel)
-            await ctx.tick().repeat(cfg.adc_latency)
+            await ctx.tick().repeat(cfg.converters.adc_latency)
             word = 0
             for a, c in enumerate(state["codes"][groups[sel]]):
                 word |= (int(c) & ((1 << nx.adc_bits) - 1)) << (a * nx.adc_bits)
@@ -278,7 +279,7 @@ def test_read_path_rtl_matches_reference_with_bound_management():
                 for b in range(0, n, lanes):
                     word = 0
                     for i, v in enumerate(xf[b:b + lanes]):
-                        word |= (int(v) & ((1 << nx.V) - 1)) << (i * nx.V)
+                        word |= (int(v) & ((1 << nx.value_bits) - 1)) << (i * nx.value_bits)
                     ctx.set(isc.values, word)
                     await ctx.delay(1e-10)
                     code = ctx.get(isc.codes)
@@ -313,7 +314,7 @@ def test_read_path_rtl_matches_reference_with_bound_management():
                 else:
                     await ctx.tick()
             ctx.set(adc.res_ready, 0)
-            y = unpack_stream(beats, nx.RB, lanes, 8)[0]
+            y = unpack_stream(beats, nx.result_bits, lanes, 8)[0]
             results.append((xf, mode, cap, y, passes, gave_up))
         assert ctx.get(bm.giveups_total) == sum(r[5] for r in results)
 

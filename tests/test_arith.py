@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from rpu.models.ref_management import div_cycles, sqrt_cycles
+from rpu.spec.timing import div_cycles, sqrt_cycles
 from rpu.rtl.arith import SeqDivider, SeqSqrt
 from rpu.testbench.amsim import simulate, start_and_wait
 

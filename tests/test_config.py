@@ -3,19 +3,22 @@ import json
 
 import pytest
 
-from rpu import DeviceConfig, TileConfig
+import numpy as np
+
+from rpu import DEVICE_PRESETS, DeviceConfig, DeviceModel, NoiseManagement, TileConfig, UpdateConfig
 from rpu.config import ConfigTypeError, ConfigValueError
 
 
 def test_defaults_are_spec_demo_tile():
     c = TileConfig()
-    assert (c.in_size, c.out_size, c.dac_bits, c.adc_bits, c.prob_bits) == (64, 64, 7, 9, 8)
-    assert (c.bl, c.bl_max, c.slot_cycles, c.lines_per_adc) == (10, 31, 1, 1)
-    assert c.noise_management == "abs_max" and c.bound_management and c.update_management
+    cv, u = c.converters, c.update
+    assert (c.in_size, c.out_size, cv.dac_bits, cv.adc_bits, u.prob_bits) == (64, 64, 7, 9, 8)
+    assert (u.bl, u.bl_max, cv.slot_cycles, cv.lines_per_adc) == (10, 31, 1, 1)
+    assert c.io.noise_management == "abs_max" and c.io.bound_management and u.update_management
     d = c.device
     assert (d.dw_min, d.dw_min_dtod, d.dw_min_std, d.up_down_dtod) == (0.001, 0.3, 0.3, 0.01)
     assert (d.w_max, d.w_min, d.w_max_dtod, d.w_min_dtod) == (0.6, -0.6, 0.3, 0.3)
-    assert c.read_window_slots == 63 and c.dac_max == 63 and c.adc_max == 255
+    assert c.dac_max == 63 and c.adc_max == 255
     assert c.prob_one == 256
     assert c.c_scale == pytest.approx((0.01 / (10 * 0.001)) ** 0.5)
     assert c.adc_lsb == pytest.approx(24 / 510)
@@ -27,6 +30,49 @@ def test_json_round_trip_is_lossless():
     back = TileConfig.from_json(c.to_json())
     assert back == c and isinstance(back.device, DeviceConfig)
     assert json.loads(c.to_json())["device"]["model"] == "soft_bounds"
+    assert json.loads(c.to_json())["converters"]["lines_per_adc"] == 4
+
+
+def test_flat_files_of_earlier_versions_still_read():
+    """params.json before the grouping had every field at top level."""
+    flat = {"in_size": 4096, "out_size": 4096, "lines_per_adc": 2, "bl": 7, "lr": 0.02,
+            "noise_management": "pow2", "stream_width": 8, "device": {"dw_min": 0.002}}
+    c = TileConfig.from_dict(flat)
+    assert (c.converters.lines_per_adc, c.update.bl, c.update.lr) == (2, 7, 0.02)
+    assert c.io.noise_management is NoiseManagement.POW2 and c.host.stream_width == 8
+    assert TileConfig.from_json(c.to_json()) == c
+
+
+def test_flat_names_in_the_constructor_and_replace_reach_their_group():
+    c = TileConfig(in_size=48, bl=20, lines_per_adc=4, update=UpdateConfig(lr=0.5))
+    assert (c.update.bl, c.update.lr, c.converters.lines_per_adc) == (20, 0.5, 4)
+    assert c.replace(bl=5).update == UpdateConfig(bl=5, lr=0.5)
+    with pytest.raises(ConfigTypeError, match="^unknown TileConfig field blx$"):
+        TileConfig(blx=3)
+
+
+def test_numpy_numbers_are_accepted_as_python_ones():
+    c = TileConfig(in_size=np.int64(32), lr=np.float32(0.25), bound_management=np.bool_(False),
+                   device=DeviceConfig(dw_min=np.float64(0.002)))
+    assert type(c.in_size) is int and c.in_size == 32
+    assert type(c.update.lr) is float and c.update.lr == 0.25
+    assert c.io.bound_management is False and type(c.device.dw_min) is float
+
+
+def test_modes_are_enums_and_strings_are_accepted():
+    c = TileConfig(noise_management="off", device=DeviceConfig(model="exp_step"))
+    assert c.io.noise_management is NoiseManagement.OFF
+    assert c.device.model is DeviceModel.EXP_STEP and c.device.model == "exp_step"
+
+
+def test_device_presets_are_valid_and_named_after_their_paper():
+    for name, (doc, fields) in DEVICE_PRESETS.items():
+        d = DeviceConfig.preset(name)
+        assert all(getattr(d, k) == v for k, v in fields.items())
+        assert any(str(year) in doc for year in range(2010, 2030)), name
+    assert DeviceConfig.preset("gokmen_vlasov") == DeviceConfig()
+    with pytest.raises(ConfigValueError, match="^device preset must be one of"):
+        DeviceConfig.preset("memristor")
 
 
 def test_immutable_and_replace_revalidates():

@@ -11,6 +11,7 @@ from rpu.models import Crossbar
 from rpu.models import ref_management as rm
 from rpu.rtl.management import (AbsMax, BoundManager, InputScaler, NoiseManager, ProbScaler,
                                 UpdateManager)
+from rpu.spec.timing import nm_cycles, um_cycles
 from rpu.testbench.amsim import simulate, start_and_wait
 from rpu.testbench.lanes import pack_lanes as pack, unpack_lanes as unpack
 
@@ -39,7 +40,7 @@ def mixed_values(nx, n, rng):
     tiny = rng.integers(-8, 9, n)
     v[kind == 1] = tiny[kind == 1]
     v[kind == 2] = rng.choice([vmax, -vmax, -vmax - 1], n)[kind == 2]
-    scale = rng.integers(0, nx.V, n)
+    scale = rng.integers(0, nx.value_bits, n)
     v[kind == 3] = (v >> scale)[kind == 3]          # orders of magnitude below full scale
     return v
 
@@ -53,7 +54,7 @@ def mixed_values(nx, n, rng):
 def test_absmax_matches_reference(name):
     nx = rm.numerics(CFGS[name])
     lanes = 3
-    dut = AbsMax(lanes, nx.V)
+    dut = AbsMax(lanes, nx.value_bits)
     rng = np.random.default_rng(1)
 
     async def tb(ctx):
@@ -61,7 +62,7 @@ def test_absmax_matches_reference(name):
             vec = mixed_values(nx, 12, rng)
             ctx.set(dut.clear, 1)
             for b in range(0, len(vec), lanes):
-                ctx.set(dut.data, pack(vec[b:b + lanes], nx.V))
+                ctx.set(dut.data, pack(vec[b:b + lanes], nx.value_bits))
                 ctx.set(dut.valid, 1)
                 await ctx.tick()
                 ctx.set(dut.clear, 0)
@@ -91,7 +92,7 @@ def test_noise_manager_and_input_scaler_match_reference(name):
                 ctx.set(nm.alpha, int(alpha))
                 ctx.set(nm.mode, mode)
                 cycles = await start_and_wait(ctx, nm)
-                assert cycles == rm.nm_cycles(cfg)
+                assert cycles == nm_cycles(cfg)
                 ref = rm.nm_params(nx, int(alpha), mode, regs["out_scale"])
                 got = {k: ctx.get(getattr(nm, k)) for k in ("in_mul", "in_shift", "out_mul", "out_exp")}
                 assert got == {k: ref[k] for k in got}, (mode, alpha)
@@ -105,7 +106,7 @@ def test_noise_manager_and_input_scaler_match_reference(name):
                     want = rm.input_codes(nx, vec, ref["in_mul"], ref["in_shift"], k)
                     if mode in (1, 2) and alpha and k == 0:
                         # NM: the largest input drives full scale (abs_max exactly; pow2 ≥ D/2)
-                        assert abs(want[0]) == nx.D if mode == 1 else abs(want[0]) >= nx.D // 2
+                        assert abs(want[0]) == nx.dac_max if mode == 1 else abs(want[0]) >= nx.dac_max // 2
 
     simulate(nm, tb)
 
@@ -114,7 +115,7 @@ def test_noise_manager_and_input_scaler_match_reference(name):
             want = rm.input_codes(nx, vec, ref["in_mul"], ref["in_shift"], k)
             got_codes = []
             for b in range(0, len(vec), lanes):
-                ctx.set(sc.values, pack(vec[b:b + lanes], nx.V))
+                ctx.set(sc.values, pack(vec[b:b + lanes], nx.value_bits))
                 ctx.set(sc.in_mul, ref["in_mul"])
                 ctx.set(sc.in_shift, ref["in_shift"])
                 ctx.set(sc.bm_k, k)
@@ -133,7 +134,7 @@ def _replay_scaler(sc, nx, rng):
             alpha = max(1, int(np.abs(vec).max()))
             p = rm.nm_params(nx, alpha, int(rng.integers(0, 3)), 1 << 30)
             k = int(rng.integers(0, 16))
-            ctx.set(sc.values, pack(vec, nx.V))
+            ctx.set(sc.values, pack(vec, nx.value_bits))
             ctx.set(sc.in_mul, p["in_mul"])
             ctx.set(sc.in_shift, p["in_shift"])
             ctx.set(sc.bm_k, k)
@@ -195,10 +196,10 @@ def _um_cases(cfg, nx, rng):
             regs = dict(base, um_enable=um, dyn_bl=dyn)
             xs = [0, 1, nx.value_max + 1, nx.value_max, 3] + list(rng.integers(1, nx.value_max, 4))
             ds = [1, 0, nx.value_max + 1, 2, nx.value_max] + list(
-                rng.integers(1, nx.value_max, 4) >> rng.integers(0, nx.V - 1, 4))
+                rng.integers(1, nx.value_max, 4) >> rng.integers(0, nx.value_bits - 1, 4))
             cases += [(regs, int(x), int(d)) for x, d in zip(xs, ds)]
-    bad = [dict(base, bl=0), dict(base, bl=cfg.bl_max + 1), dict(base, bl_max=0),
-           dict(base, bl_max=min(255, cfg.bl_max + 1)), dict(base, bl=5, bl_max=4),
+    bad = [dict(base, bl=0), dict(base, bl=cfg.update.bl_max + 1), dict(base, bl_max=0),
+           dict(base, bl_max=min(255, cfg.update.bl_max + 1)), dict(base, bl=5, bl_max=4),
            dict(base, dyn_bl=1, bl=0)]
     cases += [(r, min(1000, nx.value_max), min(200, nx.value_max // 3)) for r in bad]
     # a huge learning rate: BL capped, gradient clipped
@@ -224,7 +225,7 @@ def test_update_manager_and_prob_scaler_match_reference(name):
             ctx.set(dut.x_max, xm)
             ctx.set(dut.d_max, dm)
             cycles = await start_and_wait(ctx, dut)
-            assert cycles == rm.um_cycles(cfg)
+            assert cycles == um_cycles(cfg)
             ref = rm.um_gains(nx, xm, dm, regs)
             got = dict(gain_x=ctx.get(dut.gain_x), gain_d=ctx.get(dut.gain_d),
                        bl=ctx.get(dut.bl_out), bl_error=bool(ctx.get(dut.bl_error)))
@@ -239,11 +240,11 @@ def test_update_manager_and_prob_scaler_match_reference(name):
         for ref in results:
             for gain in (ref["gain_x"], ref["gain_d"]):
                 vec = mixed_values(nx, lanes, rng)
-                ctx.set(ps.values, pack(vec, nx.V))
+                ctx.set(ps.values, pack(vec, nx.value_bits))
                 ctx.set(ps.gain, gain)
                 await ctx.delay(1e-9)
                 codes, clips = rm.prob_codes(nx, vec, gain)
-                assert list(unpack(ctx.get(ps.codes), nx.P + 2, lanes)) == list(codes)
+                assert list(unpack(ctx.get(ps.codes), nx.prob_bits + 2, lanes)) == list(codes)
                 assert [bool((ctx.get(ps.clip) >> i) & 1) for i in range(lanes)] == list(clips)
 
     simulate_comb(ps, tb2)
@@ -293,10 +294,10 @@ def test_noise_management_raises_resolution():
     err_nm, Wt = _rms_error(cfg.replace(noise_management="abs_max"), W, xs, 6)
     err_off, _ = _rms_error(cfg.replace(noise_management="off"), W, xs, 6)
     w2 = float(np.mean(np.sum(Wt ** 2, 1)))
-    conv = cfg.out_noise ** 2 + cfg.adc_lsb ** 2 / 12
+    conv = cfg.io.out_noise ** 2 + cfg.adc_lsb ** 2 / 12
     alpha2 = float(np.mean([np.abs(x).max() ** 2 for x in xs]))
-    pred_nm = math.sqrt(alpha2 * (conv + w2 / (12 * nx.D ** 2)))
-    e_off = np.concatenate([x - np.round(x * nx.D) / nx.D for x in xs])
+    pred_nm = math.sqrt(alpha2 * (conv + w2 / (12 * nx.dac_max ** 2)))
+    e_off = np.concatenate([x - np.round(x * nx.dac_max) / nx.dac_max for x in xs])
     pred_off = math.sqrt(conv + w2 * float(np.mean(e_off ** 2)))
     assert 0.8 < err_nm / pred_nm < 1.25, (err_nm, pred_nm)
     assert 0.8 < err_off / pred_off < 1.25, (err_off, pred_off)
@@ -333,7 +334,7 @@ def test_bound_management_recovers_after_predicted_passes():
     assert r.passes == predicted and not r.gave_up and r.k == predicted - 1
     assert not r.saturated.any()
     # within noise: 4σ_out·2^k plus half an ADC step and the DAC step of the halved input
-    tol = 2 ** r.k * (4 * cfg.out_noise + cfg.adc_lsb) + np.abs(Wt).sum(1).max() / nx.D
+    tol = 2 ** r.k * (4 * cfg.io.out_noise + cfg.adc_lsb) + np.abs(Wt).sum(1).max() / nx.dac_max
     assert np.all(np.abs(r.y - truth) < tol), (r.y - truth, tol)
     # cap below the prediction: gives up at the cap, result saturated
     regs = dict(rm.registers_from_config(cfg), bm_max_passes=2)
@@ -358,12 +359,12 @@ def test_update_management_balances_peaks_and_keeps_product():
         px, pd = np.abs(u.x_codes).max(), np.abs(u.d_codes).max()
         assert abs(int(px) - int(pd)) <= 1, (trial, px, pd)
         # the common peak P = C·sqrt(x_max·d_max), quantised
-        peak = cfg.c_scale * math.sqrt(u.x_max * u.d_max) / 2 ** nx.F * nx.prob_one
+        peak = cfg.c_scale * math.sqrt(u.x_max * u.d_max) / 2 ** nx.frac_bits * nx.prob_one
         if peak < nx.prob_one:
             assert abs(px - peak) <= 1 and u.clipped == 0
         # products p_x·p_d ≈ C²|x||d| (the point of keeping C_x·C_d = C²)
         j, i = np.argmax(np.abs(xf)), np.argmax(np.abs(df))
-        want = cfg.c_scale ** 2 * abs(xf[j] * df[i]) / 2 ** (2 * nx.F)
+        want = cfg.c_scale ** 2 * abs(xf[j] * df[i]) / 2 ** (2 * nx.frac_bits)
         got = abs(u.x_codes[j] * u.d_codes[i]) / nx.prob_one ** 2
         if want < 1:
             # each side is quantised to ±1/2 code: |Δ(p_x·p_d)| ≤ (½(q_x + q_d) + ¼) / 2^(2P)
@@ -380,7 +381,7 @@ def test_update_management_off_is_plain_rule():
     xf, df = rm.to_fixed(cfg, x), rm.to_fixed(cfg, d)
     u = rm.update_codes(cfg, xf, df)
     for vf, codes in ((xf, u.x_codes), (df, u.d_codes)):
-        p = cfg.c_scale * np.abs(vf) / 2 ** nx.F * nx.prob_one
+        p = cfg.c_scale * np.abs(vf) / 2 ** nx.frac_bits * nx.prob_one
         plain = np.sign(vf) * np.minimum(np.floor(p + 0.5), nx.prob_one)
         # C is a 20-bit-fraction register: exact up to a rare half-way tie
         assert np.sum(codes != plain) <= 1
@@ -396,14 +397,14 @@ def test_dynamic_bl_follows_formula_and_clips_gradient():
         d = rng.uniform(-1, 1, 16) * 10.0 ** rng.uniform(-2.5, 0)
         xf, df = rm.to_fixed(cfg, x), rm.to_fixed(cfg, d)
         u = rm.update_codes(cfg, xf, df)
-        k = cfg.lr * u.x_max * u.d_max / 2 ** (2 * nx.F) / cfg.device.dw_min
-        want = min(cfg.bl_max, max(1, math.ceil(k - 1e-9)))
+        k = cfg.update.lr * u.x_max * u.d_max / 2 ** (2 * nx.frac_bits) / cfg.device.dw_min
+        want = min(cfg.update.bl_max, max(1, math.ceil(k - 1e-9)))
         assert u.bl == want or (abs(k - round(k)) < 1e-4 and abs(u.bl - want) <= 1), (k, u.bl)
-        if k > cfg.bl_max * 1.01:
+        if k > cfg.update.bl_max * 1.01:
             # cap hit: x peak at p = 1, d lines clipped (counted), product capped
             assert np.abs(u.x_codes).max() == nx.prob_one
             assert u.clipped >= 1 and u.d_clip.any() and not u.x_clip.any()
-        elif k < cfg.bl_max * 0.99:
+        elif k < cfg.update.bl_max * 0.99:
             assert u.clipped == 0
 
 
@@ -434,7 +435,7 @@ def test_bad_parameters_rejected(cls, args, exc):
 @pytest.mark.parametrize("name", ["default", "wide"])
 def test_cosim_management_units(sim, tmp_path, waves, name):
     from rpu.rtl.generate import write_verilog
-    from rpu.rtl.management import ManagementUnits
+    from rpu.testbench.harness import ManagementUnits
     from rpu.testbench.simulators import build_root, run_cocotb
     cfg = CFGS[name]
     lanes = 4
@@ -479,6 +480,6 @@ def test_prob_codes_vectorised_matches_scalar_rounding():
     for gain in (1, 12345, nx.gain_max, 1 << 50):
         codes, clips = prob_codes(nx, v, gain)
         for val, code, clip in zip(v.tolist(), codes.tolist(), clips.tolist()):
-            mag = _round_shift(abs(val) * gain, nx.SH)
+            mag = _round_shift(abs(val) * gain, nx.gain_point)
             assert clip == (mag > nx.prob_one)
             assert code == (-1 if val < 0 else 1) * min(mag, nx.prob_one)

@@ -14,9 +14,8 @@ from rpu.models import crossbar as crossbar_mod
 from rpu.models import ref_management as rm
 from rpu.models.devices import UNIDIRECTIONAL_MODELS, _ratio
 from rpu.models.ref_lfsr import LFSRModel
-from rpu.models.ref_streams import (
-    D_TAPS, D_WIDTH, PHASES, X_TAPS, X_WIDTH, UpdateStreamsModel, expand_seed, line_taps,
-)
+from rpu.models.ref_stochastic import UpdateStreamsModel
+from rpu.spec.streams import D_TAPS, D_WIDTH, PHASES, X_TAPS, X_WIDTH, expand_seed, line_taps
 
 
 # -- coincidences ---------------------------------------------------------------------------
@@ -187,7 +186,7 @@ def test_prob_codes_of_zero_values_under_a_wide_gain():
 
 
 def test_prob_code_check_refuses_every_out_of_range_code():
-    from rpu.models.ref_streams import check_prob_codes
+    from rpu.models.ref_stochastic import check_prob_codes
     ok = np.array([-256, 0, 256, 3])
     assert check_prob_codes("x_codes", ok, 4, 8).tolist() == ok.tolist()
     for bad in (257, -257, np.iinfo(np.int64).min):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rpu.config import MultiConductanceConfig, TileConfig
-from rpu.models import Crossbar, MultiConductanceCrossbar, Tile
+from rpu.models import Crossbar, MultiConductanceCrossbar, TileReference
 
 
 def test_forward_and_backward_follow_w_within_the_noise_model():
@@ -12,16 +12,16 @@ def test_forward_and_backward_follow_w_within_the_noise_model():
     Σ_j|W_ij|·½/dac_max) + 2^-frac (5σ noise, ADC and DAC rounding, output format), a bound
     chance exceeds with p < 1e-6 per line; a wrong orientation or scale is off by O(1)."""
     cfg = TileConfig(in_size=32, out_size=24)
-    tile = Tile(cfg)
+    tile = TileReference(cfg)
     rng = np.random.default_rng(0)
     tile.set_weights(rng.uniform(-0.3, 0.3, (24, 32)))
     w = tile.weights.astype(np.float64)
     x, d = rng.uniform(-1, 1, 32), rng.uniform(-1, 1, 24)
 
     def bound(v, wm):
-        return (np.abs(v).max() * (5 * cfg.out_noise + cfg.adc_lsb / 2
+        return (np.abs(v).max() * (5 * cfg.io.out_noise + cfg.adc_lsb / 2
                                    + np.abs(wm).sum(axis=1) / (2 * cfg.dac_max))
-                + 2.0 ** -cfg.value_frac_bits)
+                + 2.0 ** -cfg.host.value_frac_bits)
 
     assert np.all(np.abs(tile.forward(x) - w @ x) < bound(x, w))
     assert tile.last_read.passes >= 1
@@ -30,7 +30,7 @@ def test_forward_and_backward_follow_w_within_the_noise_model():
 
 def test_bound_management_recovers_a_saturated_forward():
     cfg = TileConfig(in_size=64, out_size=8)
-    tile = Tile(cfg)
+    tile = TileReference(cfg)
     tile.set_weights(np.full((8, 64), 0.4))
     w = tile.weights.astype(np.float64)
     x = np.ones(64)                                       # W·x ≈ 25.6 > bound 12
@@ -45,12 +45,12 @@ def test_update_moves_w_along_minus_d_x_and_honours_lr():
     x, d = rng.uniform(-1, 1, 32), rng.uniform(-0.1, 0.1, 16)   # lr·max|x|·max|d|/dw_min < BL
     steps = {}
     for lr in (0.01, 0.04):
-        tile = Tile(cfg)
+        tile = TileReference(cfg)
         w0 = tile.weights
         for _ in range(20):
             tile.update(x, d, lr=lr)
         steps[lr] = (tile.weights - w0).astype(np.float64) / 20
-        assert tile.last_update.bl == cfg.bl
+        assert tile.last_update.bl == cfg.update.bl
     target = -np.outer(d, x)
     for lr, dw in steps.items():
         corr = np.corrcoef(dw.ravel(), target.ravel())[0, 1]
@@ -60,9 +60,9 @@ def test_update_moves_w_along_minus_d_x_and_honours_lr():
 
 
 def test_tile_picks_the_array_from_the_config():
-    assert isinstance(Tile(TileConfig(in_size=4, out_size=4)).crossbar, Crossbar)
+    assert isinstance(TileReference(TileConfig(in_size=4, out_size=4)).crossbar, Crossbar)
     mc = TileConfig(in_size=4, out_size=4, mc=MultiConductanceConfig(enabled=True))
-    tile = Tile(mc)
+    tile = TileReference(mc)
     assert isinstance(tile.crossbar, MultiConductanceCrossbar)
     tile.update(np.ones(4), -np.ones(4))
     assert tile.crossbar.devices["g+"].set_counts.sum() > 0
@@ -70,7 +70,7 @@ def test_tile_picks_the_array_from_the_config():
 
 
 def test_tile_rejects_bad_input():
-    tile = Tile(TileConfig(in_size=4, out_size=3))
+    tile = TileReference(TileConfig(in_size=4, out_size=3))
     with pytest.raises(ValueError, match=r"shape \(4,\)"):
         tile.forward(np.ones(3))
     with pytest.raises(ValueError, match=r"shape \(3,\)"):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from rpu.config import DeviceConfig, TileConfig
-from rpu.models import PHASE_DRIVES, Crossbar, Tile
+from rpu.models import PHASE_DRIVES, Crossbar, TileReference
 from rpu.models.crossbar import polarity_runs
 from rpu.models.ref_management import to_fixed, update_codes
-from rpu.models.ref_streams import UpdateStreamsModel
+from rpu.models.ref_stochastic import UpdateStreamsModel
 
 IDEAL = DeviceConfig(dw_min=0.001, dw_min_dtod=0.0, dw_min_std=0.0, up_down_dtod=0.0,
                      w_max=100.0, w_min=-100.0, w_max_dtod=0.0, w_min_dtod=0.0)
@@ -86,11 +86,11 @@ def test_all_sign_quadrants_move_the_right_way_through_the_phases():
     x_codes = np.array([1, -1, 1, -1]) * cfg.prob_one
     d_codes = np.array([1, 1, -1, -1]) * cfg.prob_one
     streams = UpdateStreamsModel(cfg)
-    trains = streams.phase_trains(x_codes, d_codes, cfg.bl)
+    trains = streams.phase_trains(x_codes, d_codes, cfg.update.bl)
     assert [t.phase for t in trains] == [0, 1, 2, 3]
     cb = Crossbar(cfg)
     cb.apply_phase_trains(trains)
-    expect = -np.sign(np.outer(d_codes, x_codes)) * cfg.bl * cfg.device.dw_min
+    expect = -np.sign(np.outer(d_codes, x_codes)) * cfg.update.bl * cfg.device.dw_min
     np.testing.assert_allclose(cb.weights, expect, atol=1e-6)
 
 
@@ -211,7 +211,7 @@ def test_vector_update_reproduces_slot_level_cosimulation():
     """Tile.update (UM → phase trains → aggregated apply) vs the RTL's per-slot drives fed
     one slot at a time, as the co-simulation front-end does: identical weights."""
     cfg = TileConfig(in_size=32, out_size=16)
-    tile = Tile(cfg)
+    tile = TileReference(cfg)
     cosim, batched = Crossbar(cfg), Crossbar(cfg)
     streams = UpdateStreamsModel(cfg)
     rng = np.random.default_rng(2)

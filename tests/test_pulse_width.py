@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from rpu.models.ref_pulse_width import pulse_width_drives, window_cycles
+from rpu.models.ref_pulse_width import pulse_width_drives
+from rpu.spec.timing import window_cycles
 from rpu.rtl.generate import write_verilog
 from rpu.rtl.pulse_width import PulseWidthBank
 from rpu.testbench.amsim import simulate
@@ -100,7 +101,7 @@ def test_cosim_pulse_width_bit_exact(sim, tmp_path, waves):
     updates = [dict(codes=rng.integers(-64, 64, lines).tolist()) for _ in range(4)]
     updates.append(dict(codes=np.resize([63, -63, -64, 0], lines).tolist()))
     res = run_cocotb(sim=sim, verilog=path, toplevel="pulse_width64", name="pulse_width64",
-                     test_module="rpu.testbench.tb_line_drivers", waves=waves,
+                     test_module="rpu.testbench.tb_pulse_width", waves=waves,
                      params=dict(kind="pulse_width", lines=lines, dac_bits=dac_bits,
                                  slot_cycles=1, lanes=lanes, updates=updates))
     assert res.results["slots"] == 5 * 63

@@ -3,8 +3,9 @@ import json
 import pytest
 
 from rpu.config import TileConfig
-from rpu.rtl.axi import RESP_OKAY, RESP_SLVERR, AXILiteRegisters
-from rpu.rtl.regmap import Field, Register, RegisterMap, register_map, write_register_map
+from rpu.rtl.axi import AXILiteRegisters
+from rpu.spec.encodings import RESP_OKAY, RESP_SLVERR
+from rpu.spec.registers import Field, Register, RegisterMap, register_map, write_register_map
 from rpu.testbench.amsim import simulate
 from rpu.testbench.host import am_axil_read as _read, am_axil_write as _write
 
@@ -23,7 +24,7 @@ def test_files_written_from_one_description(tmp_path):
     md = paths["regmap_md"].read_text()
     assert all(f"| {r.name} |" in md for r in rm)
     bl = rm["CONFIG"].field("bl")
-    assert (bl.lo, bl.hi, bl.reset) == (1, cfg.bl_max, cfg.bl)
+    assert (bl.lo, bl.hi, bl.reset) == (1, cfg.update.bl_max, cfg.update.bl)
 
 
 def test_map_rejects_overlaps_and_bad_fields():
@@ -73,7 +74,7 @@ def test_register_slave_amaranth_sim():
         good = rm.encode("CONFIG", bl=7)
         assert await _write(ctx, bus, rm.addr("CONFIG"), good) == RESP_OKAY
         assert ctx.get(dut.config) == good
-        for bad in (rm.encode("CONFIG", bl=0), rm.encode("CONFIG", bl=cfg.bl_max + 1),
+        for bad in (rm.encode("CONFIG", bl=0), rm.encode("CONFIG", bl=cfg.update.bl_max + 1),
                     rm.encode("CONFIG", nm_mode=3)):
             assert await _write(ctx, bus, rm.addr("CONFIG"), bad) == RESP_SLVERR
             assert ctx.get(dut.config) == good, "an illegal value must not be stored"

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 from rpu.models.ref_lfsr import LFSRModel
-from rpu.models.ref_streams import (
-    D_TAPS, D_WIDTH, X_TAPS, X_WIDTH, UpdateStreamsModel, active_phases, expand_seed,
-    lfsr_states, line_taps, update_cycles,
-)
+from rpu.models.ref_stochastic import UpdateStreamsModel, active_phases, lfsr_states
+from rpu.spec.streams import D_TAPS, D_WIDTH, X_TAPS, X_WIDTH, expand_seed, line_taps
+from rpu.spec.timing import pulser_cycles
 from rpu.rtl.generate import write_verilog
 from rpu.rtl.stochastic import UpdatePulser
 from rpu.testbench.amsim import simulate
@@ -113,7 +112,7 @@ def test_bit_exact_amaranth(n, m, pb, bl_max, sc, lanes, seeds):
             slots, cycles = await run_update(ctx, dut, bl, sc, commit=same_cycle)
             compare(slots, model.drives(xc, dc, bl), n, m)
             phases = len(active_phases(xc, dc)) if bl else 0
-            assert cycles == update_cycles(phases, bl, sc)
+            assert cycles == pulser_cycles(phases, bl, sc)
             assert ctx.get(dut.bl_zero) == (bl == 0)
         # (the cases run back to back on one generator state: carry-over is checked too)
 
@@ -126,12 +125,12 @@ COSIM = dict(x_lines=64, d_lines=64, prob_bits=8, bl_max=31, slot_cycles=1, lane
 
 
 def run_update_bench(sim, tmp_path, updates, seeds=(0x1234ABCD, 0x0BADF00D), waves=False):
-    """Run ``tb_line_drivers`` on the 64 × 64 bank (one build per simulator)."""
+    """Run ``tb_stochastic`` on the 64 × 64 bank (one build per simulator)."""
     dut = UpdatePulser(**COSIM)
     path = write_verilog(dut, "update_pulser64", tmp_path)
     params = dict(kind="update", seeds=list(seeds), updates=updates, **COSIM)
     return run_cocotb(sim=sim, verilog=path, toplevel="update_pulser64", name="update_pulser64",
-                      test_module="rpu.testbench.tb_line_drivers", params=params, waves=waves)
+                      test_module="rpu.testbench.tb_stochastic", params=params, waves=waves)
 
 
 def test_cosim_update_bit_exact_and_stream_statistics(sim, tmp_path, waves):
@@ -141,7 +140,7 @@ def test_cosim_update_bit_exact_and_stream_statistics(sim, tmp_path, waves):
     * then 323 updates × 31 slots (phase 0: x > 0, d < 0) whose RTL streams must pass the
       binomial rate, pairwise coincidence and x/d correlation bounds of
       tests/test_stream_statistics.py."""
-    from test_stream_statistics import check_coincidences, check_rates, stat_codes
+    from test_stochastic_statistics import check_coincidences, check_rates, stat_codes
     rng = np.random.default_rng(4)
     one, n = 1 << COSIM["prob_bits"], COSIM["x_lines"]
     updates = []

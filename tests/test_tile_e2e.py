@@ -51,7 +51,7 @@ def test_back_to_back_updates(sim):
 def test_robustness(sim):
     res = run(sim, DEFAULT, "robustness").results
     assert res["resets"] == 4
-    from rpu.rtl.controller import RunState
+    from rpu.spec.encodings import RunState
     # the resets hit a read window and the update pulses (run states before the reset)
     assert res["states"][0] in (RunState.READ_DELAY, RunState.READ_WAIT)
     assert res["states"][2] == RunState.UPDATE
@@ -81,8 +81,8 @@ def test_update_statistics(sim):
     xf, df = to_fixed(cfg, x), to_fixed(cfg, d)
     codes = update_codes(cfg, xf, df)
     n = K * codes.bl
-    p = np.abs(codes.x_codes) / 2 ** cfg.prob_bits
-    q = np.abs(codes.d_codes) / 2 ** cfg.prob_bits
+    p = np.abs(codes.x_codes) / 2 ** cfg.update.prob_bits
+    q = np.abs(codes.d_codes) / 2 ** cfg.update.prob_bits
     pq = np.outer(q, p)
     sign = -np.outer(np.sign(codes.d_codes), np.sign(codes.x_codes))
     counts = dw / cfg.device.dw_min * sign           # coincidences, ≥ 0
@@ -95,7 +95,7 @@ def test_update_statistics(sim):
     zb = _normal_quantile(1 - 1e-3 / (2 * m))
     assert np.abs(z).max() < zb, f"max |z| {np.abs(z).max():.2f} >= Bonferroni {zb:.2f}"
     # against the ideal rank-1 update: the quantised expectation differs by a known amount
-    ideal = -cfg.lr * K * np.outer(from_fixed(cfg, df), from_fixed(cfg, xf))
+    ideal = -cfg.update.lr * K * np.outer(from_fixed(cfg, df), from_fixed(cfg, xf))
     e_q = sign * n * pq * cfg.device.dw_min
     quant = np.abs(e_q - ideal).sum() / np.abs(ideal).sum()
     stat = (np.abs(ideal) * sd).sum() * cfg.device.dw_min / (ideal ** 2).sum()

@@ -5,7 +5,7 @@ import json
 from rpu.config import TileConfig
 from rpu.generate import generate
 from rpu.rtl.blocks import TOP_NAME, tile_blocks
-from rpu.rtl.regmap import register_map
+from rpu.spec.registers import register_map
 
 
 def test_generate_writes_top_and_register_map(tmp_path):

@@ -7,7 +7,8 @@ from amaranth import Signal
 from rpu.config import TileConfig
 from rpu.models.ref_management import to_fixed
 from rpu.rtl.controller import TileController, VectorBuffer
-from rpu.rtl.regmap import ERRORS, OPS, register_map
+from rpu.spec.encodings import ErrorFlag, Op
+from rpu.spec.registers import register_map
 from rpu.rtl.tile import Tile
 from rpu.testbench.amsim import simulate
 from rpu.testbench.host import am_axil_read, am_axil_write
@@ -61,7 +62,7 @@ def test_loader_flags_wrong_length_and_queue_amaranth_sim():
     cfg = SMALL
     rm = register_map(cfg)
     dut = Tile(cfg)
-    flag = {n: 1 << i for i, n in enumerate(ERRORS)}
+    flag = {f.key: 1 << f for f in ErrorFlag}
 
     async def send(ctx, beats):
         s = dut.s_axis
@@ -80,7 +81,7 @@ def test_loader_flags_wrong_length_and_queue_amaranth_sim():
         bus = dut.s_axil
         x = to_fixed(cfg, np.linspace(-0.5, 0.5, cfg.in_size))
         good = _frame(cfg, x)
-        ctrl = lambda op: rm.encode("CTRL", start=1, op=OPS.index(op))   # noqa: E731
+        ctrl = lambda op: rm.encode("CTRL", start=1, op=Op[op.upper()])   # noqa: E731
         assert await am_axil_read(ctx, bus, rm.addr("ID")) == 0x52505531
         # short frame (tlast on the first of two beats)
         await am_axil_write(ctx, bus, rm.addr("CTRL"), ctrl("forward"))
@@ -114,8 +115,8 @@ def test_loader_flags_wrong_length_and_queue_amaranth_sim():
 # ---- back-to-back operations at the controller ports (host keeps the stream full) ----
 
 def _frame(cfg, values):
-    lanes = cfg.stream_width
-    return [pack_lanes(values[i:i + lanes], cfg.value_bits) for i in range(0, len(values), lanes)]
+    lanes = cfg.host.stream_width
+    return [pack_lanes(values[i:i + lanes], cfg.host.value_bits) for i in range(0, len(values), lanes)]
 
 
 def _vectors(cfg, seed):
@@ -163,8 +164,8 @@ def run_controller(cfg, commands, frames, *, adc_code=0, vector_sets=None, limit
     (ops finished in the ``tail``), ``idle`` (at its end: not busy, not loading, queue empty)."""
     from amaranth.hdl import ResetInserter
     from amaranth.sim import Simulator
-    from rpu.models.ref_management import registers_from_config
-    from rpu.rtl.controller import Op, RunState
+    from rpu.spec.encodings import RunState
+    from rpu.spec.formats import registers_from_config
     kw = {} if vector_sets is None else dict(vector_sets=vector_sets)
     dut = TileController(cfg, **kw)
     rst = Signal()
@@ -188,8 +189,8 @@ def run_controller(cfg, commands, frames, *, adc_code=0, vector_sets=None, limit
         for k, (cmds, _) in enumerate(segments):
             while seg["n"] < k:
                 await ctx.tick()
-            ctx.set(dut.x_seed, cfg.x_seed)
-            ctx.set(dut.d_seed, cfg.d_seed)
+            ctx.set(dut.x_seed, cfg.update.x_seed)
+            ctx.set(dut.d_seed, cfg.update.d_seed)
             ctx.set(dut.seed_load, 1)
             await ctx.tick()
             ctx.set(dut.seed_load, 0)
@@ -245,14 +246,14 @@ def run_controller(cfg, commands, frames, *, adc_code=0, vector_sets=None, limit
 
     async def world(ctx):
         """ADCs, result sink, monitor and the reset."""
-        full = (1 << cfg.adc_bits) - 1
+        full = (1 << cfg.converters.adc_bits) - 1
         adcs = ((dut.adc_d, cfg.num_adcs_d), (dut.adc_x, cfg.num_adcs_x))
 
         def answer(n_pass):
             for adc, n in adcs:
                 codes = (np.full(n, adc_code) if not callable(adc_code)
                          else np.asarray(adc_code(n_pass, n)))
-                ctx.set(adc.codes, sum((int(c) & full) << (cfg.adc_bits * i)
+                ctx.set(adc.codes, sum((int(c) & full) << (cfg.converters.adc_bits * i)
                                        for i, c in enumerate(codes)))
         due = [None, None]                   # cycle of each direction's next adc_done
         for adc, _ in adcs:
@@ -374,9 +375,9 @@ def test_back_to_back_updates_period_amaranth_sim(cfg, sets, limit):
     """Updates queued back to back start exactly ``update_period`` cycles apart, whichever
     term bounds it (pulse time, vector load time, update-manager latency), and every update
     drives the reference's pulse streams."""
-    from rpu.models.ref_management import um_cycles, update_codes
-    from rpu.models.ref_streams import UpdateStreamsModel, active_phases
-    from rpu.models.ref_tile import update_cycles, update_period, vector_cycles
+    from rpu.models.ref_management import update_codes
+    from rpu.models.ref_stochastic import UpdateStreamsModel, active_phases
+    from rpu.spec.timing import um_cycles, update_cycles, update_period, vector_cycles
     x, d = _vectors(cfg, 3)
     n = 6
     out = _run_ops(cfg, ["update"] * n, x, d, vector_sets=sets)
@@ -411,8 +412,7 @@ def test_two_sets_alternate_when_the_set_loop_is_long_amaranth_sim():
     """Why three sets: with two, a load-bound shape holds each set from load through UM to
     conversion (2 + B_x + B_d + L_um + max(B_x, B_d) cycles) for longer than two load
     times, and the gaps alternate around half that loop instead of the load time."""
-    from rpu.models.ref_management import um_cycles
-    from rpu.models.ref_tile import beats, vector_cycles
+    from rpu.spec.timing import stream_beats as beats, um_cycles, vector_cycles
     cfg = TileConfig(in_size=32, out_size=16, stream_width=1)
     x, d = _vectors(cfg, 3)
     bx, bd = beats(cfg.in_size, 1), beats(cfg.out_size, 1)
@@ -429,19 +429,19 @@ def test_mixed_queue_in_order_amaranth_sim(saturate):
     reference streams (reads do not disturb the pulse generators), and a saturating forward
     retries up to the cap (its set is held and reloaded while an update waits)."""
     from rpu.models.ref_management import update_codes
-    from rpu.models.ref_streams import UpdateStreamsModel
-    from rpu.models.ref_tile import beats
+    from rpu.models.ref_stochastic import UpdateStreamsModel
+    from rpu.spec.timing import stream_beats as beats
     cfg = SMALL
     ops = ["update", "forward", "update", "backward", "update", "forward"]
     x, d = _vectors(cfg, 5)
-    adc_code = (1 << (cfg.adc_bits - 1)) - 1 if saturate else 0      # full scale saturates
+    adc_code = (1 << (cfg.converters.adc_bits - 1)) - 1 if saturate else 0      # full scale saturates
     out = _run_ops(cfg, ops, x, d, adc_code=adc_code)
     assert out["done"] == ops
-    lanes = cfg.stream_width
+    lanes = cfg.host.stream_width
     by, bz = beats(cfg.out_size, lanes), beats(cfg.in_size, lanes)
     assert [len(r) for r in out["results"]] == [by, bz, by]
     fwd_passes = [p for op, p in zip(out["done"], out["passes"]) if op == "forward"]
-    assert fwd_passes == ([cfg.bm_max_passes] * 2 if saturate else [1, 1])
+    assert fwd_passes == ([cfg.io.bm_max_passes] * 2 if saturate else [1, 1])
     codes = update_codes(cfg, x, d)
     ref = UpdateStreamsModel(cfg)
     assert len(out["slots"]) == 3

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 from rpu.config import TileConfig
-from rpu.models.ref_management import read_path, registers_from_config, update_codes
-from rpu.models.ref_streams import UpdateStreamsModel, active_phases
-from rpu.models.ref_tile import beats, read_cycles, update_cycles
+from rpu.models.ref_management import read_path, update_codes
+from rpu.models.ref_stochastic import UpdateStreamsModel, active_phases
+from rpu.spec.formats import registers_from_config
+from rpu.spec.timing import read_cycles, stream_beats as beats, update_cycles
 from rpu.testbench.lanes import pack_lanes
 
-from test_tile_controller import _frame, run_controller
+from test_controller import _frame, run_controller
 
 CONFIGS = {
     # defaults: bound management on (cap 5), one lane group, slot_cycles 1
@@ -40,7 +41,7 @@ TAIL = 60           # cycles watched after the last expected op: nothing else ma
 
 
 def _random_vector(cfg, rng, n):
-    vmax = (1 << (cfg.value_bits - 1)) - 1
+    vmax = (1 << (cfg.host.value_bits - 1)) - 1
     kind = rng.choice(["uniform", "small", "full", "zero"], p=[0.6, 0.15, 0.15, 0.1])
     if kind == "zero":
         return np.zeros(n, np.int64)
@@ -49,13 +50,13 @@ def _random_vector(cfg, rng, n):
         v[rng.integers(n)] = rng.choice([vmax, -vmax - 1])
         return v
     scale = 1 if kind == "uniform" else 1e-3
-    return np.round(rng.uniform(-scale, scale, n) * (1 << cfg.value_frac_bits)).astype(np.int64)
+    return np.round(rng.uniform(-scale, scale, n) * (1 << cfg.host.value_frac_bits)).astype(np.int64)
 
 
 def adc_codes(seed, cfg):
     """``(pass, n_adcs) -> codes``: per pass, all in range or (half the passes) one ADC at
     either end of the scale (saturated)."""
-    amax = (1 << (cfg.adc_bits - 1)) - 1
+    amax = (1 << (cfg.converters.adc_bits - 1)) - 1
 
     def codes(n_pass, n):
         rng = np.random.default_rng([seed, n_pass, n])
@@ -97,7 +98,7 @@ def reference(cfg, expect, codes):
     """Per expected op: result frame (reads), BM passes, drives (updates), cycle formula."""
     regs = registers_from_config(cfg)
     streams = UpdateStreamsModel(cfg)
-    lanes, n_pass, ref = cfg.stream_width, 0, []
+    lanes, n_pass, ref = cfg.host.stream_width, 0, []
     for op, x, d in expect:
         if op == "update":
             c = update_codes(cfg, x, d, regs=regs)
@@ -113,12 +114,12 @@ def reference(cfg, expect, codes):
             nonlocal n_pass
             c = codes(n_pass, n_adcs)
             n_pass += 1
-            return np.tile(c, cfg.lines_per_adc)     # line g·num_adcs + a ← ADC a
+            return np.tile(c, cfg.converters.lines_per_adc)     # line g·num_adcs + a ← ADC a
         r = read_path(cfg, d if back else x, analog, backward=back, regs=regs)
         y = np.asarray(r.y_fixed, np.int64)
-        frame = [pack_lanes(y[i:i + lanes], cfg.result_bits) for i in range(0, len(y), lanes)]
+        frame = [pack_lanes(y[i:i + lanes], cfg.host.result_bits) for i in range(0, len(y), lanes)]
         zero = np.zeros(cfg.in_size if back else cfg.out_size, np.int64)   # the other side
-        nets = [np.concatenate([zero, dac] if back else [dac, zero]) * cfg.slot_cycles
+        nets = [np.concatenate([zero, dac] if back else [dac, zero]) * cfg.converters.slot_cycles
                 for dac, _ in r.history]     # pulse widths of every pass, signed
         ref.append(dict(op=op, passes=r.passes, frame=frame, nets=nets,
                         cycles=read_cycles(cfg, backward=back, passes=r.passes,
@@ -210,7 +211,7 @@ def test_reset_mid_sequence_then_clean_ops_amaranth_sim(name, seed, saturate):
     cfg = CONFIGS[name]
     rng = np.random.default_rng(seed)
     commands, frames, expect, _ = random_program(cfg, rng, 10)
-    code = (1 << (cfg.adc_bits - 1)) - 1 if saturate else int(rng.integers(-100, 100))
+    code = (1 << (cfg.converters.adc_bits - 1)) - 1 if saturate else int(rng.integers(-100, 100))
     kw = dict(adc_code=code, seed=seed, p_gap=0.2, p_stall=0.3, p_host_wait=0.3, p_eager=0.3)
     first = run_controller(cfg, commands, frames, **kw)["done_at"]
     reset_at = int(rng.integers(first[0] + 1, first[-1]))      # after the first op finished
@@ -228,4 +229,4 @@ def test_reset_mid_sequence_then_clean_ops_amaranth_sim(name, seed, saturate):
                     lambda n_pass, n: np.full(n, code))
     check(out, ref, exact=False)
     if saturate:
-        assert out["passes"][1] == cfg.bm_max_passes
+        assert out["passes"][1] == cfg.io.bm_max_passes

@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from rpu.config import DeviceConfig, TileConfig
-from rpu.models.ref_streams import (
-    D_WIDTH, PHASES, X_WIDTH, UpdateStreamsModel, line_taps, lines_independent,
-)
+from rpu.models.ref_stochastic import UpdateStreamsModel
+from rpu.spec.streams import D_WIDTH, PHASES, X_WIDTH, line_taps, lines_independent
 
 ALPHA = 1e-3
 
@@ -102,7 +101,7 @@ def test_reference_phase_trains_pairs_by_quadrant():
 
 def test_within_side_lines_pairwise_independent():
     """Exact: every pair of the first 256 lines of a side is jointly uniform at lag 0
-    (GF(2) criterion of ref_streams.lines_independent), and no two lines share taps."""
+    (GF(2) criterion of rpu.spec.streams.lines_independent), and no two lines share taps."""
     for width in (X_WIDTH, D_WIDTH):
         for pb in (8, 12):
             taps = line_taps(width, pb, 256)
@@ -148,20 +147,20 @@ def test_crossbar_quadrants_and_expected_update():
     dc = (np.sign(d) * np.minimum(np.round(c * np.abs(d) * one), one)).astype(int)
     updates = 400
     for _ in range(updates):
-        r = model.drives(xc, dc, cfg.bl)
+        r = model.drives(xc, dc, cfg.update.bl)
         xb.apply_slots(r.x_pos, r.x_neg, r.d_pos, r.d_neg)
     dw = xb.weights.astype(np.float64) / updates
-    want = -cfg.lr * np.outer(d, x)
+    want = -cfg.update.lr * np.outer(d, x)
     # the quantised probabilities give E[ΔW] within 1 % of -lr·d·x (C·|v| quantised to 1/256)
     pq = np.outer(np.abs(dc), np.abs(xc)) / one ** 2
-    expect = -np.sign(np.outer(d, x)) * cfg.bl * cfg.device.dw_min * pq
+    expect = -np.sign(np.outer(d, x)) * cfg.update.bl * cfg.device.dw_min * pq
     np.testing.assert_allclose(expect, want, atol=0.01 * np.abs(want).max())
     # quadrants: sign of ΔW is -sign(d x) wherever d x != 0, zero elsewhere
     nz = np.outer(d, x) != 0
     assert np.all(np.sign(dw[nz]) == -np.sign(np.outer(d, x)[nz])) and np.all(dw[~nz] == 0)
     # mean within binomial bounds (counts ~ Binomial(updates·BL, p q)), Bonferroni over devices
-    t = updates * cfg.bl
-    sd = cfg.device.dw_min * cfg.bl * np.sqrt(pq * (1 - pq) / t)
+    t = updates * cfg.update.bl
+    sd = cfg.device.dw_min * cfg.update.bl * np.sqrt(pq * (1 - pq) / t)
     z = z_bonferroni(nz.sum())
     assert np.all(np.abs(dw - expect)[nz] <= z * sd[nz])
 
@@ -225,6 +224,6 @@ def _order_is_full(width, taps):
 
 
 def test_generators_are_maximal_length_and_distinct():
-    from rpu.models.ref_streams import D_TAPS, X_TAPS
+    from rpu.spec.streams import D_TAPS, X_TAPS
     assert _order_is_full(X_WIDTH, X_TAPS) and _order_is_full(D_WIDTH, D_TAPS)
     assert not _order_is_full(D_WIDTH, (63, 57, 50, 48, 23, 11))   # the check can fail

@@ -1,4 +1,5 @@
-"""cocotb bench for the line-driver banks: bit-exact against the references, slot by slot.
+"""The bench shared by the two line-driver banks (``tb_pulse_width``, ``tb_stochastic``):
+bit-exact against the references, slot by slot.
 
 ``RPU_PARAMS``: ``kind`` ("update" or "pulse_width"), the bank parameters, and ``updates``:
 a list of ``{"x": codes, "d": codes, "bl": int}`` (update) or ``{"codes": codes}``
@@ -10,17 +11,17 @@ statistics tests, and per-operation cycle counts to the results.
 
 from pathlib import Path
 
-import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
-from rpu.models.ref_pulse_width import pulse_width_drives, window_cycles
-from rpu.models.ref_streams import UpdateStreamsModel, active_phases, update_cycles
+from rpu.models.ref_pulse_width import pulse_width_drives
+from rpu.models.ref_stochastic import UpdateStreamsModel, active_phases
+from rpu.spec.timing import pulser_cycles, window_cycles
 from rpu.testbench.lanes import unpack_bits
 from rpu.testbench.report import bench_params, write_results
 
-
+__all__ = ["run_bench"]
 
 
 def beats(codes, lanes: int, cw: int) -> list[int]:
@@ -128,7 +129,7 @@ class Bench:
                 r = model.drives(np.array(u["x"]), np.array(u["d"]), u["bl"])
                 want.append((r.x_pos, r.x_neg, r.d_pos, r.d_neg, r.phase, r.slot))
                 phases = len(active_phases(u["x"], u["d"])) if u["bl"] else 0
-                cycles.append(update_cycles(phases, u["bl"], p["slot_cycles"]))
+                cycles.append(pulser_cycles(phases, u["bl"], p["slot_cycles"]))
         else:
             for u in p["updates"]:
                 pos_, neg_ = pulse_width_drives(np.array(u["codes"]), p["dac_bits"])
@@ -139,9 +140,10 @@ class Bench:
         return cat, cycles
 
 
-@cocotb.test(timeout_time=2000, timeout_unit="ms")
-async def line_drivers_match_reference(dut):
+async def run_bench(dut, kind: str) -> None:
+    """Run the bench of ``kind`` ("update" or "pulse_width") with ``RPU_PARAMS``."""
     p = bench_params()
+    assert p["kind"] == kind, f"this bench runs {kind} banks, the parameters are for {p['kind']}"
     bench = Bench(dut, p)
     slots, op_cycles, starts = await bench.run()
     (want, want_cycles) = bench.reference()
