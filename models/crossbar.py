@@ -20,10 +20,11 @@ import numpy as np
 from rpu.config import TileConfig
 
 from . import kernels
+from .clipping import warn_clipped
 from .devices import DeviceArray
 
 __all__ = ["Crossbar", "Readout", "PHASE_DRIVES", "coincidences", "polarity_runs", "check_slots",
-           "check_vector", "check_net_slots", "check_train", "phase_slots"]
+           "check_vector", "check_batch", "check_net_slots", "check_train", "phase_slots"]
 
 #: (x drive, d drive) of each sign phase, +1 = +V/2, -1 = -V/2 (docs/architecture.md)
 PHASE_DRIVES = {0: (+1, -1), 1: (-1, +1), 2: (+1, -1), 3: (-1, +1)}
@@ -40,6 +41,21 @@ def check_vector(name: str, v, size: int) -> np.ndarray:
         raise TypeError(f"{name} must be a real numeric vector, not dtype {a.dtype}")
     if a.shape != (size,):
         raise ValueError(f"{name} must have shape ({size},), not {a.shape}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite (no NaN/inf)")
+    return a
+
+
+def check_batch(name: str, v, size: int) -> np.ndarray:
+    """A finite real (B, ``size``) array (B >= 0), as float64; a 1-D vector is one row."""
+    a = np.asarray(v)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real numeric array, not dtype {a.dtype}")
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2 or a.shape[1] != size:
+        raise ValueError(f"{name} must have shape (B, {size}), not {np.shape(v)}")
     a = a.astype(np.float64)
     if not np.isfinite(a).all():
         raise ValueError(f"{name} must be finite (no NaN/inf)")
@@ -275,8 +291,9 @@ class Crossbar(_ReadMixin):
         """W (M, N) float32, a copy."""
         return self.devices.w.copy()
 
-    def set_weights(self, W) -> None:
-        """Program W (M, N); each device is clipped to its own bounds, stuck devices keep theirs."""
+    def set_weights(self, W) -> int:
+        """Program W (M, N); each device is clipped to its own bounds (counted, returned, and
+        a :class:`~rpu.models.clipping.ClipWarning`), stuck devices keep theirs."""
         W = np.asarray(W)
         shape = (self.cfg.out_size, self.cfg.in_size)
         if W.shape != shape:
@@ -285,7 +302,10 @@ class Crossbar(_ReadMixin):
             raise TypeError(f"W must be real numeric, not dtype {W.dtype}")
         if not np.all(np.isfinite(W)):
             raise ValueError("W must be finite (no NaN/inf)")
-        self.devices.set_weights(W)
+        clipped = self.devices.set_weights(W)
+        warn_clipped(clipped, W.size, "weights", "they lay beyond their device's bounds "
+                     "(device.w_min/w_max and their dtod spread)")
+        return clipped
 
     @property
     def pulse_counts(self) -> tuple[np.ndarray, np.ndarray]:

@@ -122,13 +122,17 @@ class DeviceArray:
     def unidirectional(self) -> bool:
         return self.cfg.model in UNIDIRECTIONAL_MODELS
 
-    def set_weights(self, values: np.ndarray) -> None:
-        """Program every device to ``values`` clipped to its own bounds (stuck ones stay)."""
+    def set_weights(self, values: np.ndarray) -> int:
+        """Program every device to ``values`` clipped to its own bounds (stuck ones stay);
+        returns how many programmable devices were clipped."""
         values = np.asarray(values, dtype=np.float32)
         new = np.clip(values, self.b_min, self.b_max)
+        clipped = new != values
         if self.stuck is not None:
             new[self.stuck] = self.w[self.stuck]
+            clipped &= ~self.stuck
         self.w = new
+        return int(np.count_nonzero(clipped))
 
     def reset(self, mask: np.ndarray) -> None:
         """RESET the devices where ``mask`` (bool (M, N)) to the low state b_min + reset_std·|ξ|."""

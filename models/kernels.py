@@ -61,15 +61,20 @@ _AHEAD = 16     # prefetch distance (elements) of the sparse record and weight a
 @numba.njit(cache=True)
 def to_fixed(a, scale, vmax):
     """±min(floor(|a·scale| + 0.5), vmax) as int64 (float64 steps, all exact but the + 0.5,
-    which rounds as IEEE does everywhere); ok = False if an element is not finite."""
+    which rounds as IEEE does everywhere); ok = False if an element is not finite; the number
+    of elements saturated at ±vmax (beyond the format's range)."""
     out = np.empty(a.size, np.int64)
     ok = True
+    saturated = 0
     for i in range(a.size):
         v = a[i] * scale
         ok &= np.isfinite(v)
-        mag = min(np.floor(abs(v) + 0.5), vmax)
+        mag = np.floor(abs(v) + 0.5)
+        if mag > vmax:
+            saturated += 1
+            mag = vmax
         out[i] = -np.int64(mag) if v < 0 else np.int64(mag)
-    return out, ok
+    return out, ok, saturated
 
 
 @numba.njit(cache=True)

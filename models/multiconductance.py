@@ -13,9 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from rpu.config import TileConfig
-from rpu.models.crossbar import (Readout, _check_cfg_seed, _ReadMixin, check_slots,
+from .crossbar import (Readout, _check_cfg_seed, _ReadMixin, check_slots,
                                  coincidences, phase_slots)
-from rpu.models.devices import DeviceArray
+from .devices import DeviceArray
+
+from .clipping import warn_clipped
 
 __all__ = ["MultiConductanceCrossbar", "PAIRS", "PARTS"]
 
@@ -65,7 +67,7 @@ class MultiConductanceCrossbar(_ReadMixin):
         return {"combined": lambda: self.weights, "msp": lambda: self.weights_msp,
                 "lsp": lambda: self.weights_lsp}[part]()
 
-    def set_weights(self, W) -> None:
+    def set_weights(self, W) -> int:
         """Program W/F onto the MSP (G⁺ = max(W/F, 0), G⁻ = max(−W/F, 0), clipped to each
         device's bounds) and RESET the LSP; the result is W up to clipping and reset noise."""
         W = np.asarray(W)
@@ -75,11 +77,14 @@ class MultiConductanceCrossbar(_ReadMixin):
         if not np.issubdtype(W.dtype, np.number) or np.iscomplexobj(W) or not np.all(np.isfinite(W)):
             raise ValueError("W must be real and finite (no NaN/inf)")
         q = W.astype(np.float32) / self.significance
-        self.devices["G+"].set_weights(np.maximum(q, 0))
-        self.devices["G-"].set_weights(np.maximum(-q, 0))
+        clipped = (self.devices["G+"].set_weights(np.maximum(q, 0))
+                   + self.devices["G-"].set_weights(np.maximum(-q, 0)))
         everywhere = np.ones(shape, bool)
         self.devices["g+"].reset(everywhere)
         self.devices["g-"].reset(everywhere)
+        warn_clipped(clipped, 2 * W.size, "MSP devices", "the weights exceeded F·g_max "
+                     "(mc.significance, mc.g_max)")
+        return clipped
 
     def set_pair(self, pair: str, plus, minus) -> None:
         """Program both devices of ``pair`` ('msp' or 'lsp', current roles) directly."""

@@ -25,7 +25,7 @@ from rpu.spec.formats import (BM_CAP_MAX, C_FRAC, ISQ_FRAC, LRD_FRAC, Numerics, 
 from . import kernels
 
 __all__ = [
-    "to_fixed", "from_fixed", "recip", "nm_params", "input_codes", "scale_results",
+    "to_fixed", "to_fixed_counted", "from_fixed", "recip", "nm_params", "input_codes", "scale_results",
     "adc_saturated", "BoundState", "read_path", "ReadResult", "um_gains", "prob_codes",
     "update_codes", "UpdateCodes",
 ]
@@ -37,14 +37,21 @@ def to_fixed(cfg: TileConfig, values) -> np.ndarray:
     """Host values → signed ``value_bits`` ints with ``value_frac_bits`` fraction bits.
 
     Rounds half away from zero and saturates symmetrically to ±(2^(value_bits−1) − 1)
-    (the code −2^(value_bits−1) is never produced, though the RTL accepts it).
+    (the code −2^(value_bits−1) is never produced, though the RTL accepts it); how many
+    saturated: :func:`to_fixed_counted`.
     """
+    return to_fixed_counted(cfg, values)[0]
+
+
+def to_fixed_counted(cfg: TileConfig, values) -> tuple[np.ndarray, int]:
+    """:func:`to_fixed` and the number of values beyond the format's range (saturated)."""
     nx = numerics(cfg)
     a = np.asarray(values, dtype=np.float64)
-    out, ok = kernels.to_fixed(a.reshape(-1), float(1 << nx.frac_bits), float(nx.value_max))
+    out, ok, saturated = kernels.to_fixed(a.reshape(-1), float(1 << nx.frac_bits),
+                                          float(nx.value_max))
     if not ok:
         raise ValueError("to_fixed: values must be finite")
-    return out.reshape(a.shape)[()]
+    return out.reshape(a.shape)[()], int(saturated)
 
 
 def from_fixed(cfg: TileConfig, ints) -> np.ndarray:

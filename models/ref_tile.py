@@ -16,16 +16,19 @@ from __future__ import annotations
 import numpy as np
 
 from rpu.config import TileConfig, UpdateConfig, check_instance
-from rpu.spec.formats import registers_from_config
+from rpu.spec.formats import numerics, registers_from_config
 
-from .crossbar import Crossbar, check_vector
+from .clipping import ClipCounts, warn_clipped
+from .crossbar import Crossbar, check_batch, check_vector
 from .multiconductance import MultiConductanceCrossbar
-from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed, update_codes
+from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed_counted, update_codes
 from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
 
 __all__ = ["TileReference"]
 
 _LR = UpdateConfig.field_rules()["lr"][0]
+_INPUT_HINT = ("the host format holds |v| <= {lim:g}: scale the vectors, or give the format "
+               "more integer bits (value_bits, value_frac_bits)")
 
 
 class TileReference:
@@ -47,6 +50,7 @@ class TileReference:
         self.streams = UpdateStreamsModel(cfg)
         self.last_read: ReadResult | None = None
         self.last_update: UpdateCodes | None = None
+        self.clips = ClipCounts()
 
     # -- weights -------------------------------------------------------------------------
     @property
@@ -54,7 +58,8 @@ class TileReference:
         return self.crossbar.weights
 
     def set_weights(self, W) -> None:
-        self.crossbar.set_weights(W)
+        """Program W (clipped to each device's bounds: counted in ``clips.weights_set``)."""
+        self.clips.weights_set += self.crossbar.set_weights(W)
 
     @property
     def lr(self) -> float:
@@ -95,25 +100,79 @@ class TileReference:
         return len(active_phases(codes.x_codes, codes.d_codes)) if codes.bl else 0
 
     # -- floats (training) ---------------------------------------------------------------
+    def _host(self, name: str, v, size: int, *, batch: bool) -> np.ndarray:
+        """Checked float input → host fixed point, counting (and warning about) saturation."""
+        a = check_batch(name, v, size) if batch else check_vector(name, v, size)
+        ints, saturated = to_fixed_counted(self.cfg, a)
+        self.clips.input_values += saturated
+        self.clips.input_total += a.size
+        warn_clipped(saturated, a.size, f"{name} values", _INPUT_HINT.format(
+            lim=numerics(self.cfg).value_max / (1 << self.cfg.host.value_frac_bits)))
+        return ints
+
+    def _count_read(self, r: ReadResult) -> ReadResult:
+        c = self.clips
+        c.reads += 1
+        c.read_lines += int(np.count_nonzero(r.saturated))
+        c.read_total += r.saturated.size
+        c.result_values += int(np.count_nonzero(r.clipped))
+        c.bm_giveups += int(r.gave_up)
+        return r
+
+    def _count_update(self, codes: UpdateCodes) -> UpdateCodes:
+        c = self.clips
+        c.updates += 1
+        c.update_lines += codes.clipped
+        c.update_total += codes.x_codes.size + codes.d_codes.size
+        return codes
+
     def forward(self, x) -> np.ndarray:
         """y = W·x through DAC/NM/BM/ADC (float (M,)); details in ``last_read``."""
-        x = check_vector("x", x, self.cfg.in_size)
-        return np.asarray(self.forward_fixed(to_fixed(self.cfg, x)).y, dtype=np.float64)
+        r = self._count_read(self.forward_fixed(self._host("x", x, self.cfg.in_size, batch=False)))
+        return np.asarray(r.y, dtype=np.float64)
 
     def backward(self, d) -> np.ndarray:
         """z = Wᵀ·d (float (N,)); details in ``last_read``."""
-        d = check_vector("d", d, self.cfg.out_size)
-        return np.asarray(self.backward_fixed(to_fixed(self.cfg, d)).y, dtype=np.float64)
+        r = self._count_read(self.backward_fixed(self._host("d", d, self.cfg.out_size, batch=False)))
+        return np.asarray(r.y, dtype=np.float64)
 
     def update(self, x, d, lr: float | None = None) -> UpdateCodes:
         """Stochastic update, E[ΔW] = −lr·d·xᵀ (``lr`` sets :attr:`lr` first); returns the
         codes (also in ``last_update``)."""
         if lr is not None:
             self.lr = lr
-        x = check_vector("x", x, self.cfg.in_size)
-        d = check_vector("d", d, self.cfg.out_size)
-        codes = update_codes(self.cfg, to_fixed(self.cfg, x), to_fixed(self.cfg, d), regs=self.regs)
+        xf = self._host("x", x, self.cfg.in_size, batch=False)
+        df = self._host("d", d, self.cfg.out_size, batch=False)
+        return self._update(xf, df)
+
+    def _update(self, x_fixed, d_fixed) -> UpdateCodes:
+        codes = update_codes(self.cfg, x_fixed, d_fixed, regs=self.regs)
         self.crossbar.apply_phase_trains(
             self.streams.phase_trains(codes.x_codes, codes.d_codes, codes.bl))
         self.last_update = codes
-        return codes
+        return self._count_update(codes)
+
+    # -- batches: B samples, applied one after another as the hardware would ------------------
+    def forward_batch(self, X) -> np.ndarray:
+        """Forwards of the rows of ``X`` (B, N) → (B, M)."""
+        xf = self._host("x", X, self.cfg.in_size, batch=True)
+        return np.stack([np.asarray(self._count_read(self.forward_fixed(v)).y) for v in xf]) \
+            if len(xf) else np.zeros((0, self.cfg.out_size))
+
+    def backward_batch(self, D) -> np.ndarray:
+        """Backwards of the rows of ``D`` (B, M) → (B, N)."""
+        df = self._host("d", D, self.cfg.out_size, batch=True)
+        return np.stack([np.asarray(self._count_read(self.backward_fixed(v)).y) for v in df]) \
+            if len(df) else np.zeros((0, self.cfg.in_size))
+
+    def update_batch(self, X, D, lr: float | None = None) -> None:
+        """Updates with the rows of ``X`` (B, N) and ``D`` (B, M), sample after sample: the
+        same weights as B calls of :meth:`update`."""
+        if lr is not None:
+            self.lr = lr
+        xf = self._host("x", X, self.cfg.in_size, batch=True)
+        df = self._host("d", D, self.cfg.out_size, batch=True)
+        if len(xf) != len(df):
+            raise ValueError(f"X and D must have the same number of rows, not {len(xf)} and {len(df)}")
+        for x, d in zip(xf, df):
+            self._update(x, d)

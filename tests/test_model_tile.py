@@ -79,3 +79,57 @@ def test_tile_rejects_bad_input():
         tile.backward(np.array([0.0, np.nan, 0.0]))
     with pytest.raises(ValueError, match="lr"):
         tile.update(np.ones(4), np.ones(3), lr=-1.0)
+
+
+def test_batches_equal_the_same_samples_one_by_one():
+    """update_batch applies its rows in order: weights, counters and the generators' state
+    equal B single updates bit for bit; forward/backward batches equal single reads."""
+    cfg = TileConfig(in_size=12, out_size=7)
+    rng = np.random.default_rng(3)
+    X, D = rng.uniform(-1, 1, (9, 12)), rng.uniform(-0.3, 0.3, (9, 7))
+    one, many = TileReference(cfg), TileReference(cfg)
+    for x, d in zip(X, D):
+        one.update(x, d, lr=0.02)
+    many.update_batch(X, D, lr=0.02)
+    assert np.array_equal(one.weights, many.weights)
+    assert np.array_equal(one.crossbar.pulse_counts[0], many.crossbar.pulse_counts[0])
+    assert (one.streams.x_state, one.streams.d_state) == (many.streams.x_state, many.streams.d_state)
+    assert one.clips == many.clips
+    ys = np.stack([one.forward(x) for x in X])
+    assert np.array_equal(ys, many.forward_batch(X))
+    zs = np.stack([one.backward(d) for d in D])
+    assert np.array_equal(zs, many.backward_batch(D))
+    with pytest.raises(ValueError, match="same number of rows"):
+        many.update_batch(X, D[:3])
+    with pytest.raises(ValueError, match=r"shape \(B, 12\)"):
+        many.forward_batch(np.ones((2, 11)))
+
+
+def test_lr_is_settable_without_a_new_config():
+    cfg = TileConfig(in_size=8, out_size=8)
+    a, b = TileReference(cfg), TileReference(cfg.replace(lr=0.05))
+    x, d = np.linspace(-1, 1, 8), np.linspace(0.2, -0.2, 8)
+    a.lr = 0.05
+    a.update(x, d)
+    b.update(x, d)
+    assert np.array_equal(a.weights, b.weights) and a.regs == b.regs
+    with pytest.raises(ValueError, match=r"^lr must be a number in \(0, 100\], not -1.0$"):
+        a.lr = -1.0
+
+
+def test_clipping_is_counted_and_warned_once_per_calling_line():
+    from rpu.models.clipping import ClipWarning, reset_warnings
+    reset_warnings()
+    tile = TileReference(TileConfig(in_size=8, out_size=4))
+    big = np.full(8, 20.0)                                     # beyond the ±8 host format
+    with pytest.warns(ClipWarning, match=r"^8 of 8 x values were clipped; the host format "
+                      r"holds \|v\| <= 7.99976: scale the vectors, or give the format more "
+                      r"integer bits \(value_bits, value_frac_bits\)$"):
+        for _ in range(3):
+            tile.forward(big)                                  # one line: one warning
+    assert tile.clips.input_values == 24 and tile.clips.input_total == 24
+    with pytest.warns(ClipWarning, match="weights were clipped"):
+        tile.set_weights(np.full((4, 8), 5.0))
+    assert tile.clips.weights_set == 32
+    tile.update(np.ones(8), np.ones(4), lr=1.0)                 # lr·x·d/dw_min >> BL: UM clips
+    assert tile.clips.update_lines > 0 and tile.clips.updates == 1
