@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +145,8 @@ def compute() -> dict:
 
 
 def main(argv=None) -> int:
+    from rpu.models.clipping import ClipWarning
+    warnings.simplefilter("ignore", ClipWarning)       # the cases clip on purpose
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--write", action="store_true", help=f"record {GOLDEN}")
     args = p.parse_args(argv)
