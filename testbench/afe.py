@@ -27,13 +27,13 @@ import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
 from rpu.config import IntRule
-from rpu.testbench.harness import MON_CTL
 from rpu.testbench.lanes import pack_lanes, read_uint, unpack_bits
+from rpu.testbench.layouts import MON_CTL, DriveRow, mon_bit
 
 __all__ = ["AnalogFrontEnd"]
 
 _CTL = len(MON_CTL)
-_PENDING, _OVERRUN, _END = (1 << MON_CTL.index(n) for n in ("rec_pending", "rec_overrun", "rec_end"))
+_PENDING, _OVERRUN, _END = (mon_bit(n) for n in ("rec_pending", "rec_overrun", "rec_end"))
 
 
 class _Side:
@@ -41,7 +41,8 @@ class _Side:
 
     def __init__(self, dut, cfg, name):
         self.name = name
-        self.bit = MON_CTL.index(f"adc_{name}__integ_reset")   # then integ_en, start
+        self.integ_reset, self.integ_en, self.start = (
+            mon_bit(f"adc_{name}__{sig}") for sig in ("integ_reset", "integ_en", "start"))
         self.lines = cfg.out_size if name == "d" else cfg.in_size
         self.driven = cfg.in_size if name == "d" else cfg.out_size
         self.num_adcs = self.lines // cfg.converters.lines_per_adc
@@ -72,23 +73,33 @@ class AnalogFrontEnd:
         self.h_rec_data, self.h_rec_count, self.h_rec_ack = dut.rec_data, dut.rec_count, dut.rec_ack
         self._ack = 0
         self.h_rec_ack.value = 0
-        self._row_bits = 2 * (cfg.in_size + cfg.out_size)
+        self.row = DriveRow.of(cfg)
+        self._row_bits = self.row.width
         self._rows: list[np.ndarray] = []      # update slots not yet applied, (T, row_bits) bool
         self.update_slots: list[np.ndarray] = []   # every applied batch, for the checks
         self.reads: list[dict] = []            # every pass: side, net slots, codes, sat
         self.cycle = 0
-        self._task = None
+        self._task = self._reset_task = None
 
     def start(self):
+        """Launch the front-end (and its reset follower)."""
         self._task = cocotb.start_soon(self._run())
+        self._reset_task = cocotb.start_soon(self._follow_reset())
         return self._task
 
     def stop(self):
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._reset_task):
+            if task is not None:
+                task.cancel()
+
+    async def _follow_reset(self):
+        """A DUT reset drops what is in flight: conversions, unapplied slots, snapshots."""
+        while True:
+            await RisingEdge(self.dut.rst)
+            self.reset_state()
 
     def reset_state(self):
-        """Forget in-flight conversions and unapplied slots (after a DUT reset)."""
+        """Forget in-flight conversions and unapplied slots (the DUT was reset)."""
         self._rows.clear()
         self._ack = 0                   # the harness's snapshot toggle restarts at 0
         self.h_rec_ack.value = 0
@@ -123,10 +134,7 @@ class AnalogFrontEnd:
             return 0
         bits = np.concatenate(self._rows)
         self._rows = []
-        n, m = self.cfg.in_size, self.cfg.out_size
-        xp, xn = bits[:, :n], bits[:, n:2 * n]
-        dp, dn = bits[:, 2 * n:2 * n + m], bits[:, 2 * n + m:]
-        self.xb.apply_slots(xp, xn, dp, dn)
+        self.xb.apply_slots(*self.row.split(bits))
         self.update_slots.append(bits)
         return len(bits)
 
@@ -136,11 +144,9 @@ class AnalogFrontEnd:
             w = self._row_bits
             bits = self._unpack(sum(r << (i * w) for i, r in enumerate(s.rows)),
                                 len(s.rows)).astype(np.int64)
-            n, m = self.cfg.in_size, self.cfg.out_size
-            if s.name == "d":
-                s.net += (bits[:, :n] - bits[:, n:2 * n]).sum(axis=0)
-            else:
-                s.net += (bits[:, 2 * n:2 * n + m] - bits[:, 2 * n + m:]).sum(axis=0)
+            xp, xn, dp, dn = self.row.split(bits)
+            pos, neg = (xp, xn) if s.name == "d" else (dp, dn)
+            s.net += (pos - neg).sum(axis=0)
             s.rows = []
 
     async def _run(self):
@@ -174,14 +180,13 @@ class AnalogFrontEnd:
                         s.h_done.value = 1
                         s.done_high = True
             for s in sides:
-                c = ctl >> s.bit
-                if c & 1:                       # integ_reset
+                if ctl & s.integ_reset:
                     self.flush()
                     s.rows.clear()
                     s.net[:] = 0
-                if c & 2:                       # integ_en
+                if ctl & s.integ_en:
                     s.rows.append(word >> _CTL)
-                if c & 4:                       # conversion start of group sel
+                if ctl & s.start:               # conversion start of group sel
                     g = int(s.h_sel.value)
                     if g == 0:
                         self.flush()

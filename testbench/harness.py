@@ -17,9 +17,9 @@ writes, next to ``rpu_tile_harness.v``.  It passes every tile port through uncha
   it is copied to ``rec_data``/``rec_count`` (``rec_end``: the slot run, i.e. the update,
   is over) and ``rec_pending`` rises until the bench toggles ``rec_ack``.  A snapshot needed while one is pending sets ``rec_overrun``
   (sticky; the front-end checks it), so no slot is ever lost silently.
-* **monitor** ``mon`` = (``rec_pending``, ``adc_d`` integ_reset/integ_en/start, ``adc_x``
-  the same, ``rec_overrun``, ``rec_end``), then ``x_pos``, ``x_neg``, ``d_pos``, ``d_neg``; ``wake`` is
-  the OR of the first seven bits.  The front-end sleeps on ``wake``.
+* **monitor** ``mon``: the control bits and a drive row, ``wake`` the OR of the bits that
+  need the front-end (layouts in :mod:`rpu.testbench.layouts`).  The front-end sleeps on
+  ``wake``.
 """
 
 from __future__ import annotations
@@ -32,18 +32,15 @@ from rpu.config import IntRule, TileConfig, check_instance
 from rpu.rtl.management import (BoundManager, InputScaler, NoiseManager, ProbScaler,
                                 UpdateManager)
 from rpu.spec.params import check_lanes
+from rpu.testbench.layouts import MON_CTL, WAKE, DriveRow
 from rpu.rtl.axi import AXI4StreamSignature
 from rpu.rtl.blocks import TOP_NAME
 
 __all__ = ["CosimHarness", "VectorPlayer", "SlotRecorder", "ManagementUnits", "HARNESS_NAME",
-           "MON_CTL", "harness_sources"]
+           "harness_sources"]
 
 HARNESS_NAME = "rpu_tile_harness"
 
-#: ``mon`` control bits, in order; then x_pos, x_neg (N each), d_pos, d_neg (M each)
-MON_CTL = ("rec_pending", "adc_d__integ_reset", "adc_d__integ_en", "adc_d__start",
-           "adc_x__integ_reset", "adc_x__integ_en", "adc_x__start", "rec_overrun", "rec_end")
-WAKE_BITS = 7
 
 
 class CosimHarness(wiring.Component):
@@ -65,7 +62,7 @@ class CosimHarness(wiring.Component):
             "play_beats", frames + 2 if play_beats is None else play_beats)
         self.cfg = cfg
         self.beat_bits = lanes * cfg.host.value_bits
-        self.row_bits = 2 * (cfg.in_size + cfg.out_size)
+        self.row_bits = DriveRow.of(cfg).width
         if rec_depth is None:           # a whole default update per snapshot, ≤ 64 kbit
             rec_depth = max(1, min(64, (1 << 16) // self.row_bits))
         self.rec_depth = IntRule(1, 256).check("rec_depth", rec_depth)
@@ -80,6 +77,9 @@ class CosimHarness(wiring.Component):
             "mon": Out(len(MON_CTL) + self.row_bits), "wake": Out(1),
         })
         super().__init__(members)
+
+    def _drive_row(self):
+        return Cat(*(getattr(self, name) for name in DriveRow.FIELDS))
 
     def elaborate(self, platform):
         m = Module()
@@ -100,7 +100,7 @@ class CosimHarness(wiring.Component):
                      self.vp_busy.eq(vp.busy), self.vp_sets.eq(vp.sets)]
         m.submodules.recorder = rec = SlotRecorder(self.rec_depth, self.row_bits)
         m.d.comb += [rec.valid.eq(self.upd_slot), rec.ack.eq(self.rec_ack),
-                     rec.row.eq(Cat(self.x_pos, self.x_neg, self.d_pos, self.d_neg)),
+                     rec.row.eq(self._drive_row()),
                      self.rec_data.eq(rec.data), self.rec_count.eq(rec.count)]
         rec_pending, rec_overrun = rec.pending, rec.overrun
         bits = {"rec_pending": rec_pending, "rec_overrun": rec_overrun, "rec_end": rec.end}
@@ -108,8 +108,8 @@ class CosimHarness(wiring.Component):
             for name in ("integ_reset", "integ_en", "start"):
                 bits[f"{side}__{name}"] = getattr(getattr(self, side), name)
         ctl = Cat(*[bits[name] for name in MON_CTL])
-        m.d.comb += [self.mon.eq(Cat(ctl, self.x_pos, self.x_neg, self.d_pos, self.d_neg)),
-                     self.wake.eq(ctl[:WAKE_BITS].any())]
+        m.d.comb += [self.mon.eq(Cat(ctl, self._drive_row())),
+                     self.wake.eq(Cat(*[bits[name] for name in WAKE]).any())]
         return m
 
 

@@ -11,7 +11,8 @@ beat, lane 0 = lowest line index.  An update's vector is two frames, x (N values
 from __future__ import annotations
 
 import numpy as np
-from cocotb.triggers import ValueChange
+import cocotb
+from cocotb.triggers import RisingEdge, ValueChange
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink
 
 from rpu.spec.encodings import Op
@@ -45,11 +46,16 @@ class Host:
         self._sets = 0                   # frame sets handed to the player (mod 256)
         for name in ("vp_data", "vp_count", "vp_last", "vp_go"):
             getattr(dut, name).value = 0
+        cocotb.start_soon(self._follow_reset())
 
-    def reset_state(self) -> None:
-        """After a DUT reset: the player restarted empty, its counters at 0."""
-        self._go = self._sets = 0
-        self.dut.vp_go.value = 0
+    async def _follow_reset(self) -> None:
+        """A DUT reset restarts the player empty (its counters at 0) and drops the results
+        received so far (cocotbext-axi's master and sink follow ``rst`` themselves)."""
+        while True:
+            await RisingEdge(self.dut.rst)
+            self._go = self._sets = 0
+            self.dut.vp_go.value = 0
+            self.sink.clear()
 
     # -- registers --
     async def read(self, name: str, index: int = 0) -> int:

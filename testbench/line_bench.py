@@ -19,6 +19,7 @@ from rpu.models.ref_pulse_width import pulse_width_drives
 from rpu.models.ref_stochastic import UpdateStreamsModel, active_phases
 from rpu.spec.timing import pulser_cycles, window_cycles
 from rpu.testbench.lanes import unpack_bits
+from rpu.testbench.layouts import CLOCK_NS
 from rpu.testbench.report import bench_params, write_results
 
 __all__ = ["run_bench"]
@@ -61,7 +62,7 @@ class Bench:
 
     async def run(self):
         dut, p = self.dut, self.p
-        Clock(dut.clk, 10, unit="ns").start()
+        Clock(dut.clk, CLOCK_NS, unit="ns").start()
         dut.rst.value = 1
         dut.start.value = 0
         dut.commit.value = 0

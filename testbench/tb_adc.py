@@ -15,6 +15,7 @@ from rpu.models import ref_adc
 from rpu.models import ref_management as rm
 from rpu.spec.timing import adc_read_cycles, stream_beats
 from rpu.testbench.lanes import pack_lanes, unpack_lanes
+from rpu.testbench.layouts import CLOCK_NS
 from rpu.testbench.report import bench_config, bench_params, write_results
 
 
@@ -27,7 +28,7 @@ async def adc_interface_matches_reference(dut):
     rng = np.random.default_rng(p["seed"])
     groups = ref_adc.adc_groups(lines, cfg.converters.lines_per_adc)
     regs = rm.registers_from_config(cfg)
-    Clock(dut.clk, 10, unit="ns").start()
+    Clock(dut.clk, CLOCK_NS, unit="ns").start()
     for name in ("start", "readout", "adc_done", "adc_codes", "out_mul", "out_exp", "bm_k",
                  "res_ready"):
         getattr(dut, name).value = 0

@@ -5,6 +5,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from rpu.models.ref_lfsr import LFSRModel
+from rpu.testbench.layouts import CLOCK_NS
 from rpu.testbench.report import bench_params, write_results
 
 
@@ -12,7 +13,7 @@ from rpu.testbench.report import bench_params, write_results
 async def lfsr_matches_reference(dut):
     p = bench_params()
     model = LFSRModel(p["width"], tuple(p["taps"]), p["leap"], seed=p["seed"])
-    Clock(dut.clk, 10, unit="ns").start()
+    Clock(dut.clk, CLOCK_NS, unit="ns").start()
     dut.rst.value = 1
     dut.load.value = 0
     dut.advance.value = 0

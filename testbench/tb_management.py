@@ -11,6 +11,7 @@ from cocotb.triggers import FallingEdge, Timer
 from rpu.models import ref_management as rm
 from rpu.spec.timing import nm_cycles, um_cycles
 from rpu.testbench.lanes import pack_lanes, unpack_lanes
+from rpu.testbench.layouts import CLOCK_NS
 from rpu.testbench.report import bench_config, bench_params, write_results
 
 
@@ -28,7 +29,7 @@ def mixed_vector(nx, n, rng):
 
 
 async def _reset(dut):
-    Clock(dut.clk, 10, unit="ns").start()
+    Clock(dut.clk, CLOCK_NS, unit="ns").start()
     for name in sorted(_INPUTS):
         getattr(dut, name).value = 0
     dut.rst.value = 1

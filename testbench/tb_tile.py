@@ -18,6 +18,7 @@ from rpu.spec.timing import (adc_read_cycles, nm_cycles, read_cycles, stream_bea
                              update_cycles, update_period, vector_cycles)
 from rpu.testbench.afe import AnalogFrontEnd
 from rpu.testbench.host import Host
+from rpu.testbench.layouts import CLOCK_NS, DriveRow, sim_cycles
 from rpu.testbench.report import bench_config, bench_params, write_results
 
 TIMEOUT = dict(timeout_time=20, timeout_unit="ms")   # simulated: 2M cycles
@@ -25,7 +26,7 @@ TIMEOUT = dict(timeout_time=20, timeout_unit="ms")   # simulated: 2M cycles
 
 async def bringup(dut, cfg, *, seed=None):
     """Clock, reset, host driver, analog front-end (model seed ``seed``), seeds loaded."""
-    Clock(dut.clk, 10, unit="ns", impl="gpi").start()
+    Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start()
     dut.rst.value = 1
     afe = AnalogFrontEnd(dut, cfg, Crossbar(cfg, seed=seed))
     await ClockCycles(dut.clk, 2)
@@ -47,7 +48,8 @@ def vectors(cfg, rng, scale=1.0):
 
 
 def slots_of(drv):
-    return np.concatenate([drv.x_pos, drv.x_neg, drv.d_pos, drv.d_neg], axis=1)
+    """The reference's slot drives as the harness's recorder rows."""
+    return np.concatenate([getattr(drv, name) for name in DriveRow.FIELDS], axis=1)
 
 
 @cocotb.test(**TIMEOUT)
@@ -94,7 +96,7 @@ async def ops_bit_exact(dut):
         afe.flush()
         batches = afe.update_slots[before:]
         codes, drv = ref.update_fixed(xk, dk)
-        got = np.concatenate(batches) if batches else np.zeros((0, 2 * (cfg.in_size + cfg.out_size)), bool)
+        got = np.concatenate(batches) if batches else DriveRow.of(cfg).empty()
         n = len(got)
         assert n == len(drv.x_pos), f"update {k}: {n} slots driven, reference {len(drv.x_pos)}"
         assert len(batches) == 1, f"update {k}: applied in {len(batches)} batches, not one"
@@ -119,12 +121,11 @@ async def ops_bit_exact(dut):
     assert ops == [3, 2, p.get("updates", 3)], f"operation counters {ops}"
     assert await host.read("SATURATIONS") > 0
     # endurance counters = update slots each line was driven (from the recorded drives)
-    n, m = cfg.in_size, cfg.out_size
-    drives = np.concatenate(afe.update_slots)
+    xp, xn, dp, dn = DriveRow.of(cfg).split(np.concatenate(afe.update_slots))
     pulses_x = await host.read_array("PULSES_X")
     pulses_d = await host.read_array("PULSES_D")
-    assert np.array_equal(pulses_x, (drives[:, :n] | drives[:, n:2 * n]).sum(axis=0))
-    assert np.array_equal(pulses_d, (drives[:, 2 * n:2 * n + m] | drives[:, 2 * n + m:]).sum(axis=0))
+    assert np.array_equal(pulses_x, (xp | xn).sum(axis=0))
+    assert np.array_equal(pulses_d, (dp | dn).sum(axis=0))
     assert pulses_x.sum() > 0
     err = await host.read("ERROR")
     assert err == 0, f"unexpected error flags {err:#x}"
@@ -316,9 +317,6 @@ async def robustness(dut):
         dut.rst.value = 1
         await ClockCycles(dut.clk, 2)
         dut.rst.value = 0
-        host.reset_state()
-        host.sink.clear()
-        afe.reset_state()
         await ClockCycles(dut.clk, 2)
         st = await host.status()
         assert not st["busy"] and not st["loading"] and st["cmd_ready"], f"after reset in {op}: {st}"
@@ -370,7 +368,7 @@ async def demo(dut):
     out["d_codes"] = codes.d_codes.tolist()
     out["ops"] = [await host.read(f"OPS_{o}") for o in ("FORWARD", "BACKWARD", "UPDATE")]
     out["error_flags"] = await host.read("ERROR")
-    out["sim_cycles"] = int(get_sim_time("ns") // 10)
+    out["sim_cycles"] = sim_cycles(get_sim_time("ns"))
     write_results(**out)
 
 
@@ -392,12 +390,12 @@ async def throughput(dut):
 
     async def timed(name, run):
         slots = sum(len(b) for b in afe.update_slots)
-        t, c = time.perf_counter(), get_sim_time("ns") // 10
+        t, c = time.perf_counter(), sim_cycles(get_sim_time("ns"))
         await run()
         await host.wait_idle()
         afe.flush()                         # (the last update's slots, if not applied yet)
         out[name + "_s"] = time.perf_counter() - t
-        out[name + "_cycles"] = int(get_sim_time("ns") // 10 - c)
+        out[name + "_cycles"] = sim_cycles(get_sim_time("ns")) - c
         out[name + "_slots"] = int(sum(len(b) for b in afe.update_slots) - slots)
 
     async def forwards():
