@@ -160,6 +160,20 @@ class DeviceArray:
         x = (w - lo) / (hi - lo)
         return dw * np.exp(f32(-c.exp_a) * x)
 
+    def mean_step(self, w: np.ndarray, up: np.ndarray) -> np.ndarray:
+        """Mean signed change of one pulse (before c2c noise and the clip) for every device at
+        weights ``w`` (M, N), potentiating where ``up``: 0 for stuck devices and for
+        depressing pulses on a unidirectional device (what an expectation needs)."""
+        w = np.asarray(w, dtype=np.float32)
+        up = np.broadcast_to(np.asarray(up, dtype=bool), self.shape)
+        dw = np.where(up, self.dw_up, -self.dw_down)
+        step = self._step(w, dw, self.b_min, self.b_max, up)
+        if self.unidirectional:
+            step = np.where(up, step, np.float32(0))
+        if self.stuck is not None:
+            step = np.where(self.stuck, np.float32(0), step)
+        return step
+
     def pulse(self, idx: np.ndarray, n: np.ndarray, up) -> None:
         """Apply ``n[k]`` pulses to the device with flat index ``idx[k]``, potentiating where
         ``up`` (a bool, or a bool array like ``idx``), depressing elsewhere.

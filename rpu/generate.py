@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from .config import TileConfig
+from .errors import RpuError, output_dir
 
 __all__ = ["generate", "lint_verilog", "LintError"]
 
 
-class LintError(RuntimeError):
-    pass
+class LintError(RpuError):
+    """``verilator --lint-only`` found problems (the message names the first and the log)."""
+
+
+def _status(message: str) -> None:
+    """A status line on a terminal (nothing in logs and CI)."""
+    if sys.stderr.isatty():
+        print(f"rpu: {message}", file=sys.stderr, flush=True)
 
 
 def lint_verilog(path: Path, top: str) -> None:
-    """``verilator --lint-only`` with only the documented Amaranth width waivers."""
+    """``verilator --lint-only`` with only the documented Amaranth width waivers; the report
+    goes to ``<file>.lint.log`` beside the file."""
     from rpu.testbench.simulators import VERILATOR_WAIVERS, setup_verilator
     setup_verilator()
     res = subprocess.run(["verilator", "--lint-only", *VERILATOR_WAIVERS, "--top-module", top,
                           str(path)], capture_output=True, text=True)
+    log = Path(path).with_suffix(".lint.log")
+    log.write_text(res.stdout + res.stderr)
     if res.returncode != 0:
-        raise LintError(f"verilator --lint-only failed on {path}:\n{res.stderr.strip()}")
+        problems = [ln for ln in res.stderr.splitlines() if re.match(r"%(Error|Warning)", ln)]
+        first = problems[0] if problems else (res.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise LintError(f"verilator --lint-only found {max(1, len(problems))} problem(s) in "
+                        f"{path}; first: {first} (report: {log})")
 
 
 def generate(cfg: TileConfig, out_dir: Path, *, lint: bool = True) -> dict[str, Path]:
@@ -29,12 +45,15 @@ def generate(cfg: TileConfig, out_dir: Path, *, lint: bool = True) -> dict[str, 
     from rpu.rtl.blocks import tile_blocks
     from rpu.rtl.generate import write_verilog
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_dir(out_dir)
     written: dict[str, Path] = {}
     for name, component in tile_blocks(cfg).items():
+        t0 = time.monotonic()
+        _status(f"elaborating {name} ({cfg.out_size}×{cfg.in_size}) and writing its Verilog")
         path = write_verilog(component, name, out_dir)
+        _status(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.monotonic() - t0:.1f} s")
         if lint:
+            _status(f"linting {path} with verilator --lint-only")
             lint_verilog(path, name)
         written[name] = path
     params = out_dir / "params.json"

@@ -7,7 +7,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, flipped
 
-from rpu.config import TileConfig
+from rpu.config import ConfigValueError, TileConfig, check_instance
 from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters
 from .controller import AnalogReadSignature, TileController
 from rpu.spec.encodings import ErrorFlag, Op
@@ -43,8 +43,12 @@ class Tile(wiring.Component):
     """
 
     def __init__(self, cfg: TileConfig):
-        if not isinstance(cfg, TileConfig):
-            raise TypeError(f"cfg must be a TileConfig, not {cfg!r}")
+        check_instance("cfg", cfg, TileConfig)
+        if cfg.mc.enabled:
+            raise ConfigValueError(
+                "mc.enabled must be false for the generated tile: its controller has no "
+                "multi-conductance transfer yet (the behavioural model has one: "
+                "rpu.models.MultiConductanceCrossbar)")
         self.cfg = cfg
         self.regmap = register_map(cfg)
         super().__init__(tile_signature(cfg))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -22,10 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rpu.errors import RpuError
+
 __all__ = [
     "SIMULATORS", "SimulatorError", "CosimFailure", "MIN_VERILATOR", "MIN_ICARUS",
     "setup_verilator", "setup_icarus", "setup_simulator", "simulator_version",
-    "build_root", "run_cocotb", "CosimResult", "VERILATOR_WAIVERS",
+    "build_root", "run_cocotb", "CosimResult", "VERILATOR_WAIVERS", "failure_reason",
 ]
 
 SIMULATORS = ("icarus", "verilator")
@@ -42,11 +45,11 @@ TIMESCALE = ("1ns", "1ps")
 VERILATOR_PORTS_VLT = "rpu_ports.vlt"
 
 
-class SimulatorError(RuntimeError):
+class SimulatorError(RpuError, RuntimeError):
     """A simulator is missing or too old; the message says what to install."""
 
 
-class CosimFailure(AssertionError):
+class CosimFailure(RpuError, AssertionError):
     """A cocotb run failed (its tests failed, or the simulator died)."""
 
 
@@ -57,6 +60,20 @@ def _parse_version(text: str) -> tuple[int, int] | None:
 
 def _fmt(v: tuple[int, int]) -> str:
     return f"{v[0]}.{v[1]:03d}"
+
+
+def verilator_fst_available() -> bool:
+    """Verilator's FST writer needs the lz4 headers (Debian: apt-get install liblz4-dev);
+    without them waveforms fall back to VCD."""
+    res = subprocess.run(["c++", "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
+                         capture_output=True, text=True)
+    return res.returncode == 0
+
+
+def _status(message: str) -> None:
+    """A status line on a terminal (nothing in logs and CI)."""
+    if sys.stderr.isatty():
+        print(f"rpu: {message}", file=sys.stderr, flush=True)
 
 
 def setup_verilator() -> tuple[int, int]:
@@ -140,8 +157,55 @@ def simulator_version(sim: str) -> str:
 
 
 def build_root() -> Path:
-    """Folder for generated builds: ``$RPU_BUILD_DIR`` or ``./build``."""
-    return Path(os.environ.get("RPU_BUILD_DIR", "build")).resolve()
+    """Folder of the simulator builds: ``$RPU_BUILD_DIR``, else a per-user cache
+    (``$XDG_CACHE_HOME/rpu-periphery/build`` or ``~/.cache/rpu-periphery/build``), so one
+    design is built once whatever folder a command writes its outputs to."""
+    env = os.environ.get("RPU_BUILD_DIR")
+    if env:
+        return Path(env).resolve()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base, "rpu-periphery", "build").resolve()
+
+
+#: run folders kept per build (older ones are removed when a new run starts)
+RUNS_KEPT = 6
+
+
+def _prune_runs(build_dir: Path, keep: int = RUNS_KEPT) -> None:
+    runs = sorted(build_dir.glob("run-*"), key=lambda p: p.stat().st_mtime)
+    for old in runs[:max(0, len(runs) - keep + 1)]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+_EXC = re.compile(r"^\s*((?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Failure|Exit|Interrupt))\b:?(.*)$")
+
+
+def failure_reason(log_text: str, *, limit: int = 3) -> str:
+    """The root cause in a simulator log: the failed tests with their exception lines, else
+    the last exception of a traceback, else the last error lines (at most ``limit`` items)."""
+    lines = log_text.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        m = re.search(r"(\S+) failed\s*$", line)
+        if m and "cocotb.regression" in line:
+            exc = next((ln.strip() for ln in itertools.takewhile(
+                lambda ln: ln.startswith(" "), lines[i + 1:]) if _EXC.match(ln)), None)
+            found.append(f"{m.group(1)}: {exc}" if exc else m.group(1) + " failed")
+    if not found:
+        excs = [ln.strip() for ln in lines if _EXC.match(ln) and not ln.startswith(" ")]
+        found = excs[-1:]
+    if not found:
+        found = [ln.strip() for ln in lines if re.search(r"%Error|error:|Error:|ERROR", ln)][:limit]
+    if not found:
+        found = [ln.strip() for ln in lines if ln.strip()][-limit:]
+    return "; ".join(found[:limit])
+
+
+def _reason_of(path: Path) -> str:
+    try:
+        return failure_reason(path.read_text(errors="replace"))
+    except OSError:
+        return f"(no log at {path})"
 
 
 @contextmanager
@@ -233,6 +297,8 @@ def run_cocotb(*, sim: str, verilog: str | Path | list, toplevel: str, test_modu
         raise ValueError(f"verilog sources must have distinct file names, not {paths}")
     text = "".join(f"// {n}\n{t}" for n, t in texts.items())
     build_args = VERILATOR_WAIVERS + VERILATOR_OPT if sim == "verilator" else []
+    if sim == "verilator" and waves and verilator_fst_available():
+        build_args.append("--trace-fst")            # dump.fst instead of dump.vcd
     if sim == "verilator" and os.environ.get("RPU_VERILATOR_PUBLIC") == "1":
         build_args.append("--public-flat-rw")       # keys the build folder apart
     public = [] if sim != "verilator" or "--public-flat-rw" in build_args else ["ports-vlt"]
@@ -244,47 +310,58 @@ def run_cocotb(*, sim: str, verilog: str | Path | list, toplevel: str, test_modu
     with _locked(build_dir):
         if not stamp.exists():      # one build per design: same text, same flags, same folder
             build_dir.mkdir(parents=True, exist_ok=True)
+            _status(f"building {name} for {sim} (once per design and simulator"
+                    + (", about 30 s)" if sim == "verilator" else ")"))
             sources = []
             for n, t in texts.items():
                 sources.append(build_dir / n)
                 sources[-1].write_text(t)
+            log = build_dir / "build.log"
             try:
                 runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
                              build_args=build_args, timescale=TIMESCALE, waves=waves,
-                             log_file=build_dir / "build.log")
-            except (subprocess.CalledProcessError, RuntimeError, SystemExit) as e:
-                raise CosimFailure(f"{sim}: building {name} failed ({e}); "
-                                   f"see {build_dir / 'build.log'}") from None
+                             log_file=log)
+            except (subprocess.CalledProcessError, RuntimeError, SystemExit):
+                raise CosimFailure(f"{sim}: building {name} failed: {_reason_of(log)} "
+                                   f"(log: {log})") from None
             stamp.write_text(key)
-    test_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_dir))
+        _prune_runs(build_dir)
+        test_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_dir))
     results_xml = test_dir / "results.xml"
     results_json = test_dir / "rpu_results.json"
+    sim_log = test_dir / "sim.log"
     env = {"RPU_PARAMS": json.dumps(params or {}), "RPU_RESULTS": str(results_json),
            # pytest's assertion rewriting for the benches only: the default ("*.py")
            # rewrites every module imported afterwards (numba's ~75: ~1.8 s per run)
-           "COCOTB_REWRITE_ASSERTION_FILES": "tb_*.py"}
+           "COCOTB_REWRITE_ASSERTION_FILES": "tb_*.py",
+           # no byte-code (nor rewritten-assertion caches) written next to an installed
+           # package: files pip does not know of would outlive an uninstall
+           "PYTHONDONTWRITEBYTECODE": "1"}
     env.update(extra_env or {})
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
                     build_dir=build_dir,
                     test_dir=test_dir, testcase=testcase, waves=waves, extra_env=env,
-                    results_xml=str(results_xml), seed=seed,
-                    log_file=test_dir / "sim.log" if quiet else None,
+                    results_xml=str(results_xml), seed=seed, log_file=sim_log,
                     timescale=TIMESCALE if sim == "icarus" else None)
-    except SystemExit as e:  # the runner exits under pytest on failure
-        raise CosimFailure(f"{sim}: simulation of {name} failed (exit {e.code}); "
-                           f"see {test_dir}") from None
+    except SystemExit:  # the runner exits under pytest on failure
+        pass
+    finally:
+        if not quiet and sim_log.exists():
+            sys.stdout.write(sim_log.read_text(errors="replace"))
     try:
         ntests, nfailed = get_results(results_xml)
-    except RuntimeError as e:
-        raise CosimFailure(f"{sim}: {e}") from None
+    except RuntimeError:
+        raise CosimFailure(f"{sim}: the simulation of {name} ended without results: "
+                           f"{_reason_of(sim_log)} (log: {sim_log})") from None
     if ntests == 0:
-        raise CosimFailure(f"{sim}: no cocotb test ran in {test_module}")
+        raise CosimFailure(f"{sim}: no cocotb test ran in {test_module} (log: {sim_log})")
     if nfailed:
-        raise CosimFailure(f"{sim}: {nfailed} of {ntests} cocotb tests failed; see {test_dir}")
+        raise CosimFailure(f"{sim}: {nfailed} of {ntests} cocotb tests of {name} failed: "
+                           f"{_reason_of(sim_log)} (log: {sim_log})")
     results = json.loads(results_json.read_text()) if results_json.exists() else {}
     wave_file = None
     if waves:
-        cand = [build_dir / f"{toplevel}.fst", test_dir / "dump.vcd"]
+        cand = [build_dir / f"{toplevel}.fst", test_dir / "dump.fst", test_dir / "dump.vcd"]
         wave_file = next((c for c in cand if c.exists()), None)
     return CosimResult(sim, build_dir, test_dir, results, wave_file)

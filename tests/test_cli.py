@@ -80,3 +80,69 @@ def test_run_options_validated_before_anything_runs(args, message):
     res = run_cli(*args)
     assert res.returncode == 2
     assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def _one_line_error(res, command, message):
+    """Non-zero exit, one line on stderr, the message in it, no traceback."""
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode != 0, res
+    assert len(lines) == 1 and lines[0].startswith(f"rpu {command}: "), res.stderr
+    assert message in lines[0] and "Traceback" not in res.stderr, res.stderr
+
+
+def test_output_that_is_a_file_or_unwritable_is_one_line(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    _one_line_error(run_cli("generate", "-o", str(f)), "generate",
+                    f"-o {f}: is a file, not a folder; give a folder to write into")
+    # a folder that cannot be created, even by root (a read-only kernel file system)
+    _one_line_error(run_cli("generate", "-o", "/proc/self/rpu-out"), "generate",
+                    "-o /proc/self/rpu-out: cannot create the folder (")
+
+
+def test_a_failing_lint_is_one_line(tmp_path, monkeypatch):
+    """The lint of a broken file reports its first problem and the report's path."""
+    from rpu.generate import LintError, lint_verilog
+    bad = tmp_path / "bad.v"
+    bad.write_text("module bad(a); input a; wire [3:0] w = a + 5'd3; endmodule\nmodule bad2 garbage\n")
+    with pytest.raises(LintError, match=r"^verilator --lint-only found \d+ problem\(s\) in .*bad.v; "
+                       r"first: %Error.* \(report: .*bad.lint.log\)$"):
+        lint_verilog(bad, "bad")
+
+
+def test_multi_conductance_is_refused_for_the_rtl(tmp_path):
+    _one_line_error(run_cli("generate", "--mc-enabled", "true", "-o", str(tmp_path)), "generate",
+                    "mc.enabled must be false for the generated tile")
+
+
+def test_closed_pipe_is_one_line():
+    proc = subprocess.Popen([sys.executable, "-m", "rpu.cli", "config"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    proc.stdout.close()                     # the reader goes away, as `| head -1` does
+    err = proc.stderr.read()
+    assert proc.wait() != 0
+    assert err.strip() == "rpu config: output closed early (broken pipe)", err
+
+
+def test_version_and_help_name_every_option():
+    import rpu
+    res = run_cli("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"rpu {rpu.__version__}"
+    res = run_cli("demo", "--help")
+    for option in ("-o DIR", "--simulator", "--updates K", "--waves", "--device-dw-min",
+                   "device (behavioural model only", "in [1, 100000]"):
+        assert option in res.stdout, option
+
+
+def test_model_only_options_are_marked():
+    res = run_cli("generate", "--help")
+    assert "--out-noise V" in res.stdout and "(model only)" in res.stdout
+
+
+def test_device_preset_option(capsys):
+    assert main(["config", "--device-preset", "ecram", "--device-dw-min", "0.003"]) == 0
+    dev = json.loads(capsys.readouterr().out)["device"]
+    assert dev["model"] == "linear_step" and dev["gamma_up"] == 0.1153 and dev["dw_min"] == 0.003
+    res = run_cli("config", "--device-preset", "memristor")
+    assert res.returncode == 2 and "device preset must be one of 'gokmen_vlasov'" in res.stderr

