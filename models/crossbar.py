@@ -2,7 +2,7 @@
 
 ``Crossbar`` holds one :class:`~rpu.models.devices.DeviceArray` (W is M × N, x-lines are
 columns, d-lines rows).  It receives what the periphery drives and changes only the
-devices the half-select physics changes (SPEC §2, §3.2, docs/architecture.md):
+devices the half-select physics changes (docs/spec.md §2, §3.2, docs/architecture.md):
 
 * device (i, j) sees V_x(j) − V_d(i); it is potentiated at +V (x at +V/2, d at −V/2),
   depressed at −V (x at −V/2, d at +V/2), and otherwise unchanged (half-selected devices
@@ -186,7 +186,7 @@ def phase_slots(train, n_x: int, n_d: int):
 # -- analog read -------------------------------------------------------------------------
 
 class Readout:
-    """The converters of a read (SPEC §2 order): DAC → W·v (+w_noise) → out_noise → bound → ADC."""
+    """The converters of a read (docs/spec.md §2 order): DAC → W·v (+w_noise) → out_noise → bound → ADC."""
 
     def __init__(self, cfg: TileConfig, rng: np.random.Generator):
         self.cfg, self.rng = cfg, rng

@@ -1,4 +1,4 @@
-"""Resistive device arrays: per-pulse rules with aihwkit's parameter names (SPEC §2).
+"""Resistive device arrays: per-pulse rules with aihwkit's parameter names (docs/spec.md §2).
 
 A :class:`DeviceArray` is an (M, N) array of devices of one model.  At construction it
 draws the device-to-device (dtod) parameters; every pulse then applies the model's step

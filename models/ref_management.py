@@ -1,4 +1,4 @@
-"""Bit-exact reference of the digital management around reads and updates (SPEC §3.3, §3.4).
+"""Bit-exact reference of the digital management around reads and updates (docs/spec.md §3, §3.4).
 
 Everything here is integer arithmetic on Python ints (the per-line loops of the update path
 in compiled int64 kernels where every intermediate provably fits), exactly as the RTL in

@@ -40,7 +40,7 @@ __all__ = [
     "MultiConductanceConfig", "TileConfig", "DEVICE_PRESETS", "MAX_LINES",
 ]
 
-MAX_LINES = 4096                  # lines per side the generator supports (SPEC §6)
+MAX_LINES = 4096                  # lines per side the generator supports (docs/spec.md §6)
 MAX_TOP_INPUT_BITS = 1 << 16      # Amaranth numbers a top module's input bits in 16 bits
 
 
@@ -173,7 +173,7 @@ class NoiseManagement(enum.StrEnum):
 
 
 class DeviceModel(enum.StrEnum):
-    """Per-pulse rule of a device (SPEC §2; aihwkit's ConstantStep, LinearStep, SoftBounds;
+    """Per-pulse rule of a device (docs/spec.md §2; aihwkit's ConstantStep, LinearStep, SoftBounds;
     ``exp_step`` is a strongly saturating, unidirectional PCM-like rule)."""
     CONSTANT_STEP = "constant_step"
     LINEAR_STEP = "linear_step"
@@ -323,7 +323,7 @@ class UpdateConfig(_Validated):
 
 @dataclass(frozen=True)
 class DeviceConfig(_Validated):
-    """Resistive device parameters, with aihwkit's names and semantics (SPEC §2).
+    """Resistive device parameters, with aihwkit's names and semantics (docs/spec.md §2).
 
     The defaults are Gokmen & Vlasov 2016's device specification (:data:`DEVICE_PRESETS`
     ``"gokmen_vlasov"``); ``DeviceConfig.preset(name)`` gives a named preset.
@@ -444,7 +444,7 @@ FLAT_GROUPS = ("converters", "host", "io", "update")
 
 @dataclass(frozen=True, init=False)
 class TileConfig(_Validated):
-    """Every parameter of a tile (SPEC §6 defaults: the 64 × 64 demo tile).
+    """Every parameter of a tile (docs/spec.md §6 defaults: the 64 × 64 demo tile).
 
     ``TileConfig(in_size=48, bl=20, device=DeviceConfig(dw_min=0.002))``: besides its own
     fields, the constructor (and ``replace``) takes the fields of the flat groups

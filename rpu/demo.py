@@ -1,5 +1,5 @@
 """``rpu demo``: generate the tile, co-simulate a forward, a backward and K updates against
-the behavioural crossbar, and print a short report (SPEC §5)."""
+the behavioural crossbar, and print a short report (docs/spec.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Noise, bound and update management (SPEC §3.3); formats in docs/numerics.md.
+"""Noise, bound and update management (docs/spec.md §3); formats in docs/numerics.md.
 
 Bit-exact twin: :mod:`rpu.models.ref_management` (every formula below is written there
 with Python ints; both take their widths from :func:`rpu.spec.formats.numerics`).

@@ -1,4 +1,4 @@
-"""Pulse-width encoder bank (SPEC §3.1) and the per-line load chain shared with the
+"""Pulse-width encoder bank (docs/spec.md §3) and the per-line load chain shared with the
 stochastic bank.  Reference: :mod:`rpu.models.ref_pulse_width`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Stochastic pulse bank with sign-phase sequencer (SPEC §3.2).
+"""Stochastic pulse bank with sign-phase sequencer (docs/spec.md §3).
 
 Reference: :class:`rpu.models.ref_stochastic.UpdateStreamsModel`; the random sources are
 :mod:`rpu.spec.streams` (why they are unbiased: its docstring).  Ports and timing: docs/architecture.md, "Stochastic pulse bank".

@@ -1,4 +1,4 @@
-"""Analog read path (SPEC §2 order): DAC quantise + clip → W·v → out noise → bound → ADC."""
+"""Analog read path (docs/spec.md §2 order): DAC quantise + clip → W·v → out noise → bound → ADC."""
 
 import numpy as np
 import pytest

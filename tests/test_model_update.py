@@ -32,7 +32,7 @@ def one_hot(size, *on):
 
 
 def numpy_phase_slots(rng, x, d, c, bl):
-    """Drives of one update from numpy Bernoulli trains with exact p = C·|v| (SPEC §3.2)."""
+    """Drives of one update from numpy Bernoulli trains with exact p = C·|v| (docs/spec.md §3)."""
     px, pd = np.minimum(1, c * np.abs(x)), np.minimum(1, c * np.abs(d))
     out = []
     for phase, (xs, ds) in PHASE_DRIVES.items():

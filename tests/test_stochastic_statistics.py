@@ -1,4 +1,4 @@
-"""Statistics of the update streams (SPEC §3.2), from the reference and from the RTL.
+"""Statistics of the update streams (docs/spec.md §3), from the reference and from the RTL.
 
 All runs use fixed seeds, so every test is deterministic; the bounds are what an ideal
 Bernoulli source would pass with family-wise probability >= 1 - ALPHA:

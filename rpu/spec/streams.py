@@ -1,4 +1,4 @@
-"""Random sources of the update (SPEC §3.2): LFSR polynomials, leap-forward masks, seed
+"""Random sources of the update (docs/spec.md §3): LFSR polynomials, leap-forward masks, seed
 expansion, per-line tap sets and the sign-phase table — the one description the RTL's XOR
 networks and the reference's jump tables are both built from.
 
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 # Maximal-length feedback taps (1-indexed bit numbers, Xilinx XAPP052 table); the
-# x-side and d-side generators use different polynomials (SPEC §3.2).
+# x-side and d-side generators use different polynomials (docs/spec.md §3).
 PRIMITIVE_TAPS: dict[int, tuple[int, ...]] = {
     8: (8, 6, 5, 4), 9: (9, 5), 10: (10, 7), 11: (11, 9), 12: (12, 6, 4, 1),
     13: (13, 4, 3, 1), 14: (14, 5, 3, 1), 15: (15, 14), 16: (16, 15, 13, 4),

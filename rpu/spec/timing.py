@@ -1,4 +1,4 @@
-"""Cycle formulas of every block and of the tile (SPEC §3.6), checked cycle-exactly by the
+"""Cycle formulas of every block and of the tile (docs/spec.md §3), checked cycle-exactly by the
 tests: the RTL must meet them, the reference and the benches predict with them.
 
 Block latencies count from the cycle ``start`` is sampled to the cycle of ``done``; the
