@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule
 from .regmap import RegisterMap
+from .shapes import counter_range
 
 __all__ = ["AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters", "RESP_OKAY",
            "RESP_SLVERR"]
@@ -76,7 +77,7 @@ class AXILiteRegisters(wiring.Component):
             if r.access == "rw":
                 members[n] = Out(32, init=r.reset)
             elif r.access == "ro":
-                members[n] = In(32).array(r.count) if r.count > 1 else In(32)
+                members[n] = In(32).array(r.count) if r.is_array else In(32)
             elif r.access == "wo":
                 members[n] = Out(32)
                 members[n + "_stb"] = Out(1)
@@ -159,11 +160,11 @@ class AXILiteRegisters(wiring.Component):
                     continue
                 port = getattr(self, _port(r.name))
                 base = r.offset >> 2
-                if r.count == 1:
+                if not r.is_array:
                     with m.If(raddr == base):
                         m.d.sync += rdata.eq(port)
                 else:               # arrays: a range compare and an indexed mux
-                    idx = Signal(range(r.count), name=f"{_port(r.name)}_ridx")
+                    idx = Signal(counter_range(r.count), name=f"{_port(r.name)}_ridx")
                     m.d.comb += idx.eq(raddr - base)
                     # padded to 2**len(idx) entries so the mux's case is complete (lint)
                     pad = [Const(0, 32)] * ((1 << len(idx)) - r.count)

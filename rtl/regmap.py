@@ -59,15 +59,19 @@ class Register:
     access: str
     doc: str
     fields: tuple[Field, ...] = ()
-    count: int = 1                 # > 1: an array of consecutive words (ro only)
+    count: int | None = None       # an array of `count` consecutive words (ro only), even of 1
 
     def __post_init__(self):
         if self.access not in ACCESS:
             raise ValueError(f"register {self.name}: access must be one of {ACCESS}, not {self.access!r}")
         if self.offset % 4:
             raise ValueError(f"register {self.name}: offset must be a multiple of 4, not {self.offset:#x}")
-        if self.count > 1 and self.access != "ro":
-            raise ValueError(f"register {self.name}: only ro registers may be arrays")
+        if self.count is not None:
+            if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+                raise ValueError(f"register {self.name}: count must be a positive integer, "
+                                 f"not {self.count!r}")
+            if self.access != "ro":
+                raise ValueError(f"register {self.name}: only ro registers may be arrays")
         if not self.fields:
             object.__setattr__(self, "fields", (Field("value", 0, 32, self.doc),))
         used = 0
@@ -81,8 +85,16 @@ class Register:
         return sum(f.reset << f.lsb for f in self.fields)
 
     @property
+    def is_array(self) -> bool:
+        return self.count is not None
+
+    @property
+    def words(self) -> int:
+        return 1 if self.count is None else self.count
+
+    @property
     def size(self) -> int:
-        return 4 * self.count
+        return 4 * self.words
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -92,7 +104,7 @@ class Register:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "offset": self.offset, "access": self.access,
-                "count": self.count, "reset": self.reset, "doc": self.doc,
+                "count": self.words, "reset": self.reset, "doc": self.doc,
                 "fields": [f.to_dict() for f in self.fields]}
 
 
@@ -119,8 +131,8 @@ class RegisterMap:
 
     def addr(self, name: str, index: int = 0) -> int:
         r = self[name]
-        if not 0 <= index < r.count:
-            raise IndexError(f"{name}[{index}] out of range (count {r.count})")
+        if not 0 <= index < r.words:
+            raise IndexError(f"{name}[{index}] out of range (count {r.words})")
         return r.offset + 4 * index
 
     def encode(self, name: str, **values) -> int:
@@ -149,7 +161,7 @@ class RegisterMap:
         out += ["| offset | name | access | count | reset | description |",
                 "|---|---|---|---|---|---|"]
         for r in self.registers:
-            out.append(f"| `{r.offset:#06x}` | {r.name} | {r.access} | {r.count} | "
+            out.append(f"| `{r.offset:#06x}` | {r.name} | {r.access} | {r.words} | "
                        f"`{r.reset:#x}` | {r.doc} |")
         out.append("")
         for r in self.registers:
@@ -176,7 +188,7 @@ class RegisterMap:
             p = f"RPU_{r.name}"
             out.append(f"/* {r.doc} ({r.access}) */")
             out.append(f"#define {p}_OFFSET 0x{r.offset:04X}u")
-            if r.count > 1:
+            if r.is_array:
                 out.append(f"#define {p}_COUNT {r.count}u")
                 out.append(f"#define {p}_ADDR(i) ({p}_OFFSET + 4u * (uint32_t)(i))")
             out.append(f"#define {p}_RESET 0x{r.reset:08X}u")

@@ -67,7 +67,7 @@ class Host:
 
     async def read_array(self, name: str) -> np.ndarray:
         r = self.rm[name]
-        return np.array([await self.read(name, i) for i in range(r.count)], dtype=np.int64)
+        return np.array([await self.read(name, i) for i in range(r.words)], dtype=np.int64)
 
     # -- vectors --
     async def send(self, *frames) -> None:
@@ -99,9 +99,15 @@ class Host:
         while int(self.dut.vp_sets.value) != self._sets:
             await ValueChange(self.dut.vp_sets)
 
-    async def recv(self) -> np.ndarray:
+    async def recv(self, lines: int | None = None) -> np.ndarray:
+        """The next result frame; with ``lines``, its first ``lines`` values (the frame has
+        ``ceil(lines / stream_width)`` beats; the lanes past the last line must be 0)."""
         frame = await self.sink.recv()
-        return _signed(frame.tdata, self.result_bits)
+        values = _signed(frame.tdata, self.result_bits)
+        if lines is None:
+            return values
+        assert not values[lines:].any(), f"lanes past line {lines - 1} not 0: {values[lines:]}"
+        return values[:lines]
 
     # -- operations --
     async def start(self, op: str, count: int = 1) -> int:
@@ -111,12 +117,12 @@ class Host:
     async def forward(self, x_fixed) -> np.ndarray:
         await self.start("forward")
         await self.send(x_fixed)
-        return await self.recv()
+        return await self.recv(self.cfg.out_size)
 
     async def backward(self, d_fixed) -> np.ndarray:
         await self.start("backward")
         await self.send(d_fixed)
-        return await self.recv()
+        return await self.recv(self.cfg.in_size)
 
     async def update(self, x_fixed, d_fixed) -> None:
         """Start an update and hand its two frames (x, then d) to the player.  Waits first

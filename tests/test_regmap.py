@@ -39,6 +39,18 @@ def test_map_rejects_overlaps_and_bad_fields():
         AXILiteRegisters("map")
 
 
+def test_one_line_arrays_stay_arrays():
+    """A one-line side still has PULSES_X[0] as an array (RTL port, C header macros)."""
+    cfg = TileConfig(in_size=1, out_size=4)
+    rm = register_map(cfg)
+    assert rm["PULSES_X"].is_array and rm["PULSES_X"].words == 1
+    assert not rm["STATUS"].is_array and rm["STATUS"].words == 1
+    assert len(AXILiteRegisters(rm).pulses_x) == 1
+    assert "#define RPU_PULSES_X_ADDR(i)" in rm.to_c_header()
+    with pytest.raises(ValueError, match="count"):
+        Register("A", 0, "ro", "a", count=0)
+
+
 def test_encode_decode_roundtrip():
     rm = register_map(TileConfig())
     w = rm.encode("CTRL", start=1, op=2, count=300)
