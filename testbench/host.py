@@ -17,7 +17,7 @@ from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink
 from rpu.rtl.regmap import OPS, register_map
 from rpu.testbench.lanes import pack_lanes
 
-__all__ = ["Host", "am_axil_write", "am_axil_read"]
+__all__ = ["Host", "am_axil_write", "am_axil_read", "am_axil_read_resp"]
 
 
 def _signed(values, bits):
@@ -159,10 +159,11 @@ class Host:
 
 # -- the same register accesses under Amaranth's simulator (block tests) --
 
-async def am_axil_write(ctx, bus, addr, data):
+async def am_axil_write(ctx, bus, addr, data, strb=0xF):
+    """Write ``data`` with byte strobes ``strb``; returns ``bresp``."""
     ctx.set(bus.awaddr, addr)
     ctx.set(bus.wdata, data)
-    ctx.set(bus.wstrb, 0xF)
+    ctx.set(bus.wstrb, strb)
     ctx.set(bus.awvalid, 1)
     ctx.set(bus.wvalid, 1)
     ctx.set(bus.bready, 1)
@@ -180,6 +181,12 @@ async def am_axil_write(ctx, bus, addr, data):
 
 
 async def am_axil_read(ctx, bus, addr):
+    """Read a word; returns ``rdata``."""
+    return (await am_axil_read_resp(ctx, bus, addr))[0]
+
+
+async def am_axil_read_resp(ctx, bus, addr):
+    """Read a word; returns ``(rdata, rresp)``."""
     ctx.set(bus.araddr, addr)
     ctx.set(bus.arvalid, 1)
     ctx.set(bus.rready, 1)
@@ -189,7 +196,7 @@ async def am_axil_read(ctx, bus, addr):
     ctx.set(bus.arvalid, 0)
     while not ctx.get(bus.rvalid):
         await ctx.tick()
-    data = ctx.get(bus.rdata)
+    data, resp = ctx.get(bus.rdata), ctx.get(bus.rresp)
     await ctx.tick()
     ctx.set(bus.rready, 0)
-    return data
+    return data, resp
