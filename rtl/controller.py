@@ -330,8 +330,7 @@ class TileController(wiring.Component):
         um_pend = Signal()           # UM results not yet taken by the conversion stage
         um_valid = Signal()
         um_take = Signal()           # comb from the conversion stage
-        # (unconditional: an event assigned under ``If(um.done)`` stays X in Icarus until
-        # UM first finishes — its inputs never change — and would poison the sticky flags)
+        # (unconditional, as it was once X in Icarus: see rpu.rtl.generate.to_verilog)
         m.d.comb += [um_valid.eq(um_pend | um.done), self.ev_bl_error.eq(um.done & um.bl_error)]
         with m.If(um.done):
             m.d.sync += um_pend.eq(1)

@@ -1,6 +1,7 @@
 """`rpu generate` writes the tile top (lint-checked) and the register map from one source."""
 
 import json
+import re
 
 import pytest
 
@@ -60,3 +61,15 @@ def test_counter_range_never_zero_width():
         [1, 1, 2, 2, 3, 12]
     with pytest.raises(ValueError):
         counter_range(0)
+
+
+def test_comb_blocks_run_at_time_zero():
+    """The Verilog's always @* blocks all read a register assigned in an initial block
+    (an event at time 0 in IEEE 1800 simulators too); a module without it raises."""
+    from rpu.rtl.generate import evaluate_comb_at_time_zero, to_verilog
+    text = to_verilog(Tile(TileConfig(in_size=2, out_size=2, stream_width=1)), TOP_NAME)
+    triggers = re.findall(r"^\s*initial (\\\$auto\$verilog_backend\S+) = 1'h0;$", text, re.M)
+    assert triggers and not re.search(r"dump_module\$\d+ += 0;", text)
+    assert text.count("always @*") == sum(text.count(f"if ({t} ) begin end") for t in triggers)
+    with pytest.raises(RuntimeError, match="module m has"):
+        evaluate_comb_at_time_zero("module m(a);\n  always @* begin end\nendmodule\n")
