@@ -14,6 +14,7 @@ from rpu.spec.formats import BM_K_BITS, numerics
 from rpu.spec.timing import adc_timeout_cycles, stream_beats
 
 from .management import magnitude, round_shift_var
+from .shapes import counter_range
 
 __all__ = ["AdcInterface"]
 
@@ -78,11 +79,11 @@ class AdcInterface(wiring.Component):
         super().__init__({
             "start": In(1), "readout": In(1),
             "integ_reset": Out(1), "integ_en": Out(1),
-            "adc_start": Out(1), "adc_sel": Out(range(max(2, self.lpa))), "adc_done": In(1),
+            "adc_start": Out(1), "adc_sel": Out(counter_range(self.lpa)), "adc_done": In(1),
             "adc_codes": In(self.num_adcs * nx.adc_bits),
-            "conv_done": Out(1), "any_sat": Out(1), "sat_lines": Out(range(lines + 1)),
+            "conv_done": Out(1), "any_sat": Out(1), "sat_lines": Out(counter_range(lines + 1)),
             "timeout": Out(1), "busy": Out(1),
-            "out_mul": In(nx.out_mul_bits), "out_exp": In(range(nx.value_bits + 1)), "bm_k": In(BM_K_BITS),
+            "out_mul": In(nx.out_mul_bits), "out_exp": In(counter_range(nx.value_bits + 1)), "bm_k": In(BM_K_BITS),
             "res_valid": Out(1), "res_ready": In(1), "res_data": Out(self.lanes * nx.result_bits),
             "res_sat": Out(self.lanes), "res_clip": Out(self.lanes), "res_last": Out(1),
         })
@@ -106,15 +107,16 @@ class AdcInterface(wiring.Component):
         with m.Elif(drain):
             for i in range(self.lines):
                 m.d.sync += cells[i].eq(cells[i + self.lanes] if i + self.lanes < self.lines else 0)
-        cnt = Signal(range(max(self.window_cycles, self.reset_cycles, self.timeout_cycles) + 1))
-        grp = Signal(range(max(2, self.lpa)))   # never zero-width (Verilator ASCRANGE)
-        beat = Signal(range(self.beats))
+        longest = max(self.window_cycles, self.reset_cycles, self.timeout_cycles)
+        cnt = Signal(counter_range(longest + 1))
+        grp = Signal(counter_range(self.lpa))
+        beat = Signal(counter_range(self.beats))
         m.d.comb += self.adc_sel.eq(grp)
 
         # saturation of the codes arriving now
         sats = [magnitude(self.adc_codes[a * ab:(a + 1) * ab].as_signed()) >= nx.adc_max
                 for a in range(na)]
-        nsat = Signal(range(na + 1))
+        nsat = Signal(counter_range(na + 1))
         m.d.comb += nsat.eq(_tree_sum(sats))
 
         # state register decoded with If chains (m.FSM / m.Switch emit partial casez blocks
@@ -178,9 +180,9 @@ class AdcInterface(wiring.Component):
                     m.d.sync += state.eq(IDLE)
 
         # output scaling of the head of the buffer: ±sat(round(|c|·M·2^(E) / 2^Q))
-        e = Signal(range(nx.emax + 1))
+        e = Signal(counter_range(nx.emax + 1))
         m.d.comb += e.eq(self.out_exp + self.bm_k)
-        s = Signal(range(nx.out_scale_frac + nx.emax + 1))
+        s = Signal(counter_range(nx.out_scale_frac + nx.emax + 1))
         m.d.comb += s.eq(nx.out_scale_frac + nx.emax - e)
         head = cells[:self.lanes] + [Const(0, ab)] * max(0, self.lanes - self.lines)
         rb = nx.result_bits

@@ -15,6 +15,8 @@ from amaranth.lib.wiring import In, Out
 
 from rpu.spec.timing import ARITH_BITS_PER_CYCLE as BITS_PER_CYCLE, ceil_div
 
+from .shapes import counter_range
+
 __all__ = ["SeqDivider", "SeqSqrt", "BITS_PER_CYCLE"]
 
 
@@ -52,7 +54,7 @@ class SeqDivider(wiring.Component):
         den = Signal(self.den_bits)
         rem = Signal(self.den_bits + 1)
         quo = Signal(n)
-        cnt = Signal(range(steps + 1))
+        cnt = Signal(counter_range(steps + 1))
         m.d.comb += [self.quo.eq(quo), self.rem.eq(rem)]
         m.d.sync += self.done.eq(0)
         r, qbits = rem, []
@@ -98,7 +100,7 @@ class SeqSqrt(wiring.Component):
         rad = Signal(n)
         rem = Signal(h + 2)
         root = Signal(h)
-        cnt = Signal(range(steps + 1))
+        cnt = Signal(counter_range(steps + 1))
         m.d.comb += self.root.eq(root[:self.root_bits])
         m.d.sync += self.done.eq(0)
         r, q = rem, root

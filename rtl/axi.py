@@ -7,12 +7,14 @@ slave port is ``In(AXI4LiteSignature(...))``; in Verilog the members are
 
 from __future__ import annotations
 
-from amaranth import Array, Const, Module, Signal
+from amaranth import Array, Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule
 from rpu.spec.registers import RegisterMap
+
+from .shapes import counter_range
 
 __all__ = ["AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters", "RESP_OKAY",
            "RESP_SLVERR"]
@@ -59,11 +61,14 @@ class AXILiteRegisters(wiring.Component):
     * ``wo``: ``r`` Out(32) with ``r_stb`` Out(1), valid for the one cycle of the write;
     * ``rw1c``: ``r`` In(32) the flags, ``r_clr`` Out(32) a one-cycle clear mask.
 
-    ``illegal`` pulses when a rw write is refused (a field outside its legal range, or a
-    write to an unmapped / read-only address): the register keeps its value and the
-    response is ``SLVERR``.  One write and one read are served at a time; each takes the
-    address and data in one cycle and answers in the next (``bvalid``/``rvalid`` held
-    until accepted).
+    Byte strobes (``wstrb``): a rw write changes only the enabled bytes, and the field
+    ranges are checked on that merged word; a wo word and a rw1c clear mask are 0 in the
+    bytes not enabled.  ``illegal`` pulses when a write is refused (a merged rw word with
+    a field outside its legal range, or a write to an unmapped / read-only address): the
+    register keeps its value and the response is ``SLVERR``.  A read of an unmapped or
+    write-only address answers ``SLVERR`` with data 0 (reads change nothing).  One write
+    and one read are served at a time; each takes the address and data in one cycle and
+    answers in the next (``bvalid``/``rvalid`` held until accepted).
     """
 
     def __init__(self, regmap: RegisterMap):
@@ -76,7 +81,7 @@ class AXILiteRegisters(wiring.Component):
             if r.access == "rw":
                 members[n] = Out(32, init=r.reset)
             elif r.access == "ro":
-                members[n] = In(32).array(r.count) if r.count > 1 else In(32)
+                members[n] = In(32).array(r.count) if r.is_array else In(32)
             elif r.access == "wo":
                 members[n] = Out(32)
                 members[n + "_stb"] = Out(1)
@@ -84,6 +89,10 @@ class AXILiteRegisters(wiring.Component):
                 members[n] = In(32)
                 members[n + "_clr"] = Out(32)
         super().__init__(members)
+
+    @staticmethod
+    def _byte_mask(strb):
+        return Cat(*(s.replicate(8) for s in strb))
 
     @staticmethod
     def _legal(r, value):
@@ -113,10 +122,17 @@ class AXILiteRegisters(wiring.Component):
         with m.If(bvalid & bus.bready):
             m.d.sync += bvalid.eq(0)
         waddr = word(bus.awaddr)
-        wdata = bus.wdata
+        strobed = Signal(32)                  # wdata in the enabled bytes, 0 elsewhere
+        m.d.comb += strobed.eq(bus.wdata & self._byte_mask(bus.wstrb))
+        merged = {}                           # rw: the stored word with the enabled bytes
         for r in rm:
+            n = _port(r.name)
             if r.access == "wo":
-                m.d.comb += getattr(self, _port(r.name)).eq(wdata)
+                m.d.comb += getattr(self, n).eq(strobed)
+            elif r.access == "rw":
+                merged[n] = Signal(32, name=f"{n}_merged")
+                m.d.comb += merged[n].eq((getattr(self, n) & ~self._byte_mask(bus.wstrb))
+                                         | strobed)
         with m.If(take_w):
             m.d.sync += [bvalid.eq(1), bresp.eq(RESP_SLVERR)]
             hit = Const(0)
@@ -126,8 +142,8 @@ class AXILiteRegisters(wiring.Component):
                 hit = hit | sel
                 if r.access == "rw":
                     with m.If(sel):
-                        with m.If(self._legal(r, wdata)):
-                            m.d.sync += [getattr(self, n).eq(wdata), bresp.eq(RESP_OKAY)]
+                        with m.If(self._legal(r, merged[n])):
+                            m.d.sync += [getattr(self, n).eq(merged[n]), bresp.eq(RESP_OKAY)]
                         with m.Else():
                             m.d.comb += self.illegal.eq(1)
                 elif r.access == "wo":
@@ -136,7 +152,7 @@ class AXILiteRegisters(wiring.Component):
                         m.d.sync += bresp.eq(RESP_OKAY)
                 elif r.access == "rw1c":
                     with m.If(sel):
-                        m.d.comb += getattr(self, n + "_clr").eq(wdata)
+                        m.d.comb += getattr(self, n + "_clr").eq(strobed)
                         m.d.sync += bresp.eq(RESP_OKAY)
                 else:
                     hit = hit & ~sel
@@ -153,20 +169,21 @@ class AXILiteRegisters(wiring.Component):
             m.d.sync += rvalid.eq(0)
         raddr = word(bus.araddr)
         with m.If(bus.arvalid & ~rvalid):
-            m.d.sync += [rvalid.eq(1), rresp.eq(RESP_OKAY), rdata.eq(0)]
+            m.d.sync += [rvalid.eq(1), rresp.eq(RESP_SLVERR), rdata.eq(0)]
             for r in rm:
                 if r.access == "wo":
                     continue
                 port = getattr(self, _port(r.name))
                 base = r.offset >> 2
-                if r.count == 1:
+                if not r.is_array:
                     with m.If(raddr == base):
-                        m.d.sync += rdata.eq(port)
+                        m.d.sync += [rdata.eq(port), rresp.eq(RESP_OKAY)]
                 else:               # arrays: a range compare and an indexed mux
-                    idx = Signal(range(r.count), name=f"{_port(r.name)}_ridx")
+                    idx = Signal(counter_range(r.count), name=f"{_port(r.name)}_ridx")
                     m.d.comb += idx.eq(raddr - base)
                     # padded to 2**len(idx) entries so the mux's case is complete (lint)
                     pad = [Const(0, 32)] * ((1 << len(idx)) - r.count)
                     with m.If((raddr >= base) & (raddr < base + r.count)):
-                        m.d.sync += rdata.eq(Array(list(port) + pad)[idx])
+                        m.d.sync += [rdata.eq(Array(list(port) + pad)[idx]),
+                                     rresp.eq(RESP_OKAY)]
         return m

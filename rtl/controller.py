@@ -33,6 +33,7 @@ from rpu.config import IntRule, TileConfig
 from rpu.spec.encodings import Op, RunState
 from rpu.spec.timing import VECTOR_SETS, ceil_div
 from .axi import AXI4StreamSignature
+from .shapes import counter_range
 
 __all__ = ["AnalogReadSignature", "VectorBuffer", "TileController"]
 
@@ -43,7 +44,7 @@ class AnalogReadSignature(wiring.Signature):
     def __init__(self, num_adcs: int, adc_bits: int, lines_per_adc: int):
         super().__init__({
             "integ_reset": Out(1), "integ_en": Out(1), "start": Out(1),
-            "sel": Out(range(max(2, lines_per_adc))), "done": In(1),
+            "sel": Out(counter_range(lines_per_adc)), "done": In(1),
             "codes": In(num_adcs * adc_bits),
         })
 
@@ -79,7 +80,7 @@ class _Fsm:
 
     def __init__(self, m, name, states):
         self.m, self.states = m, list(states)
-        self.state = Signal(range(max(2, len(self.states))), name=f"{name}_state")
+        self.state = Signal(counter_range(len(self.states)), name=f"{name}_state")
 
     def ongoing(self, name):
         return self.state == self.states.index(name)
@@ -143,7 +144,8 @@ class TileController(wiring.Component):
             "ev_seed_zero": Out(1), "ev_timeout": Out(1), "ev_bl_error": Out(1),
             "ev_gave_up": Out(1),
             "ev_done": Out(1), "done_op": Out(2), "op_cycles": Out(32),
-            "ev_pass": Out(1), "pass_sat_lines": Out(range(max(cfg.in_size, cfg.out_size) + 1)),
+            "ev_pass": Out(1),
+            "pass_sat_lines": Out(counter_range(max(cfg.in_size, cfg.out_size) + 1)),
             "bm_passes_total": Out(32), "bm_giveups_total": Out(32),
         })
 
@@ -195,7 +197,7 @@ class TileController(wiring.Component):
         if cfg.converters.slot_cycles == 1:
             m.d.comb += self.upd_slot.eq(upd.busy)
         else:
-            sc = Signal(range(cfg.converters.slot_cycles))
+            sc = Signal(counter_range(cfg.converters.slot_cycles))
             with m.If(upd.start & ~upd.busy):
                 m.d.sync += sc.eq(0)
             with m.Elif(upd.busy):
@@ -233,10 +235,10 @@ class TileController(wiring.Component):
                     m.d.sync += [s_full[i].eq(0), s_mgd[i].eq(0), s_conv[i].eq(0)]
 
         # ---- load sequencer ----
-        l_ptr = Signal(range(ns))    # set being / next loaded
+        l_ptr = Signal(counter_range(ns))    # set being / next loaded
         l_op = Signal(2)
         l_side_d = Signal()          # receiving the d frame
-        l_cnt = Signal(range(max(self.beats_x, self.beats_d) + 1))
+        l_cnt = Signal(counter_range(max(self.beats_x, self.beats_d) + 1))
         beat = Signal()
         m.d.comb += beat.eq(self.s_axis.tvalid & self.s_axis.tready)
         last_beat = Signal()
@@ -302,12 +304,11 @@ class TileController(wiring.Component):
                 lfsm.goto("IDLE")
 
         # ---- management stage: the update manager, one set at a time, in order ----
-        m_ptr = Signal(range(ns))
+        m_ptr = Signal(counter_range(ns))
         um_pend = Signal()           # UM results not yet taken by the conversion stage
         um_valid = Signal()
         um_take = Signal()           # comb from the conversion stage
-        # (unconditional: an event assigned under ``If(um.done)`` stays X in Icarus until
-        # UM first finishes — its inputs never change — and would poison the sticky flags)
+        # (unconditional, as it was once X in Icarus: see rpu.rtl.generate.to_verilog)
         m.d.comb += [um_valid.eq(um_pend | um.done), self.ev_bl_error.eq(um.done & um.bl_error)]
         with m.If(um.done):
             m.d.sync += um_pend.eq(1)
@@ -330,21 +331,21 @@ class TileController(wiring.Component):
 
         # ---- conversion stage: NM (reads), then one rotation of the set through the
         # scalers into the banks' shadow chains ----
-        c_ptr = Signal(range(ns))    # next set to convert
-        c_set = Signal(range(ns))    # set being converted
+        c_ptr = Signal(counter_range(ns))    # next set to convert
+        c_set = Signal(counter_range(ns))    # set being converted
         c_op = Signal(2)
         c_hold = Signal()            # keep the set (forward under bound management)
         c_reload = Signal()          # a bound-management retry of the running forward
-        c_cnt = Signal(range(max(self.beats_x, self.beats_d) + 1))
-        c_beats = Signal(range(max(self.beats_x, self.beats_d) + 1))
+        c_cnt = Signal(counter_range(max(self.beats_x, self.beats_d) + 1))
+        c_beats = Signal(counter_range(max(self.beats_x, self.beats_d) + 1))
         st_gx, st_gd, st_bl = Signal.like(um.gain_x), Signal.like(um.gain_d), Signal(8)
         shadow_full = Signal()
         shadow_op = Signal(2)
         shadow_hold = Signal()
-        shadow_set = Signal(range(ns))
+        shadow_set = Signal(counter_range(ns))
         r_reload = Signal()          # comb from R: reload the shadow (BM retry)
         r_take = Signal()            # comb from R: the shadow is committed
-        r_set = Signal(range(ns))
+        r_set = Signal(counter_range(ns))
         r_hold = Signal()
         run_busy = Signal()
         run_reading = Signal()
@@ -421,7 +422,7 @@ class TileController(wiring.Component):
         r_op = Signal(2)
         r_bm_en = Signal()
         r_cycles = Signal(32)
-        r_delay = Signal(range(self.reset_cycles + 1))
+        r_delay = Signal(counter_range(self.reset_cycles + 1))
         r_out_mul = Signal.like(nm.out_mul)
         r_out_exp = Signal.like(nm.out_exp)
         for rd in (rd_d, rd_x):

@@ -14,6 +14,7 @@ from rpu.spec.formats import (BM_CAP_MAX, BM_K_BITS, C_FRAC, ISQ_FRAC, LRD_FRAC,
 from rpu.spec.timing import div_cycles, sqrt_cycles
 
 from .arith import SeqDivider, SeqSqrt
+from .shapes import counter_range
 
 __all__ = ["AbsMax", "NoiseManager", "InputScaler", "BoundManager", "UpdateManager",
            "ProbScaler", "FlagCounter", "magnitude", "round_shift_var"]
@@ -90,8 +91,8 @@ class NoiseManager(wiring.Component):
         nx = self.nx = numerics(cfg)
         super().__init__({
             "start": In(1), "alpha": In(nx.value_bits), "mode": In(2), "out_scale": In(REG_BITS),
-            "in_mul": Out(nx.in_mul_bits), "in_shift": Out(range(nx.in_shift_max + 1)),
-            "out_mul": Out(nx.out_mul_bits), "out_exp": Out(range(nx.value_bits + 1)),
+            "in_mul": Out(nx.in_mul_bits), "in_shift": Out(counter_range(nx.in_shift_max + 1)),
+            "out_mul": Out(nx.out_mul_bits), "out_exp": Out(counter_range(nx.value_bits + 1)),
             "mode_error": Out(1), "busy": Out(1), "done": Out(1),
         })
 
@@ -110,7 +111,7 @@ class NoiseManager(wiring.Component):
                          self.busy.eq(1)]
         # e = bit length of alpha - 1 (2^e >= alpha)
         am1 = Signal(nx.value_bits)
-        e = Signal(range(nx.value_bits + 1))
+        e = Signal(counter_range(nx.value_bits + 1))
         m.d.comb += am1.eq(alpha - 1)
         for i in range(nx.value_bits):
             with m.If(am1[i]):
@@ -145,14 +146,14 @@ class InputScaler(wiring.Component):
         nx = self.nx = numerics(cfg)
         super().__init__({
             "values": In(lanes * nx.value_bits), "in_mul": In(nx.in_mul_bits),
-            "in_shift": In(range(nx.in_shift_max + 1)), "bm_k": In(BM_K_BITS),
+            "in_shift": In(counter_range(nx.in_shift_max + 1)), "bm_k": In(BM_K_BITS),
             "codes": Out(lanes * nx.dac_bits),
         })
 
     def elaborate(self, platform):
         m = Module()
         nx = self.nx
-        s = Signal(range(nx.in_shift_max + (1 << BM_K_BITS)))
+        s = Signal(counter_range(nx.in_shift_max + (1 << BM_K_BITS)))
         m.d.comb += s.eq(self.in_shift + self.bm_k)
         for i in range(self.lanes):
             x = _lane(self.values, i, nx.value_bits)
@@ -264,7 +265,7 @@ class UpdateManager(wiring.Component):
         bad = ((self.bl_max == 0) | (self.bl_max > nx.bl_max)
                | (~self.dyn_bl & ((self.bl == 0) | (self.bl > self.bl_max))))
         latency = max(div_cycles(nx.recip_point), sqrt_cycles(nx.sqrt_rad_bits))
-        cnt = Signal(range(latency + 3))
+        cnt = Signal(counter_range(latency + 3))
         c = Signal(REG_BITS + 1)
         pk = Signal(REG_BITS + 1 + sq.root_bits)
         # 1/sqrt(BL) table, padded to all 256 indices (a full case for Verilator's lint)

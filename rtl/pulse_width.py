@@ -7,8 +7,11 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from rpu.config import MAX_LINES, IntRule
 from rpu.spec.params import check_dac_params
 from rpu.spec.timing import ceil_div
+
+from .shapes import counter_range
 
 __all__ = ["ShadowChain", "PulseWidthBank", "slot_timer"]
 
@@ -28,6 +31,9 @@ class ShadowChain(wiring.Component):
     """
 
     def __init__(self, lines: int, width: int, lanes: int):
+        IntRule(1, MAX_LINES).check("lines", lines)
+        IntRule(1, 64).check("width", width)
+        IntRule(1, 64).check("lanes", lanes)
         self.lines, self.width, self.lanes = lines, width, lanes
         self.beats = ceil_div(lines, lanes)
         super().__init__({
@@ -53,7 +59,7 @@ def slot_timer(m: Module, slot_cycles: int, run) -> Signal:
     if slot_cycles == 1:
         m.d.comb += last.eq(run)
         return last
-    cyc = Signal(range(slot_cycles))
+    cyc = Signal(counter_range(slot_cycles))
     m.d.comb += last.eq(run & (cyc == slot_cycles - 1))
     with m.If(~run | last):
         m.d.sync += cyc.eq(0)
@@ -76,7 +82,7 @@ class PulseWidthBank(wiring.Component):
             "load_valid": In(1), "load_data": In(lanes * dac_bits), "commit": In(1),
             "start": In(1),
             "pos": Out(lines), "neg": Out(lines),
-            "slot": Out(range(max(self.dac_max, 2))),
+            "slot": Out(counter_range(self.dac_max)),
             "busy": Out(1), "done": Out(1),
         })
 

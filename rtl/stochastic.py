@@ -15,6 +15,7 @@ from rpu.spec.streams import (D_TAPS, D_WIDTH, PHASES, SEED_BITS, X_TAPS, X_WIDT
 
 from .lfsr import LFSR
 from .pulse_width import ShadowChain, slot_timer
+from .shapes import counter_range
 
 __all__ = ["UpdatePulser"]
 
@@ -78,11 +79,11 @@ class UpdatePulser(wiring.Component):
         super().__init__({
             "x_load_valid": In(1), "x_load_data": In(cw),
             "d_load_valid": In(1), "d_load_data": In(cw),
-            "commit": In(1), "bl": In(range(bl_max + 1)), "start": In(1),
+            "commit": In(1), "bl": In(counter_range(bl_max + 1)), "start": In(1),
             "x_seed": In(SEED_BITS), "d_seed": In(SEED_BITS), "seed_load": In(1),
             "x_pos": Out(x_lines), "x_neg": Out(x_lines),
             "d_pos": Out(d_lines), "d_neg": Out(d_lines),
-            "phase": Out(2), "slot": Out(range(max(bl_max, 2))),
+            "phase": Out(2), "slot": Out(counter_range(bl_max)),
             "busy": Out(1), "done": Out(1), "bl_zero": Out(1), "seed_zero": Out(1),
         })
 

@@ -117,9 +117,8 @@ class Tile(wiring.Component):
         m.d.comb += regs.err_count.eq(err_count)
 
         # ---- status ----
-        m.d.comb += regs.status.eq(rm.encode("STATUS") | Cat(
-            ctrl.busy, ctrl.loading, ctrl.cmd_ready, flags.any(), ctrl.state,
-            ctrl.last_passes))
+        m.d.comb += regs.status.eq(Cat(ctrl.busy, ctrl.loading, ctrl.cmd_ready, flags.any(),
+                                       ctrl.state, ctrl.last_passes))
 
         # ---- operation counters ----
         def counter(reg, inc, amount=1):

@@ -32,9 +32,11 @@ from rpu.config import IntRule, TileConfig, check_instance
 from rpu.rtl.management import (BoundManager, InputScaler, NoiseManager, ProbScaler,
                                 UpdateManager)
 from rpu.spec.params import check_lanes
+from rpu.spec.timing import stream_beats
 from rpu.testbench.layouts import MON_CTL, WAKE, DriveRow
 from rpu.rtl.axi import AXI4StreamSignature
 from rpu.rtl.blocks import TOP_NAME
+from rpu.rtl.shapes import counter_range
 
 __all__ = ["CosimHarness", "VectorPlayer", "SlotRecorder", "ManagementUnits", "HARNESS_NAME",
            "harness_sources"]
@@ -57,7 +59,7 @@ class CosimHarness(wiring.Component):
         if not isinstance(cfg, TileConfig):
             raise TypeError(f"cfg must be a TileConfig, not {cfg!r}")
         lanes = cfg.host.stream_width
-        frames = -(-cfg.in_size // lanes) + -(-cfg.out_size // lanes)
+        frames = stream_beats(cfg.in_size, lanes) + stream_beats(cfg.out_size, lanes)
         self.play_beats = IntRule(1, 4096).check(
             "play_beats", frames + 2 if play_beats is None else play_beats)
         self.cfg = cfg
@@ -70,10 +72,10 @@ class CosimHarness(wiring.Component):
         members = {name: m for name, m in self.tile_signature.members.items() if name != "s_axis"}
         members.update({
             "vp_data": In(self.play_beats * self.beat_bits),
-            "vp_count": In(range(self.play_beats + 1)), "vp_last": In(self.play_beats),
+            "vp_count": In(counter_range(self.play_beats + 1)), "vp_last": In(self.play_beats),
             "vp_go": In(1), "vp_busy": Out(1), "vp_sets": Out(8),
             "rec_data": Out(self.rec_depth * self.row_bits),
-            "rec_count": Out(range(self.rec_depth + 1)), "rec_ack": In(1),
+            "rec_count": Out(counter_range(self.rec_depth + 1)), "rec_ack": In(1),
             "mon": Out(len(MON_CTL) + self.row_bits), "wake": Out(1),
         })
         super().__init__(members)
@@ -128,7 +130,7 @@ class VectorPlayer(wiring.Component):
         self.beats = IntRule(1, 4096).check("beats", beats)
         self.width = IntRule(1, 4096).check("width", width)
         super().__init__({
-            "data": In(beats * width), "count": In(range(beats + 1)), "last": In(beats),
+            "data": In(beats * width), "count": In(counter_range(beats + 1)), "last": In(beats),
             "go": In(1), "busy": Out(1), "sets": Out(8), "axis": Out(AXI4StreamSignature(width)),
         })
 
@@ -139,7 +141,7 @@ class VectorPlayer(wiring.Component):
         # of them, which Verilator would otherwise re-evaluate on every eval (rst is an input)
         data = [Signal(w, name=f"beat{k}", reset_less=True) for k in range(n)]
         last = Signal(n)
-        left = Signal(range(n + 1))
+        left = Signal(counter_range(n + 1))
         go_seen = Signal()
         m.d.comb += [axis.tvalid.eq(left != 0), axis.tdata.eq(data[0]), axis.tlast.eq(last[0]),
                      self.busy.eq((left != 0) | (self.go != go_seen))]
@@ -172,7 +174,7 @@ class SlotRecorder(wiring.Component):
         self.width = IntRule(1, 1 << 16).check("width", width)
         super().__init__({
             "valid": In(1), "row": In(width), "ack": In(1),
-            "data": Out(depth * width), "count": Out(range(depth + 1)), "end": Out(1),
+            "data": Out(depth * width), "count": Out(counter_range(depth + 1)), "end": Out(1),
             "pending": Out(1), "overrun": Out(1),
         })
 
@@ -182,7 +184,7 @@ class SlotRecorder(wiring.Component):
         rows = [Signal(self.width, name=f"row{i}", reset_less=True) for i in range(k)]
         snapshot = Signal(k * self.width, reset_less=True)
         m.d.comb += self.data.eq(snapshot)
-        count = Signal(range(k + 1))
+        count = Signal(counter_range(k + 1))
         toggle = Signal()
         m.d.comb += self.pending.eq(toggle != self.ack)
         take = Signal()

@@ -19,7 +19,7 @@ from rpu.spec.encodings import Op
 from rpu.spec.registers import register_map
 from rpu.testbench.lanes import pack_lanes
 
-__all__ = ["Host", "am_axil_write", "am_axil_read"]
+__all__ = ["Host", "am_axil_write", "am_axil_read", "am_axil_read_resp"]
 
 
 def _signed(values, bits):
@@ -74,7 +74,7 @@ class Host:
 
     async def read_array(self, name: str) -> np.ndarray:
         r = self.rm[name]
-        return np.array([await self.read(name, i) for i in range(r.count)], dtype=np.int64)
+        return np.array([await self.read(name, i) for i in range(r.words)], dtype=np.int64)
 
     # -- vectors --
     async def send(self, *frames) -> None:
@@ -106,9 +106,15 @@ class Host:
         while int(self.dut.vp_sets.value) != self._sets:
             await ValueChange(self.dut.vp_sets)
 
-    async def recv(self) -> np.ndarray:
+    async def recv(self, lines: int | None = None) -> np.ndarray:
+        """The next result frame; with ``lines``, its first ``lines`` values (the frame has
+        ``ceil(lines / stream_width)`` beats; the lanes past the last line must be 0)."""
         frame = await self.sink.recv()
-        return _signed(frame.tdata, self.result_bits)
+        values = _signed(frame.tdata, self.result_bits)
+        if lines is None:
+            return values
+        assert not values[lines:].any(), f"lanes past line {lines - 1} not 0: {values[lines:]}"
+        return values[:lines]
 
     # -- operations --
     async def start(self, op: str, count: int = 1) -> int:
@@ -118,12 +124,12 @@ class Host:
     async def forward(self, x_fixed) -> np.ndarray:
         await self.start("forward")
         await self.send(x_fixed)
-        return await self.recv()
+        return await self.recv(self.cfg.out_size)
 
     async def backward(self, d_fixed) -> np.ndarray:
         await self.start("backward")
         await self.send(d_fixed)
-        return await self.recv()
+        return await self.recv(self.cfg.in_size)
 
     async def update(self, x_fixed, d_fixed) -> None:
         """Start an update and hand its two frames (x, then d) to the player.  Waits first
@@ -160,10 +166,11 @@ class Host:
 
 # -- the same register accesses under Amaranth's simulator (block tests) --
 
-async def am_axil_write(ctx, bus, addr, data):
+async def am_axil_write(ctx, bus, addr, data, strb=0xF):
+    """Write ``data`` with byte strobes ``strb``; returns ``bresp``."""
     ctx.set(bus.awaddr, addr)
     ctx.set(bus.wdata, data)
-    ctx.set(bus.wstrb, 0xF)
+    ctx.set(bus.wstrb, strb)
     ctx.set(bus.awvalid, 1)
     ctx.set(bus.wvalid, 1)
     ctx.set(bus.bready, 1)
@@ -181,6 +188,12 @@ async def am_axil_write(ctx, bus, addr, data):
 
 
 async def am_axil_read(ctx, bus, addr):
+    """Read a word; returns ``rdata``."""
+    return (await am_axil_read_resp(ctx, bus, addr))[0]
+
+
+async def am_axil_read_resp(ctx, bus, addr):
+    """Read a word; returns ``(rdata, rresp)``."""
     ctx.set(bus.araddr, addr)
     ctx.set(bus.arvalid, 1)
     ctx.set(bus.rready, 1)
@@ -190,7 +203,7 @@ async def am_axil_read(ctx, bus, addr):
     ctx.set(bus.arvalid, 0)
     while not ctx.get(bus.rvalid):
         await ctx.tick()
-    data = ctx.get(bus.rdata)
+    data, resp = ctx.get(bus.rdata), ctx.get(bus.rresp)
     await ctx.tick()
     ctx.set(bus.rready, 0)
-    return data
+    return data, resp

@@ -40,10 +40,16 @@ async def bringup(dut, cfg, *, seed=None):
 
 
 def vectors(cfg, rng, scale=1.0):
-    """x, d in fixed point with both signs on each side (all four sign quadrants)."""
+    """x, d in fixed point.  A side of two or more lines has both signs (x: ±scale at its
+    ends, d: ±scale/2), so an update exercises all four sign quadrants; the one line of a
+    one-line side gets that peak with a random sign."""
     x = rng.uniform(-scale, scale, cfg.in_size)
     d = rng.uniform(-scale, scale, cfg.out_size)
-    x[0], x[-1], d[0], d[-1] = scale, -scale, scale / 2, -scale / 2
+    for v, peak in ((x, scale), (d, scale / 2)):
+        if len(v) > 1:
+            v[0], v[-1] = peak, -peak
+        else:
+            v[0] = peak * rng.choice((-1, 1))
     return to_fixed(cfg, x), to_fixed(cfg, d)
 
 
@@ -201,7 +207,7 @@ async def back_to_back_updates(dut):
             await host.send(x2 if op == "forward" else d2)
             expect.append((ref.forward_fixed(x2) if op == "forward" else ref.backward_fixed(d2)).y_fixed)
     for k, want_y in enumerate(expect):
-        got_y = await host.recv()
+        got_y = await host.recv(len(want_y))
         assert np.array_equal(got_y, want_y), f"mixed queue: read {k} differs from reference"
     await host.wait_idle()
     afe.flush()
@@ -277,9 +283,9 @@ async def robustness(dut):
     await host.write("ERROR", (1 << len(ErrorFlag)) - 1)
     # feed the accepted backwards, keep the results
     await host.send(d)
-    z1 = await host.recv()
+    z1 = await host.recv(cfg.in_size)
     await host.send(d)
-    z2 = await host.recv()
+    z2 = await host.recv(cfg.in_size)
     assert len(z1) == len(z2) == cfg.in_size
 
     # back-pressure on the result stream: results wait, none lost or duplicated
@@ -290,7 +296,7 @@ async def robustness(dut):
     st = await host.status()
     assert st["busy"], "forward must wait for the result stream"
     host.sink.pause = False
-    y2 = await host.recv()
+    y2 = await host.recv(cfg.out_size)
     assert len(y2) == cfg.out_size
     await host.wait_idle()
     await ClockCycles(dut.clk, 20)

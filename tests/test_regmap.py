@@ -8,6 +8,7 @@ from rpu.spec.encodings import RESP_OKAY, RESP_SLVERR
 from rpu.spec.registers import Field, Register, RegisterMap, register_map, write_register_map
 from rpu.testbench.amsim import simulate
 from rpu.testbench.host import am_axil_read as _read, am_axil_write as _write
+from rpu.testbench.host import am_axil_read_resp as _read_resp
 
 
 def test_files_written_from_one_description(tmp_path):
@@ -38,6 +39,18 @@ def test_map_rejects_overlaps_and_bad_fields():
         register_map({"in_size": 4})
     with pytest.raises(TypeError, match="regmap"):
         AXILiteRegisters("map")
+
+
+def test_one_line_arrays_stay_arrays():
+    """A one-line side still has PULSES_X[0] as an array (RTL port, C header macros)."""
+    cfg = TileConfig(in_size=1, out_size=4)
+    rm = register_map(cfg)
+    assert rm["PULSES_X"].is_array and rm["PULSES_X"].words == 1
+    assert not rm["STATUS"].is_array and rm["STATUS"].words == 1
+    assert len(AXILiteRegisters(rm).pulses_x) == 1
+    assert "#define RPU_PULSES_X_ADDR(i)" in rm.to_c_header()
+    with pytest.raises(ValueError, match="count"):
+        Register("A", 0, "ro", "a", count=0)
 
 
 def test_encode_decode_roundtrip():
@@ -89,5 +102,83 @@ def test_register_slave_amaranth_sim():
         await ctx.tick()
         assert seen["illegal"] == 5
         assert seen["ctrl"] == [0x5]
+
+    simulate(dut, tb_all, watch)
+
+
+def test_every_register_reads_its_documented_reset_amaranth_sim():
+    """After reset, every mapped register of the whole tile (arrays: first and last word)
+    reads the reset value the register map documents; a wo register reads SLVERR, 0."""
+    from rpu.rtl.tile import Tile
+    cfg = TileConfig(in_size=3, out_size=5, stream_width=2)
+    rm = register_map(cfg)
+    dut = Tile(cfg)
+    got = {}
+
+    async def tb(ctx):
+        await ctx.tick().repeat(2)
+        for r in rm:
+            for i in sorted({0, r.words - 1}):
+                got[(r.name, i)] = await _read_resp(ctx, dut.s_axil, rm.addr(r.name, i))
+
+    simulate(dut, tb)
+    want = {(r.name, i): (0, RESP_SLVERR) if r.access == "wo" else (r.reset, RESP_OKAY)
+            for r in rm for i in sorted({0, r.words - 1})}
+    bad = {k: (f"{got[k][0]:#x}", got[k][1], f"{want[k][0]:#x}") for k in want if got[k] != want[k]}
+    assert not bad, f"(register, index): (read, rresp, documented) {bad}"
+    assert rm["STATUS"].reset == rm.encode("STATUS", cmd_ready=1) == 0x4
+
+
+def test_byte_strobes_and_unmapped_reads_amaranth_sim():
+    """rw: only the enabled bytes change and the ranges are checked on the merged word;
+    wo and rw1c: bytes not enabled are 0; unmapped and wo reads: SLVERR with data 0."""
+    cfg = TileConfig(in_size=8, out_size=4)
+    rm = register_map(cfg)
+    dut = AXILiteRegisters(rm)
+    seen = {"illegal": 0, "ctrl": [], "clr": [], "done": False}
+
+    async def watch(ctx):
+        async for _clk, _rst, illegal, stb, val, clr in ctx.tick().sample(
+                dut.illegal, dut.ctrl_stb, dut.ctrl, dut.error_clr):
+            if seen["done"]:
+                return
+            seen["illegal"] += illegal
+            if stb:
+                seen["ctrl"].append(val)
+            if clr:
+                seen["clr"].append(clr)
+
+    async def tb(ctx):
+        bus, cfg_addr = dut.bus, rm.addr("CONFIG")
+        reset = rm["CONFIG"].reset
+        # byte 0 (bl = 7), the other bytes of wdata ignored
+        assert await _write(ctx, bus, cfg_addr, 0xFFFFFF07, 0b0001) == RESP_OKAY
+        assert ctx.get(dut.config) == (reset & ~0xFF) | 7
+        # byte 3 (bl_max) set to 0: the merged word is illegal, refused whole
+        assert await _write(ctx, bus, cfg_addr, 0x00FFFFFF, 0b1000) == RESP_SLVERR
+        assert ctx.get(dut.config) == (reset & ~0xFF) | 7
+        # no byte enabled: nothing changes
+        assert await _write(ctx, bus, cfg_addr, 0, 0b0000) == RESP_OKAY
+        assert ctx.get(dut.config) == (reset & ~0xFF) | 7
+        # two bytes of a seed
+        seed = rm.addr("SEED_X")
+        assert await _write(ctx, bus, seed, 0xAAAA5555, 0b0110) == RESP_OKAY
+        assert ctx.get(dut.seed_x) == (cfg.update.x_seed & 0xFF0000FF) | 0x00AA5500
+        # wo, rw1c: bytes not enabled are 0
+        assert await _write(ctx, bus, rm.addr("CTRL"), 0x00020305, 0b0001) == RESP_OKAY
+        assert await _write(ctx, bus, rm.addr("ERROR"), 0xFFFFFFFF, 0b0010) == RESP_OKAY
+        # reads: unmapped (between the counters and the arrays) and wo answer SLVERR, 0
+        ctx.set(dut.pulses_x[0], 0x1234)
+        for addr in (0x064, 0xFFC, rm.addr("CTRL")):
+            assert await _read_resp(ctx, bus, addr) == (0, RESP_SLVERR), hex(addr)
+        assert await _read_resp(ctx, bus, rm.addr("PULSES_X")) == (0x1234, RESP_OKAY)
+
+    async def tb_all(ctx):
+        await tb(ctx)
+        seen["done"] = True
+        await ctx.tick()
+        assert seen["illegal"] == 1, "only the illegal merged word is refused"
+        assert seen["ctrl"] == [0x05], "CTRL: the enabled byte only"
+        assert seen["clr"] == [0xFF00], "ERROR clear mask: the enabled byte only"
 
     simulate(dut, tb_all, watch)

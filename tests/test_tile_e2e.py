@@ -16,6 +16,18 @@ DEFAULT = TileConfig()
 NONSQUARE = TileConfig(in_size=48, out_size=80, lines_per_adc=4)
 
 
+def edge(in_size, out_size):
+    """A shape at the stream-width edges (default stream_width 4), with an integrator
+    bound of in_size/4 so the bench's saturating forward (weights 0.5, x = 1) exceeds it
+    and bound management retries even on one x-line."""
+    return TileConfig(in_size=in_size, out_size=out_size, out_bound=in_size / 4)
+
+
+#: one line on both sides; one x-line with stream_width d-lines (one full beat); nine
+#: x-lines (three beats, the last partial) with one d-line
+EDGES = {"1x1": edge(1, 1), "1x4": edge(1, 4), "9x1": edge(9, 1)}
+
+
 @lru_cache(maxsize=None)
 def tile_verilog(cfg_json: str):
     cfg = TileConfig.from_json(cfg_json)
@@ -37,6 +49,20 @@ def test_ops_bit_exact(sim, cfg, waves):
     assert res["phases"] == [0, 1, 2, 3], "all four sign quadrants must be exercised"
     assert res["slots"] > 0
     assert len(res["forward_cycles"]) == 3 and len(res["update_cycles"]) == 3
+    assert res["bm_passes"] > 1
+
+
+@pytest.mark.parametrize("name", EDGES)
+def test_ops_bit_exact_edge_shapes(sim, name):
+    """One-line sides, one-beat frames and a side of exactly stream_width lines: the same
+    bit- and cycle-exact checks (a one-line side has one sign per update, so fewer sign
+    quadrants are exercised)."""
+    cfg = EDGES[name]
+    res = run(sim, cfg, "ops_bit_exact", updates=4).results
+    assert res["phases"] and set(res["phases"]) <= {0, 1, 2, 3}
+    if min(cfg.in_size, cfg.out_size) > 1:
+        assert res["phases"] == [0, 1, 2, 3]
+    assert res["slots"] > 0 and len(res["update_cycles"]) == 4
     assert res["bm_passes"] > 1
 
 

@@ -1,10 +1,15 @@
 """`rpu generate` writes the tile top (lint-checked) and the register map from one source."""
 
 import json
+import re
+
+import pytest
 
 from rpu.config import TileConfig
-from rpu.generate import generate
+from rpu.generate import generate, lint_verilog
 from rpu.rtl.blocks import TOP_NAME, tile_blocks
+from rpu.rtl.generate import write_verilog
+from rpu.rtl.tile import Tile
 from rpu.spec.registers import register_map
 
 
@@ -22,3 +27,49 @@ def test_generate_writes_top_and_register_map(tmp_path):
     assert data["addr_width"] == rm.addr_width
     assert [r["name"] for r in data["registers"]] == [r.name for r in rm]
     assert f"input [{rm.addr_width - 1}:0] s_axil__awaddr" in text
+
+
+def _edge_shapes():
+    """(in_size, out_size, stream_width, lines_per_adc): every side from 1 to
+    2·stream_width + 1 against sides 1, w, w+1, 2w+1 (one-beat frames, a partial last
+    beat, three beats), for w = 1 and 4, and shared-ADC shapes with a side ≤ w."""
+    shapes = []
+    for w in (1, 4):
+        for i in range(1, 2 * w + 2):
+            shapes += [(i, o, w, 1) for o in sorted({1, w, w + 1, 2 * w + 1})]
+    shapes += [(2, 2, 1, 2), (4, 4, 4, 4), (8, 4, 4, 2), (4, 8, 4, 4), (6, 3, 2, 3),
+               (3, 64, 4, 1)]
+    return shapes
+
+
+@pytest.mark.parametrize("in_size,out_size,stream_width,lines_per_adc", _edge_shapes(),
+                         ids=[f"{i}x{o}-w{w}-lpa{l}" for i, o, w, l in _edge_shapes()])
+def test_small_shapes_lint_clean(tmp_path, in_size, out_size, stream_width, lines_per_adc):
+    """Every shape TileConfig accepts generates lint-clean Verilog (a side with no more
+    lines than stream_width used to emit a zero-width beat counter, ``wire [-1:0]``)."""
+    cfg = TileConfig(in_size=in_size, out_size=out_size, stream_width=stream_width,
+                     lines_per_adc=lines_per_adc)
+    path = write_verilog(Tile(cfg), TOP_NAME, tmp_path)
+    assert "[-1:0]" not in path.read_text()
+    lint_verilog(path, TOP_NAME)                      # raises LintError if not clean
+
+
+def test_counter_range_never_zero_width():
+    from amaranth import Shape
+    from rpu.rtl.shapes import counter_range
+    assert [Shape.cast(counter_range(n)).width for n in (1, 2, 3, 4, 5, 4096)] == \
+        [1, 1, 2, 2, 3, 12]
+    with pytest.raises(ValueError):
+        counter_range(0)
+
+
+def test_comb_blocks_run_at_time_zero():
+    """The Verilog's always @* blocks all read a register assigned in an initial block
+    (an event at time 0 in IEEE 1800 simulators too); a module without it raises."""
+    from rpu.rtl.generate import evaluate_comb_at_time_zero, to_verilog
+    text = to_verilog(Tile(TileConfig(in_size=2, out_size=2, stream_width=1)), TOP_NAME)
+    triggers = re.findall(r"^\s*initial (\\\$auto\$verilog_backend\S+) = 1'h0;$", text, re.M)
+    assert triggers and not re.search(r"dump_module\$\d+ += 0;", text)
+    assert text.count("always @*") == sum(text.count(f"if ({t} ) begin end") for t in triggers)
+    with pytest.raises(RuntimeError, match="module m has"):
+        evaluate_comb_at_time_zero("module m(a);\n  always @* begin end\nendmodule\n")

@@ -10,6 +10,9 @@ Registers are 32 bits wide at byte offsets that are multiples of 4.  Access kind
 * ``ro``   read-only status / counter (arrays: ``count`` consecutive words);
 * ``wo``   write-only command: the written word is presented for one cycle with a strobe;
 * ``rw1c`` read-only flags, writing 1 to a bit clears it.
+
+Bus rules (:data:`BUS_RULES`, also written into the Markdown and the C header): byte
+strobes, unmapped and wrong-direction accesses, reset values, latency.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from .encodings import ID_MAGIC, ErrorFlag, NmCode, Op, RunState
 from .formats import BL_LIMIT, BM_CAP_MAX, REG_BITS, bit_width, registers_from_config
 
 __all__ = ["Field", "Register", "RegisterMap", "register_map", "write_register_map",
-           "ACCESS", "COUNT_BITS", "PULSES_BASE"]
+           "ACCESS", "COUNT_BITS", "PULSES_BASE", "BUS_RULES"]
 
 ACCESS = ("rw", "ro", "wo", "rw1c")
 COUNT_BITS = 16          # CTRL.count: operations per command
@@ -35,6 +38,22 @@ PULSES_BASE = 0x1000     # first per-line pulse counter
 def _width(group, name: str) -> int:
     """Bits of a register field holding every legal value of config field ``name``."""
     return bit_width(group.field_rules()[name][0].hi)
+
+#: how the slave (rpu.rtl.axi.AXILiteRegisters) answers, as the documents state it
+BUS_RULES = (
+    "Reset: every register reads its `reset` value after reset (ro status and counters "
+    "included: the value the hardware reports then).",
+    "Byte strobes (`wstrb`): a rw write changes only the enabled bytes; the legal ranges "
+    "are checked on the merged word (an illegal merged word is refused whole). A wo "
+    "command word and a rw1c clear mask are 0 in the bytes not enabled, so a write with "
+    "`wstrb` 0 changes nothing.",
+    "Refused writes answer SLVERR (`bresp` 2), change nothing, set ERROR.illegal_value and "
+    "count in ERR_COUNT: an illegal field value, an unmapped address, a ro register.",
+    "Reads of an unmapped address or of a wo register answer SLVERR (`rresp` 2) with data "
+    "0; reads never change state and flag nothing.",
+    "One read and one write in flight: address and data taken together, the response "
+    "registered in the next cycle and held until accepted.",
+)
 
 
 @dataclass(frozen=True)
@@ -66,15 +85,19 @@ class Register:
     access: str
     doc: str
     fields: tuple[Field, ...] = ()
-    count: int = 1                 # > 1: an array of consecutive words (ro only)
+    count: int | None = None       # an array of `count` consecutive words (ro only), even of 1
 
     def __post_init__(self):
         if self.access not in ACCESS:
             raise ValueError(f"register {self.name}: access must be one of {ACCESS}, not {self.access!r}")
         if self.offset % 4:
             raise ValueError(f"register {self.name}: offset must be a multiple of 4, not {self.offset:#x}")
-        if self.count > 1 and self.access != "ro":
-            raise ValueError(f"register {self.name}: only ro registers may be arrays")
+        if self.count is not None:
+            if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+                raise ValueError(f"register {self.name}: count must be a positive integer, "
+                                 f"not {self.count!r}")
+            if self.access != "ro":
+                raise ValueError(f"register {self.name}: only ro registers may be arrays")
         if not self.fields:
             object.__setattr__(self, "fields", (Field("value", 0, 32, self.doc),))
         used = 0
@@ -88,8 +111,16 @@ class Register:
         return sum(f.reset << f.lsb for f in self.fields)
 
     @property
+    def is_array(self) -> bool:
+        return self.count is not None
+
+    @property
+    def words(self) -> int:
+        return 1 if self.count is None else self.count
+
+    @property
     def size(self) -> int:
-        return 4 * self.count
+        return 4 * self.words
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -99,7 +130,7 @@ class Register:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "offset": self.offset, "access": self.access,
-                "count": self.count, "reset": self.reset, "doc": self.doc,
+                "count": self.words, "reset": self.reset, "doc": self.doc,
                 "fields": [f.to_dict() for f in self.fields]}
 
 
@@ -126,8 +157,8 @@ class RegisterMap:
 
     def addr(self, name: str, index: int = 0) -> int:
         r = self[name]
-        if not 0 <= index < r.count:
-            raise IndexError(f"{name}[{index}] out of range (count {r.count})")
+        if not 0 <= index < r.words:
+            raise IndexError(f"{name}[{index}] out of range (count {r.words})")
         return r.offset + 4 * index
 
     def encode(self, name: str, **values) -> int:
@@ -153,10 +184,11 @@ class RegisterMap:
                "the RTL decoder is built from). AXI4-Lite, 32-bit data, "
                f"{self.addr_width}-bit byte addresses.", ""]
         out += [f"- {k}: {v}" for k, v in self.info.items()] + [""]
+        out += ["## Bus rules", ""] + [f"- {rule}" for rule in BUS_RULES] + [""]
         out += ["| offset | name | access | count | reset | description |",
                 "|---|---|---|---|---|---|"]
         for r in self.registers:
-            out.append(f"| `{r.offset:#06x}` | {r.name} | {r.access} | {r.count} | "
+            out.append(f"| `{r.offset:#06x}` | {r.name} | {r.access} | {r.words} | "
                        f"`{r.reset:#x}` | {r.doc} |")
         out.append("")
         for r in self.registers:
@@ -174,6 +206,7 @@ class RegisterMap:
     def to_c_header(self) -> str:
         g = "RPU_TILE_REGS_H"
         out = ["/* RPU tile register map: generated by `rpu generate` from rpu/spec/registers.py. */",
+               "/* Bus rules:", *(f" * - {rule}" for rule in BUS_RULES), " */",
                f"#ifndef {g}", f"#define {g}", "", "#include <stdint.h>", ""]
         for k, v in self.info.items():
             if isinstance(v, int):
@@ -183,7 +216,7 @@ class RegisterMap:
             p = f"RPU_{r.name}"
             out.append(f"/* {r.doc} ({r.access}) */")
             out.append(f"#define {p}_OFFSET 0x{r.offset:04X}u")
-            if r.count > 1:
+            if r.is_array:
                 out.append(f"#define {p}_COUNT {r.count}u")
                 out.append(f"#define {p}_ADDR(i) ({p}_OFFSET + 4u * (uint32_t)(i))")
             out.append(f"#define {p}_RESET 0x{r.reset:08X}u")
@@ -234,7 +267,7 @@ def register_map(cfg: TileConfig) -> RegisterMap:
         R("STATUS", 0x014, "ro", "controller status", (
             F("busy", 0, 1, "an operation is executing"),
             F("loading", 1, 1, "a started operation waits for / receives its vector"),
-            F("cmd_ready", 2, 1, "a new CTRL.start is accepted"),
+            F("cmd_ready", 2, 1, "a new CTRL.start is accepted (the command queue is empty)", 1),
             F("error", 3, 1, "some ERROR flag is set"),
             F("state", 4, 4, "run sequencer state: " + ", ".join(
                 f"{s.value} {s.name.lower()}" for s in RunState)),
