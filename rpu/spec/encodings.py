@@ -38,16 +38,38 @@ class RunState(enum.IntEnum):
 
 class ErrorFlag(enum.IntEnum):
     """Bit positions of the sticky ``ERROR`` flags (each flag set also counts in ERR_COUNT)."""
-    STREAM_LENGTH = 0      # a frame whose tlast was not on its last beat (dropped)
-    CMD_BUSY = 1           # CTRL.start while the command queue was full (dropped)
-    ILLEGAL_VALUE = 2      # a register write refused (field out of range, unmapped, read-only)
-    BAD_OP = 3             # CTRL.start with an op code that is not an Op
-    SEED_ZERO = 4          # a seed load with a zero seed (that side kept its state)
-    ADC_TIMEOUT = 5        # an ADC answer did not come in time (the group read as 0)
-    BL_ERROR = 6           # an update with an illegal BL / BL_max (nothing fired)
-    BM_GAVE_UP = 7         # a forward still saturated at the bound-management pass cap
+    STREAM_LENGTH = 0
+    CMD_BUSY = 1
+    ILLEGAL_VALUE = 2
+    BAD_OP = 3
+    SEED_ZERO = 4
+    ADC_TIMEOUT = 5
+    BL_ERROR = 6
+    BM_GAVE_UP = 7
 
     @property
     def key(self) -> str:
         """Field name in the register map (lower case)."""
         return self.name.lower()
+
+    @property
+    def doc(self) -> str:
+        """What sets the flag and what happened to the operation."""
+        return _ERROR_DOCS[self]
+
+
+_ERROR_DOCS = {
+    ErrorFlag.STREAM_LENGTH: "an input frame's tlast was not on its last beat (or came late): "
+                             "the frame was dropped (drained to its tlast) and its operation not run",
+    ErrorFlag.CMD_BUSY: "CTRL.start while the command queue was full (STATUS.cmd_ready = 0): "
+                        "the command was dropped",
+    ErrorFlag.ILLEGAL_VALUE: "a register write was refused (a field outside its legal range, an "
+                             "unmapped address or a read-only register): nothing changed, SLVERR",
+    ErrorFlag.BAD_OP: "CTRL.start with an op code that is no operation: the command was dropped",
+    ErrorFlag.SEED_ZERO: "CTRL.load_seeds with a zero seed: that side's generator kept its state",
+    ErrorFlag.ADC_TIMEOUT: "an ADC answer (adc_*__done) did not come in time: that group read as "
+                           "code 0 and the read went on",
+    ErrorFlag.BL_ERROR: "an update ran with an illegal BL or BL_max: nothing fired",
+    ErrorFlag.BM_GAVE_UP: "a forward still saturated at the bound-management pass cap: its "
+                          "results are the last pass's (saturated lines included)",
+}

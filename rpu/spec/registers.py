@@ -265,15 +265,17 @@ def register_map(cfg: TileConfig) -> RegisterMap:
             F("count", 8, COUNT_BITS, "operations to run (0 or 1: one); the command stays queued "
               "until all have taken their vectors, so their frames stream back to back"))),
         R("STATUS", 0x014, "ro", "controller status", (
-            F("busy", 0, 1, "an operation is executing"),
-            F("loading", 1, 1, "a started operation waits for / receives its vector"),
+            F("busy", 0, 1, "an operation is running (pulses, ADC passes, result stream)"),
+            F("loading", 1, 1, "a command is queued, or an operation's vectors are being "
+              "received, prepared or wait to run"),
             F("cmd_ready", 2, 1, "a new CTRL.start is accepted (the command queue is empty)", 1),
-            F("error", 3, 1, "some ERROR flag is set"),
+            F("error", 3, 1, "some ERROR flag is set (read ERROR, write 1s to clear)"),
             F("state", 4, 4, "run sequencer state: " + ", ".join(
                 f"{s.value} {s.name.lower()}" for s in RunState)),
-            F("last_bm_passes", 8, w_passes, "forward passes of the last read (bound management)"))),
+            F("last_bm_passes", 8, w_passes, "analog passes of the last read (> 1: bound "
+              "management retried with the input halved)"))),
         R("ERROR", 0x018, "rw1c", "error flags (write 1 to clear)", tuple(
-            F(flag.key, flag.value, 1, f"error: {flag.key.replace('_', ' ')}") for flag in ErrorFlag)),
+            F(flag.key, flag.value, 1, flag.doc) for flag in ErrorFlag)),
         R("ERR_COUNT", 0x01C, "ro", "errors flagged since the counters were cleared"),
         R("CONFIG", 0x020, "rw", "operation configuration", (
             F("bl", 0, w_bl, "update pulse-train length BL", upd.bl, 1, upd.bl_max),
