@@ -9,31 +9,14 @@ from amaranth import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.config import TileConfig
+from rpu.config import IntRule, TileConfig, check_instance
+from rpu.spec.params import check_lines
 from rpu.spec.formats import BM_K_BITS, numerics
 from rpu.spec.timing import adc_timeout_cycles, stream_beats
 
-from .management import magnitude, round_shift_var
-from .shapes import counter_range
+from .common import StateRegister, counter_range, magnitude, round_shift_var, tree_sum
 
 __all__ = ["AdcInterface"]
-
-
-def _posint(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"AdcInterface {name} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"AdcInterface {name} must be in [{lo}, {hi}], not {value}")
-    return value
-
-
-def _tree_sum(bits):
-    """Balanced adder tree (log depth; a linear chain overflows Python's recursion at 4096)."""
-    level = list(bits)
-    while len(level) > 1:
-        level = [level[i] + level[i + 1] if i + 1 < len(level) else level[i]
-                 for i in range(0, len(level), 2)]
-    return level[0]
 
 
 class AdcInterface(wiring.Component):
@@ -56,22 +39,19 @@ class AdcInterface(wiring.Component):
     def __init__(self, cfg: TileConfig, lines: int, *, lanes: int | None = None,
                  reset_cycles: int = 1, window_cycles: int | None = None,
                  timeout_cycles: int | None = None):
-        if not isinstance(cfg, TileConfig):
-            raise TypeError(f"AdcInterface cfg must be a TileConfig, not {cfg!r}")
-        _posint("lines", lines, 1, 4096)
+        check_instance("cfg", cfg, TileConfig)
+        check_lines("lines", lines)
         if lines % cfg.converters.lines_per_adc:
-            raise ValueError(f"AdcInterface lines must be a multiple of lines_per_adc "
+            raise ValueError(f"lines must be a multiple of lines_per_adc "
                              f"({cfg.converters.lines_per_adc}), not {lines}")
         self.cfg, self.lines = cfg, lines
-        self.lanes = _posint("lanes", cfg.host.stream_width if lanes is None else lanes, 1, 64)
-        self.reset_cycles = _posint("reset_cycles", reset_cycles, 1, 255)
-        self.window_cycles = _posint(
+        self.lanes = IntRule(1, 64).check("lanes", cfg.host.stream_width if lanes is None else lanes)
+        self.reset_cycles = IntRule(1, 255).check("reset_cycles", reset_cycles)
+        self.window_cycles = IntRule(1, 1 << 20).check(
             "window_cycles",
-            cfg.dac_max * cfg.converters.slot_cycles if window_cycles is None else window_cycles,
-            1, 1 << 20)
-        self.timeout_cycles = _posint(
-            "timeout_cycles", adc_timeout_cycles(cfg) if timeout_cycles is None else timeout_cycles,
-            1, 1 << 20)
+            cfg.dac_max * cfg.converters.slot_cycles if window_cycles is None else window_cycles)
+        self.timeout_cycles = IntRule(1, 1 << 20).check(
+            "timeout_cycles", adc_timeout_cycles(cfg) if timeout_cycles is None else timeout_cycles)
         self.lpa = cfg.converters.lines_per_adc
         self.num_adcs = lines // self.lpa
         nx = self.nx = numerics(cfg)
@@ -117,37 +97,35 @@ class AdcInterface(wiring.Component):
         sats = [magnitude(self.adc_codes[a * ab:(a + 1) * ab].as_signed()) >= nx.adc_max
                 for a in range(na)]
         nsat = Signal(counter_range(na + 1))
-        m.d.comb += nsat.eq(_tree_sum(sats))
+        m.d.comb += nsat.eq(tree_sum(sats))
 
-        # state register decoded with If chains (m.FSM / m.Switch emit partial casez blocks
-        # that Verilator's lint rejects as CASEINCOMPLETE)
-        IDLE, RESET, INTEG, CONV, WAIT, HOLD, STREAM = range(7)
-        state = Signal(range(7))
+        fsm = StateRegister(m, "adc", ["IDLE", "RESET", "INTEG", "CONV", "WAIT", "HOLD", "STREAM"])
 
         def begin():
             m.d.sync += [cnt.eq(self.reset_cycles - 1), self.timeout.eq(0), self.any_sat.eq(0),
-                         self.sat_lines.eq(0), state.eq(RESET)]
+                         self.sat_lines.eq(0)]
+            fsm.goto("RESET")
 
-        with m.If(state == IDLE):
+        with m.If(fsm.ongoing("IDLE")):
             with m.If(self.start):
                 begin()
-        with m.Elif(state == RESET):
+        with m.Elif(fsm.ongoing("RESET")):
             m.d.comb += [self.integ_reset.eq(1), self.busy.eq(1)]
             m.d.sync += cnt.eq(cnt - 1)
             with m.If(cnt == 0):
                 m.d.sync += cnt.eq(self.window_cycles - 1)
-                m.d.sync += state.eq(INTEG)
-        with m.Elif(state == INTEG):
+                fsm.goto("INTEG")
+        with m.Elif(fsm.ongoing("INTEG")):
             m.d.comb += [self.integ_en.eq(1), self.busy.eq(1)]
             m.d.sync += cnt.eq(cnt - 1)
             with m.If(cnt == 0):
                 m.d.sync += grp.eq(0)
-                m.d.sync += state.eq(CONV)
-        with m.Elif(state == CONV):
+                fsm.goto("CONV")
+        with m.Elif(fsm.ongoing("CONV")):
             m.d.comb += [self.adc_start.eq(1), self.busy.eq(1)]
             m.d.sync += cnt.eq(0)
-            m.d.sync += state.eq(WAIT)
-        with m.Elif(state == WAIT):
+            fsm.goto("WAIT")
+        with m.Elif(fsm.ongoing("WAIT")):
             m.d.comb += self.busy.eq(1)
             m.d.sync += cnt.eq(cnt + 1)
             late = (cnt == self.timeout_cycles - 1) & ~self.adc_done
@@ -159,17 +137,17 @@ class AdcInterface(wiring.Component):
                 with m.Else():
                     m.d.sync += self.timeout.eq(1)
                 with m.If(grp == self.lpa - 1):
-                    m.d.sync += state.eq(HOLD)
+                    fsm.goto("HOLD")
                 with m.Else():
                     m.d.sync += grp.eq(grp + 1)
-                    m.d.sync += state.eq(CONV)
-        with m.Elif(state == HOLD):
+                    fsm.goto("CONV")
+        with m.Elif(fsm.ongoing("HOLD")):
             m.d.comb += [self.conv_done.eq(1), self.busy.eq(1)]
             with m.If(self.start):
                 begin()
             with m.Elif(self.readout):
                 m.d.sync += beat.eq(0)
-                m.d.sync += state.eq(STREAM)
+                fsm.goto("STREAM")
         with m.Else():                        # STREAM
             m.d.comb += [self.res_valid.eq(1), self.busy.eq(1),
                          self.res_last.eq(beat == self.beats - 1)]
@@ -177,7 +155,7 @@ class AdcInterface(wiring.Component):
                 m.d.comb += drain.eq(1)
                 m.d.sync += beat.eq(beat + 1)
                 with m.If(beat == self.beats - 1):
-                    m.d.sync += state.eq(IDLE)
+                    fsm.goto("IDLE")
 
         # output scaling of the head of the buffer: ±sat(round(|c|·M·2^(E) / 2^Q))
         e = Signal(counter_range(nx.emax + 1))

@@ -13,18 +13,13 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from rpu.config import IntRule
+
 from rpu.spec.timing import ARITH_BITS_PER_CYCLE as BITS_PER_CYCLE, ceil_div
 
-from .shapes import counter_range
+from .common import counter_range
 
 __all__ = ["SeqDivider", "SeqSqrt", "BITS_PER_CYCLE"]
-
-
-def _check_width(name, value, lo=1, hi=512):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], not {value}")
 
 
 class SeqDivider(wiring.Component):
@@ -35,9 +30,9 @@ class SeqDivider(wiring.Component):
     """
 
     def __init__(self, num_bits: int, den_bits: int, bits_per_cycle: int = BITS_PER_CYCLE):
-        _check_width("SeqDivider num_bits", num_bits)
-        _check_width("SeqDivider den_bits", den_bits)
-        _check_width("SeqDivider bits_per_cycle", bits_per_cycle, 1, 8)
+        IntRule(1, 512).check("num_bits", num_bits)
+        IntRule(1, 512).check("den_bits", den_bits)
+        IntRule(1, 8).check("bits_per_cycle", bits_per_cycle)
         self.num_bits, self.den_bits, self.bits_per_cycle = num_bits, den_bits, bits_per_cycle
         super().__init__({
             "start": In(1), "num": In(num_bits), "den": In(den_bits),
@@ -81,8 +76,8 @@ class SeqSqrt(wiring.Component):
     """``root = isqrt(rad)`` (floor) in ``ceil(ceil(rad_bits/2)/bits_per_cycle) + 1`` cycles."""
 
     def __init__(self, rad_bits: int, bits_per_cycle: int = BITS_PER_CYCLE):
-        _check_width("SeqSqrt rad_bits", rad_bits, 2, 512)
-        _check_width("SeqSqrt bits_per_cycle", bits_per_cycle, 1, 8)
+        IntRule(2, 512).check("rad_bits", rad_bits)
+        IntRule(1, 8).check("bits_per_cycle", bits_per_cycle)
         self.rad_bits = rad_bits + (rad_bits & 1)      # even
         self.root_bits = self.rad_bits // 2
         self.bits_per_cycle = bits_per_cycle

@@ -8,18 +8,27 @@ slave port is ``In(AXI4LiteSignature(...))``; in Verilog the members are
 from __future__ import annotations
 
 from amaranth import Array, Cat, Const, Module, Signal
-from amaranth.lib import wiring
+from amaranth.hdl import unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.config import IntRule
+from rpu.config import IntRule, check_instance
+from rpu.spec.formats import REG_BITS
 from rpu.spec.registers import RegisterMap
 
-from .shapes import counter_range
+from .common import counter_range
 
-__all__ = ["AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters", "RESP_OKAY",
+__all__ = ["register_layout", "AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters", "RESP_OKAY",
            "RESP_SLVERR"]
 
 RESP_OKAY, RESP_SLVERR = 0, 2
+
+
+def register_layout(register) -> data.FlexibleLayout:
+    """The fields of a :class:`~rpu.spec.registers.Register` as a 32-bit layout, so a
+    register's word is built and taken apart by field name (unnamed bits read 0)."""
+    return data.FlexibleLayout(REG_BITS, {f.name: data.Field(unsigned(f.width), f.lsb)
+                                          for f in register.fields})
 
 
 class AXI4LiteSignature(wiring.Signature):
@@ -72,8 +81,7 @@ class AXILiteRegisters(wiring.Component):
     """
 
     def __init__(self, regmap: RegisterMap):
-        if not isinstance(regmap, RegisterMap):
-            raise TypeError(f"regmap must be a RegisterMap, not {regmap!r}")
+        check_instance("regmap", regmap, RegisterMap)
         self.regmap = regmap
         members = {"bus": In(AXI4LiteSignature(regmap.addr_width)), "illegal": Out(1)}
         for r in regmap:

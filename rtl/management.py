@@ -8,42 +8,17 @@ from amaranth import Array, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.config import TileConfig
+from rpu.config import IntRule, TileConfig, check_instance
+from rpu.spec.params import check_lanes
 from rpu.spec.formats import (BM_CAP_MAX, BM_K_BITS, C_FRAC, ISQ_FRAC, LRD_FRAC, REG_BITS,
                               isq_table, numerics)
 from rpu.spec.timing import div_cycles, sqrt_cycles
 
 from .arith import SeqDivider, SeqSqrt
-from .shapes import counter_range
+from .common import counter_range, lane as _lane, magnitude, round_shift_var, tree_sum
 
 __all__ = ["AbsMax", "NoiseManager", "InputScaler", "BoundManager", "UpdateManager",
-           "ProbScaler", "FlagCounter", "magnitude", "round_shift_var"]
-
-
-def _check_cfg(cfg):
-    if not isinstance(cfg, TileConfig):
-        raise TypeError(f"cfg must be a TileConfig, not {cfg!r}")
-
-
-def _check_lanes(owner, lanes):
-    if isinstance(lanes, bool) or not isinstance(lanes, int):
-        raise TypeError(f"{owner} lanes must be an integer, not {lanes!r}")
-    if not 1 <= lanes <= 4096:
-        raise ValueError(f"{owner} lanes must be in [1, 4096], not {lanes}")
-
-
-def magnitude(v):
-    """|v| of a signed value, as an unsigned value of the same width (|−2^(w−1)| fits)."""
-    return Mux(v < 0, -v, v)[:len(v)]
-
-
-def round_shift_var(n, s):
-    """round(n / 2^s) halves up, for unsigned ``n`` and a variable ``s`` ≥ 0."""
-    return (n >> s) + (((n << 1) >> s) & 1)
-
-
-def _lane(sig, i, width):
-    return sig[i * width:(i + 1) * width].as_signed()
+           "ProbScaler", "FlagCounter"]
 
 
 class AbsMax(wiring.Component):
@@ -54,11 +29,8 @@ class AbsMax(wiring.Component):
     """
 
     def __init__(self, lanes: int, width: int):
-        _check_lanes("AbsMax", lanes)
-        if isinstance(width, bool) or not isinstance(width, int):
-            raise TypeError(f"AbsMax width must be an integer, not {width!r}")
-        if not 2 <= width <= 64:
-            raise ValueError(f"AbsMax width must be in [2, 64], not {width}")
+        check_lanes("lanes", lanes)
+        IntRule(2, 64).check("width", width)
         self.lanes, self.width = lanes, width
         super().__init__({"clear": In(1), "valid": In(1), "data": In(lanes * width),
                           "max": Out(width)})
@@ -86,7 +58,7 @@ class NoiseManager(wiring.Component):
     """
 
     def __init__(self, cfg: TileConfig):
-        _check_cfg(cfg)
+        check_instance("cfg", cfg, TileConfig)
         self.cfg = cfg
         nx = self.nx = numerics(cfg)
         super().__init__({
@@ -140,8 +112,8 @@ class InputScaler(wiring.Component):
     """
 
     def __init__(self, cfg: TileConfig, lanes: int):
-        _check_cfg(cfg)
-        _check_lanes("InputScaler", lanes)
+        check_instance("cfg", cfg, TileConfig)
+        check_lanes("lanes", lanes)
         self.cfg, self.lanes = cfg, lanes
         nx = self.nx = numerics(cfg)
         super().__init__({
@@ -180,7 +152,7 @@ class BoundManager(wiring.Component):
     """
 
     def __init__(self, cfg: TileConfig):
-        _check_cfg(cfg)
+        check_instance("cfg", cfg, TileConfig)
         self.cfg = cfg
         super().__init__({
             "begin": In(1), "enable": In(1), "cap": In(5), "pass_done": In(1),
@@ -226,7 +198,7 @@ class UpdateManager(wiring.Component):
     """
 
     def __init__(self, cfg: TileConfig):
-        _check_cfg(cfg)
+        check_instance("cfg", cfg, TileConfig)
         self.cfg = cfg
         nx = self.nx = numerics(cfg)
         super().__init__({
@@ -325,8 +297,8 @@ class ProbScaler(wiring.Component):
     """
 
     def __init__(self, cfg: TileConfig, lanes: int):
-        _check_cfg(cfg)
-        _check_lanes("ProbScaler", lanes)
+        check_instance("cfg", cfg, TileConfig)
+        check_lanes("lanes", lanes)
         self.cfg, self.lanes = cfg, lanes
         nx = self.nx = numerics(cfg)
         self.code_bits = nx.prob_bits + 2
@@ -358,11 +330,8 @@ class FlagCounter(wiring.Component):
     saturates at 2^width − 1; ``clear`` zeroes it (a beat in the same cycle counts)."""
 
     def __init__(self, lanes: int, width: int = 32):
-        _check_lanes("FlagCounter", lanes)
-        if isinstance(width, bool) or not isinstance(width, int):
-            raise TypeError(f"FlagCounter width must be an integer, not {width!r}")
-        if not 1 <= width <= 64:
-            raise ValueError(f"FlagCounter width must be in [1, 64], not {width}")
+        check_lanes("lanes", lanes)
+        IntRule(1, 64).check("width", width)
         self.lanes, self.width = lanes, width
         super().__init__({"clear": In(1), "valid": In(1), "flags": In(lanes),
                           "count": Out(width)})
@@ -370,12 +339,8 @@ class FlagCounter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         full = (1 << self.width) - 1
-        level = [self.flags[i] for i in range(self.lanes)]
-        while len(level) > 1:
-            level = [level[i] + level[i + 1] if i + 1 < len(level) else level[i]
-                     for i in range(0, len(level), 2)]
         base = Mux(self.clear, 0, self.count)
         total = Signal(self.width + 1)
-        m.d.comb += total.eq(base + Mux(self.valid, level[0], 0))
+        m.d.comb += total.eq(base + Mux(self.valid, tree_sum(self.flags[i] for i in range(self.lanes)), 0))
         m.d.sync += self.count.eq(Mux(total > full, full, total))
         return m

@@ -11,7 +11,7 @@ from rpu.config import MAX_LINES, IntRule
 from rpu.spec.params import check_dac_params
 from rpu.spec.timing import ceil_div
 
-from .shapes import counter_range
+from .common import counter_range
 
 __all__ = ["ShadowChain", "PulseWidthBank", "slot_timer"]
 

@@ -15,7 +15,7 @@ from rpu.spec.streams import (D_TAPS, D_WIDTH, PHASES, SEED_BITS, X_TAPS, X_WIDT
 
 from .lfsr import LFSR
 from .pulse_width import ShadowChain, slot_timer
-from .shapes import counter_range
+from .common import counter_range
 
 __all__ = ["UpdatePulser"]
 

@@ -4,11 +4,11 @@ crossbar-side port set an analog front-end (or an FPGA emulation of one) connect
 from __future__ import annotations
 
 from amaranth import Cat, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
 from rpu.config import ConfigValueError, TileConfig, check_instance
-from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters
+from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters, register_layout
 from .controller import AnalogReadSignature, TileController
 from rpu.spec.encodings import ErrorFlag, Op
 from rpu.spec.registers import register_map
@@ -57,7 +57,7 @@ class Tile(wiring.Component):
         cfg, rm = self.cfg, self.regmap
         m = Module()
         m.submodules.regs = regs = AXILiteRegisters(rm)
-        m.submodules.ctrl = ctrl = TileController(cfg)
+        m.submodules.controller = ctrl = TileController(cfg)
         wiring.connect(m, flipped(self.s_axil), regs.bus)
         wiring.connect(m, flipped(self.s_axis), ctrl.s_axis)
         wiring.connect(m, ctrl.m_axis, flipped(self.m_axis))
@@ -67,29 +67,24 @@ class Tile(wiring.Component):
                      self.d_pos.eq(ctrl.d_pos), self.d_neg.eq(ctrl.d_neg),
                      self.upd_slot.eq(ctrl.upd_slot)]
 
-        def field(reg, name):
-            f = rm[reg].field(name)
-            return getattr(regs, reg.lower())[f.lsb:f.lsb + f.width]
+        def view(name):
+            """Register ``name``'s port, taken apart by its fields."""
+            return data.View(register_layout(rm[name]), getattr(regs, name.lower()))
 
         # ---- command, configuration ----
-        cmd = regs.ctrl
-        f_ctrl = {f.name: f for f in rm["CTRL"].fields}
-        bit = lambda n: cmd[f_ctrl[n].lsb]          # noqa: E731
+        cmd, config = view("CTRL"), view("CONFIG")
         clear = Signal()
         m.d.comb += [
-            ctrl.cmd_start.eq(regs.ctrl_stb & bit("start")),
-            ctrl.cmd_op.eq(cmd[f_ctrl["op"].lsb:f_ctrl["op"].lsb + 2]),
-            ctrl.cmd_count.eq(cmd[f_ctrl["count"].lsb:f_ctrl["count"].lsb + 16]),
-            ctrl.seed_load.eq(regs.ctrl_stb & bit("load_seeds")),
-            clear.eq(regs.ctrl_stb & bit("clear_counters")),
+            ctrl.cmd_start.eq(regs.ctrl_stb & cmd.start),
+            ctrl.cmd_op.eq(cmd.op), ctrl.cmd_count.eq(cmd.count),
+            ctrl.seed_load.eq(regs.ctrl_stb & cmd.load_seeds),
+            clear.eq(regs.ctrl_stb & cmd.clear_counters),
             ctrl.clear_counters.eq(clear),
             ctrl.x_seed.eq(regs.seed_x), ctrl.d_seed.eq(regs.seed_d),
-            ctrl.bl.eq(field("CONFIG", "bl")), ctrl.bl_max.eq(field("CONFIG", "bl_max")),
-            ctrl.nm_mode.eq(field("CONFIG", "nm_mode")),
-            ctrl.bm_enable.eq(field("CONFIG", "bm_enable")),
-            ctrl.bm_cap.eq(field("CONFIG", "bm_max_passes")),
-            ctrl.um_enable.eq(field("CONFIG", "um_enable")),
-            ctrl.dyn_bl.eq(field("CONFIG", "dynamic_bl")),
+            ctrl.bl.eq(config.bl), ctrl.bl_max.eq(config.bl_max),
+            ctrl.nm_mode.eq(config.nm_mode), ctrl.bm_enable.eq(config.bm_enable),
+            ctrl.bm_cap.eq(config.bm_max_passes), ctrl.um_enable.eq(config.um_enable),
+            ctrl.dyn_bl.eq(config.dynamic_bl),
             ctrl.out_scale.eq(regs.out_scale), ctrl.um_c.eq(regs.um_c),
             ctrl.um_c1.eq(regs.um_c1), ctrl.um_lr_dw.eq(regs.um_lr_dw),
         ]
@@ -117,8 +112,11 @@ class Tile(wiring.Component):
         m.d.comb += regs.err_count.eq(err_count)
 
         # ---- status ----
-        m.d.comb += regs.status.eq(Cat(ctrl.busy, ctrl.loading, ctrl.cmd_ready, flags.any(),
-                                       ctrl.state, ctrl.last_passes))
+        status = Signal(register_layout(rm["STATUS"]))
+        m.d.comb += [status.busy.eq(ctrl.busy), status.loading.eq(ctrl.loading),
+                     status.cmd_ready.eq(ctrl.cmd_ready), status.error.eq(flags.any()),
+                     status.state.eq(ctrl.state), status.last_bm_passes.eq(ctrl.last_passes),
+                     regs.status.eq(status.as_value())]
 
         # ---- operation counters ----
         def counter(reg, inc, amount=1):

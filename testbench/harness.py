@@ -36,7 +36,7 @@ from rpu.spec.timing import stream_beats
 from rpu.testbench.layouts import MON_CTL, WAKE, DriveRow
 from rpu.rtl.axi import AXI4StreamSignature
 from rpu.rtl.blocks import TOP_NAME
-from rpu.rtl.shapes import counter_range
+from rpu.rtl.common import counter_range
 
 __all__ = ["CosimHarness", "VectorPlayer", "SlotRecorder", "ManagementUnits", "HARNESS_NAME",
            "harness_sources"]

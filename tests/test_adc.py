@@ -188,12 +188,14 @@ def test_adc_timeout_flagged_and_never_hangs():
     assert out[1][3] == 0                          # cleared by the next start
 
 
-@pytest.mark.parametrize("kw,exc", [
-    (dict(lines=6), ValueError), (dict(lines=8, lanes=0), ValueError),
-    (dict(lines=8, reset_cycles="1"), TypeError), (dict(lines=8, timeout_cycles=0), ValueError),
+@pytest.mark.parametrize("kw,exc,message", [
+    (dict(lines=6), ValueError, r"lines must be a multiple of lines_per_adc \(4\), not 6"),
+    (dict(lines=8, lanes=0), ValueError, r"^lanes must be an integer in \[1, 64\], not 0$"),
+    (dict(lines=8, reset_cycles="1"), TypeError, r"^reset_cycles must be an integer in \[1, 255\], not '1'$"),
+    (dict(lines=8, timeout_cycles=0), ValueError, r"^timeout_cycles must be an integer in \[1, 1048576\], not 0$"),
 ])
-def test_bad_parameters_rejected(kw, exc):
-    with pytest.raises(exc, match="AdcInterface"):
+def test_bad_parameters_rejected(kw, exc, message):
+    with pytest.raises(exc, match=message):
         AdcInterface(TileConfig(in_size=8, out_size=8, lines_per_adc=4), **kw)
 
 

@@ -58,13 +58,16 @@ def test_sqrt_matches_isqrt(rad_bits):
     simulate(dut, tb)
 
 
-@pytest.mark.parametrize("cls,args,exc", [
-    (SeqDivider, (0, 4), ValueError), (SeqDivider, (4, "4"), TypeError),
-    (SeqSqrt, (1,), ValueError), (SeqSqrt, (True,), TypeError),
-    (SeqDivider, (4, 4, 0), ValueError), (SeqSqrt, (8, 2.0), TypeError),
+@pytest.mark.parametrize("cls,args,exc,message", [
+    (SeqDivider, (0, 4), ValueError, r"^num_bits must be an integer in \[1, 512\], not 0$"),
+    (SeqDivider, (4, "4"), TypeError, r"^den_bits must be an integer in \[1, 512\], not '4'$"),
+    (SeqSqrt, (1,), ValueError, r"^rad_bits must be an integer in \[2, 512\], not 1$"),
+    (SeqSqrt, (True,), TypeError, r"^rad_bits must be an integer"),
+    (SeqDivider, (4, 4, 0), ValueError, r"^bits_per_cycle must be an integer in \[1, 8\], not 0$"),
+    (SeqSqrt, (8, 2.0), TypeError, r"^bits_per_cycle must be an integer in \[1, 8\], not 2.0$"),
 ])
-def test_bad_widths_rejected(cls, args, exc):
-    with pytest.raises(exc, match=cls.__name__):
+def test_bad_widths_rejected(cls, args, exc, message):
+    with pytest.raises(exc, match=message):
         cls(*args)
 
 

@@ -56,7 +56,7 @@ def test_small_shapes_lint_clean(tmp_path, in_size, out_size, stream_width, line
 
 def test_counter_range_never_zero_width():
     from amaranth import Shape
-    from rpu.rtl.shapes import counter_range
+    from rpu.rtl.common import counter_range
     assert [Shape.cast(counter_range(n)).width for n in (1, 2, 3, 4, 5, 4096)] == \
         [1, 1, 2, 2, 3, 12]
     with pytest.raises(ValueError):

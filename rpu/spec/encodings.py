@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Op", "NmCode", "RunState", "ErrorFlag", "ID_MAGIC", "RESP_OKAY", "RESP_SLVERR"]
+__all__ = ["Op", "NmCode", "RunState", "ErrorFlag", "ID_MAGIC", "RESP_OKAY", "RESP_SLVERR",
+           "OP_BITS", "NM_BITS"]
 
 ID_MAGIC = 0x52505531          # the ID register: "RPU1"
 RESP_OKAY, RESP_SLVERR = 0, 2  # AXI4-Lite bresp / rresp
@@ -15,6 +16,10 @@ class Op(enum.IntEnum):
     FORWARD = 0
     BACKWARD = 1
     UPDATE = 2
+
+
+#: width of an op code (CTRL.op); codes above the last Op are refused
+OP_BITS = 2
 
 
 class NmCode(enum.IntEnum):
@@ -73,3 +78,8 @@ _ERROR_DOCS = {
     ErrorFlag.BM_GAVE_UP: "a forward still saturated at the bound-management pass cap: its "
                           "results are the last pass's (saturated lines included)",
 }
+
+
+#: width of a noise-management mode (CONFIG.nm_mode); codes above the last NmCode are refused
+NM_BITS = 2
+assert max(Op).bit_length() <= OP_BITS and max(NmCode).bit_length() <= NM_BITS

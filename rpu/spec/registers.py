@@ -24,7 +24,7 @@ from pathlib import Path
 from rpu.config import (ConverterConfig, HostConfig, TileConfig, UpdateConfig,
                         check_instance)
 
-from .encodings import ID_MAGIC, ErrorFlag, NmCode, Op, RunState
+from .encodings import ID_MAGIC, NM_BITS, OP_BITS, ErrorFlag, NmCode, Op, RunState
 from .formats import BL_LIMIT, BM_CAP_MAX, REG_BITS, bit_width, registers_from_config
 
 __all__ = ["Field", "Register", "RegisterMap", "register_map", "write_register_map",
@@ -258,7 +258,7 @@ def register_map(cfg: TileConfig) -> RegisterMap:
             ("lines_per_adc", ConverterConfig, "lines per ADC", conv.lines_per_adc)))),
         R("CTRL", 0x010, "wo", "command: start an operation (its vector then streams in)", (
             F("start", 0, 1, "start the operation `op`"),
-            F("op", 1, bit_width(max(Op)), ", ".join(f"{op.value} {op.name.lower()}" for op in Op)
+            F("op", 1, OP_BITS, ", ".join(f"{op.value} {op.name.lower()}" for op in Op)
               + "; other codes are refused (ERROR.bad_op)"),
             F("load_seeds", 4, 1, "load SEED_X / SEED_D into the random generators"),
             F("clear_counters", 5, 1, "zero all counters"),
@@ -279,7 +279,7 @@ def register_map(cfg: TileConfig) -> RegisterMap:
         R("ERR_COUNT", 0x01C, "ro", "errors flagged since the counters were cleared"),
         R("CONFIG", 0x020, "rw", "operation configuration", (
             F("bl", 0, w_bl, "update pulse-train length BL", upd.bl, 1, upd.bl_max),
-            F("nm_mode", 8, bit_width(max(NmCode)) , "noise management: " + ", ".join(
+            F("nm_mode", 8, NM_BITS, "noise management: " + ", ".join(
                 f"{c.value} {c.name.lower()}" for c in NmCode), values["nm_mode"], 0, max(NmCode)),
             F("bm_enable", 10, 1, "bound management", values["bm_enable"], 0, 1),
             F("um_enable", 11, 1, "update management", values["um_enable"], 0, 1),

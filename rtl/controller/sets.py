@@ -1,0 +1,101 @@
+"""The vector buffer sets the controller's stages pass along: beat buffers, abs-max units
+and each set's progress flags."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from rpu.config import IntRule
+from rpu.spec.encodings import OP_BITS
+
+from ..common import counter_range, pick
+from ..management import AbsMax
+
+__all__ = ["VectorBuffer", "VectorSets"]
+
+class VectorBuffer(wiring.Component):
+    """Chain of ``beats`` registers: ``push`` shifts ``data`` in at the top, ``rotate``
+    moves the head (``head``) back to the top.  After ``beats`` pushes the first pushed
+    beat is at the head; ``beats`` rotations restore the order (so it can be read again)."""
+
+    def __init__(self, beats: int, width: int):
+        self.beats = IntRule(1, 1 << 16).check("beats", beats)
+        IntRule(1, 1 << 16).check("width", width)
+        super().__init__({"push": In(1), "rotate": In(1), "data": In(width), "head": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        regs = [Signal(len(self.data), name=f"beat{i}", reset_less=True) for i in range(self.beats)]
+        m.d.comb += self.head.eq(regs[0])
+        with m.If(self.push | self.rotate):
+            m.d.sync += regs[-1].eq(Mux(self.push, self.data, regs[0]))
+            for i in range(self.beats - 1):
+                m.d.sync += regs[i].eq(regs[i + 1])
+        return m
+
+
+class VectorSets(wiring.Component):
+    """``sets`` buffer sets — an x and a d :class:`VectorBuffer` and their :class:`AbsMax`
+    each — and per set the flags the stages move it through: ``full`` (loaded, with its
+    ``op``), ``managed`` (past the update-manager stage), ``converted`` (kept after
+    conversion: a forward under bound management, for retries).
+
+    Each stage addresses one set: the loader ``load_set`` (``take`` clears its abs-max,
+    ``push_x``/``push_d`` shift a beat of ``data`` in, ``fill`` marks it full with
+    ``fill_op``), the manager ``manage_set`` (``mark_managed``), the conversion
+    ``conv_set`` (``rotate_x``/``rotate_d`` turn its buffers once, showing ``head_x``/
+    ``head_d``; ``mark_converted``; ``release_conv``), the run sequencer ``run_set``
+    (``release_run``).  A release clears all three flags; it is applied last.
+    """
+
+    def __init__(self, sets: int, beats_x: int, beats_d: int, beat_bits: int, lanes: int,
+                 value_bits: int):
+        self.sets = IntRule(2, 8).check("sets", sets)
+        self.beats_x, self.beats_d, self.lanes, self.value_bits = beats_x, beats_d, lanes, value_bits
+        idx = counter_range(sets)
+        super().__init__({
+            "data": In(beat_bits),
+            "load_set": In(idx), "take": In(1), "push_x": In(1), "push_d": In(1),
+            "fill": In(1), "fill_op": In(OP_BITS),
+            "manage_set": In(idx), "mark_managed": In(1),
+            "conv_set": In(idx), "rotate_x": In(1), "rotate_d": In(1), "mark_converted": In(1),
+            "release_conv": In(1),
+            "run_set": In(idx), "release_run": In(1),
+            "full": Out(sets), "managed": Out(sets), "converted": Out(sets),
+            "op": Out(OP_BITS).array(sets),
+            "head_x": Out(beat_bits), "head_d": Out(beat_bits),
+            "max_x": Out(value_bits).array(sets), "max_d": Out(value_bits).array(sets),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ns = self.sets
+        bufs = {"x": [], "d": []}
+        for i in range(ns):                      # one buffer + abs-max pair per side and set
+            for side, beats in (("x", self.beats_x), ("d", self.beats_d)):
+                buf = VectorBuffer(beats, len(self.data))
+                mx = AbsMax(self.lanes, self.value_bits)
+                m.submodules[f"buf_{side}{i}"] = buf
+                m.submodules[f"max_{side}{i}"] = mx
+                push = getattr(self, f"push_{side}") & (self.load_set == i)
+                m.d.comb += [buf.data.eq(self.data), mx.data.eq(self.data),
+                             buf.push.eq(push), mx.valid.eq(push),
+                             mx.clear.eq(self.take & (self.load_set == i)),
+                             buf.rotate.eq(getattr(self, f"rotate_{side}") & (self.conv_set == i)),
+                             getattr(self, f"max_{side}")[i].eq(mx.max)]
+                bufs[side].append(buf)
+        m.d.comb += [self.head_x.eq(pick(self.conv_set, [b.head for b in bufs["x"]])),
+                     self.head_d.eq(pick(self.conv_set, [b.head for b in bufs["d"]]))]
+        for i in range(ns):
+            with m.If(self.fill & (self.load_set == i)):
+                m.d.sync += [self.full[i].eq(1), self.op[i].eq(self.fill_op)]
+            with m.If(self.mark_managed & (self.manage_set == i)):
+                m.d.sync += self.managed[i].eq(1)
+            with m.If(self.mark_converted & (self.conv_set == i)):
+                m.d.sync += self.converted[i].eq(1)
+            with m.If((self.release_conv & (self.conv_set == i))
+                      | (self.release_run & (self.run_set == i))):
+                m.d.sync += [self.full[i].eq(0), self.managed[i].eq(0), self.converted[i].eq(0)]
+        return m
