@@ -635,6 +635,7 @@ _PH_D = np.array([p[1] for p in _PHASES], np.int64)
 _ONEBIT = np.uint64(1)
 _KEY, _JX, _JD = 0, 1, 1 + 8 * 256                        # layout of the constants ``cu``
 _TAPS = 1 + 16 * 256
+_DQ = 8192 * 2      # queued devices per block (at least one row's worth: a row is never split)
 
 
 @numba.njit(inline="always")
@@ -766,33 +767,50 @@ def _partition(cost, n_rows, total, blocks, parts):
 
 
 @numba.njit(inline="always")
-def _emit(e, n, up, rec, stuck, be, bo, base, fill):
-    """Count ``n`` pulses of device ``e`` and queue them with their c2c ordinals."""
-    c0 = np.uint64(rec[e, _SET]) + np.uint64(rec[e, _SET + 1])
-    if up:
-        rec[e, _SET] += np.uint32(n)
-    else:
-        rec[e, _SET + 1] += np.uint32(n)
-    if stuck.size and stuck[e]:
-        return fill
-    code = 2 * e + (1 if up else 0)
-    for p in range(n):
-        be[base + fill] = code
-        bo[base + fill] = c0 + np.uint64(p)
-        fill += 1
-    return fill
+def _drain(key, rec, par, w, stuck, model, sigma, s_up, s_down, tmax, ch, dq, be, bo, bx, bu,
+           base, dbase, count):
+    """Count the pulses of the ``count`` queued devices (``dq``: 2·device + up, then n) in
+    their records, read ahead of use (prefetch: the devices of a row are scattered), expand
+    them into the pulse queue with their c2c ordinals, and apply the pulses."""
+    fill = 0
+    for k in range(count):
+        if k + _AHEAD < count:
+            ahead = dq[dbase + 2 * (k + _AHEAD)] >> 1
+            _prefetch(rec, ahead)
+            _prefetch(w, ahead)
+        code, n = dq[dbase + 2 * k], dq[dbase + 2 * k + 1]
+        e = code >> 1
+        c0 = np.uint64(rec[e, _SET]) + np.uint64(rec[e, _SET + 1])
+        if code & 1:
+            rec[e, _SET] += np.uint32(n)
+        else:
+            rec[e, _SET + 1] += np.uint32(n)
+        for p in range(n):
+            be[base + fill + p] = code
+            bo[base + fill + p] = c0 + np.uint64(p)
+        fill += n
+        if fill > ch - tmax:
+            _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base, fill)
+            fill = 0
+    _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base, fill)
 
 
 @numba.njit(inline="always")
-def _flush(key, par, w, model, sigma, s_up, s_down, be, bo, bx, base, fill):
-    """Apply the queued pulses: their c2c draws (a vectorisable pass), then each pulse's
-    step, noise and clip in queue order (a device's pulses are consecutive, in order)."""
-    for p in range(fill):
-        u1, th = _uniforms(key, be[base + p] >> 1, bo[base + p])
-        bx[base + p] = _xi(log_pos32(u1), cos_small32(th))
-    for p in range(fill):
-        code = be[base + p]
+def _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base, fill):
+    """Apply the queued pulses: their c2c draws (hash, ln u1, cos θ: simple passes the
+    compiler vectorises), then each pulse's step, noise and clip in queue order (a device's
+    pulses are consecutive, in order); stuck devices keep w."""
+    for p in range(base, base + fill):
+        bu[p], bx[p] = _uniforms(key, be[p] >> 1, bo[p])
+    for p in range(base, base + fill):
+        bu[p] = log_pos32(bu[p])
+    for p in range(base, base + fill):
+        bx[p] = _xi(bu[p], cos_small32(bx[p]))
+    for p in range(base, base + fill):
+        code = be[p]
         e, up = code >> 1, (code & 1) == 1
+        if stuck.size and stuck[e]:
+            continue
         dw = par[e, 0] if up else -par[e, 1]
         lo, hi = par[e, 2], par[e, 3]
         v = w[e]
@@ -802,24 +820,30 @@ def _flush(key, par, w, model, sigma, s_up, s_down, be, bo, bx, base, fill):
             step = dw * (_ONE32 - (s_up if up else s_down) * v)
         else:
             step = dw * (_ONE32 - v / (hi if up else lo))
-        v = v + step * (bx[base + p] * sigma + _ONE32)
+        v = v + step * (bx[p] * sigma + _ONE32)
         v = v if v > lo else lo
         w[e] = v if v < hi else hi
 
 
 @numba.njit(inline="always")
 def _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-               x_act, xw, nw, start, idx, event, parts, be, bo, bx):
-    """Pulse the devices of the active rows ``parts[b]:parts[b+1]`` (one block, one thread)."""
+               x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu):
+    """Pulse the devices of the active rows ``parts[b]:parts[b+1]`` (one block, one thread):
+    find each device's coincidence count, queue it, and drain the queue when full."""
     ch, tmax = ip[IP_CH], ip[IP_TMAX]
-    base = b * ch
+    base, dbase = b * ch, b * 2 * _DQ
     key = cu[_KEY]
     model = ip[IP_MODEL]
     sigma, s_up, s_down = np.float32(fp[FP_SIGMA]), np.float32(fp[FP_SLOPE_UP]), np.float32(fp[FP_SLOPE_DOWN])
-    fill = 0
+    queued = 0
     for r in range(parts[b], parts[b + 1]):
         i = d_act[r]
         d_pos = dc[i] > 0
+        if queued > _DQ - n_cols:
+            _drain(key, rec, par, w, stuck, model, sigma, s_up, s_down, tmax, ch, dq, be, bo,
+                   bx, bu, base, dbase, queued)
+            queued = 0
+        at = dbase + 2 * queued
         if event[r]:                              # via the columns of the row's slots
             for w0 in range(nw):
                 v = rows[r * nw + w0]
@@ -836,11 +860,9 @@ def _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols
                                     first = q * 64 + _ctz(both)
                                 cnt += _popcount(both)
                         if first == t:            # the device's first coincidence
-                            fill = _emit(i * n + j, np.int64(cnt), (xc[j] > 0) != d_pos,
-                                         rec, stuck, be, bo, base, fill)
-                            if fill > ch - tmax:
-                                _flush(key, par, w, model, sigma, s_up, s_down, be, bo, bx, base, fill)
-                                fill = 0
+                            dq[at] = 2 * (i * n + j) + ((xc[j] > 0) != d_pos)
+                            dq[at + 1] = np.int64(cnt)
+                            at += 2
         else:                                     # every active column
             for q in range(n_cols):
                 cnt = np.uint64(0)
@@ -848,32 +870,28 @@ def _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols
                     cnt += _popcount(rows[r * nw + w0] & cols[q * nw + w0])
                 if cnt:
                     j = x_act[q]
-                    fill = _emit(i * n + j, np.int64(cnt), (xc[j] > 0) != d_pos,
-                                 rec, stuck, be, bo, base, fill)
-                    if fill > ch - tmax:
-                        _flush(key, par, w, model, sigma, s_up, s_down, be, bo, bx, base, fill)
-                        fill = 0
-    _flush(key, par, w, model, sigma, s_up, s_down, be, bo, bx, base, fill)
-
-
-_BLOCK_ARGS = ("ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols, x_act, "
-               "xw, nw, start, idx, event, parts, be, bo, bx")
+                    dq[at] = 2 * (i * n + j) + ((xc[j] > 0) != d_pos)
+                    dq[at + 1] = np.int64(cnt)
+                    at += 2
+        queued = (at - dbase) // 2
+    _drain(key, rec, par, w, stuck, model, sigma, s_up, s_down, tmax, ch, dq, be, bo, bx, bu,
+           base, dbase, queued)
 
 
 @numba.njit(cache=True, parallel=True)
 def _blocks_parallel(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-                     x_act, xw, nw, start, idx, event, parts, be, bo, bx):
+                     x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu):
     for b in numba.prange(nb):
         _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-                   x_act, xw, nw, start, idx, event, parts, be, bo, bx)
+                   x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
 
 
 @numba.njit(cache=True)
 def _blocks_serial(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-                   x_act, xw, nw, start, idx, event, parts, be, bo, bx):
+                   x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu):
     for b in range(nb):
         _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-                   x_act, xw, nw, start, idx, event, parts, be, bo, bx)
+                   x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
 
 
 def workspace(n: int, m: int, tmax: int, blocks: int, ch: int) -> dict:
@@ -881,11 +899,11 @@ def workspace(n: int, m: int, tmax: int, blocks: int, ch: int) -> dict:
     its ``_take`` calls): int64 ``wi``, uint64 ``wu``, int32 ``wc``, bool ``wb``, float32 ``wf``."""
     nw = (tmax + 63) // 64
     return dict(
-        wi=np.zeros(3 * n + 4 * m + (tmax + 1) + (blocks + 1) + 4 + blocks * ch, np.int64),
+        wi=np.zeros(3 * n + 4 * m + (tmax + 1) + (blocks + 1) + 4 + blocks * (ch + 2 * _DQ), np.int64),
         wu=np.zeros(2 * tmax + 2 * (n + m) * nw + blocks * ch, np.uint64),
         wc=np.zeros(max(1, tmax * n), np.int32),
         wb=np.zeros(n + 2 * m, np.bool_),
-        wf=np.zeros(blocks * ch, np.float32))
+        wf=np.zeros(2 * blocks * ch, np.float32))
 
 
 @numba.njit(inline="always")
@@ -926,6 +944,7 @@ def update_batch(X, D, ip, fp, cu, st, rec, par, w, stuck, wi, wu, wc, wb, wf, o
     parts, at = _take(wi, at, blocks + 1)
     plist, at = _take(wi, at, 4)
     be, at = _take(wi, at, blocks * ch)
+    dq, at = _take(wi, at, blocks * 2 * _DQ)
     at = 0
     x_states, at = _take(wu, at, tmax)
     d_states, at = _take(wu, at, tmax)
@@ -939,7 +958,8 @@ def update_batch(X, D, ip, fp, cu, st, rec, par, w, stuck, wi, wu, wc, wb, wf, o
     xclip, at = _take(wb, at, n)
     dclip, at = _take(wb, at, m)
     event, at = _take(wb, at, m)
-    bx = wf
+    bx, at = _take(wf, 0, blocks * ch)
+    bu, at = _take(wf, at, blocks * ch)
     for s in range(X.shape[0]):
         out[1] += _to_fixed_into(X[s], xf, fp[FP_SCALE], fp[FP_VMAX])
         out[2] += _to_fixed_into(D[s], df, fp[FP_SCALE], fp[FP_VMAX])
@@ -971,7 +991,7 @@ def update_batch(X, D, ip, fp, cu, st, rec, par, w, stuck, wi, wu, wc, wb, wf, o
         _partition(cost, n_rows, total, nb, parts)
         if parallel:
             _blocks_parallel(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols,
-                             cols, x_act, xw, nw, start, idx, event, parts, be, bo, bx)
+                             cols, x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
         else:
             _blocks_serial(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols,
-                           cols, x_act, xw, nw, start, idx, event, parts, be, bo, bx)
+                           cols, x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
