@@ -995,3 +995,30 @@ def update_batch(X, D, ip, fp, cu, st, rec, par, w, stuck, wi, wu, wc, wb, wf, o
         else:
             _blocks_serial(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols,
                            cols, x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
+
+
+# -- read-path scaling (ref_management.input_codes / scale_results) --------------------------
+
+@numba.njit(cache=True)
+def input_codes_into(x, dac_max, in_mul, s, out):
+    """``out[i]`` = ±min(D, round(|x_i|·D·in_mul / 2^s)) in exact wide integers."""
+    for i in range(x.size):
+        hi, lo = _round_shift_mul(abs(x[i]) * dac_max, in_mul, s)
+        mag = _cap_wide(hi, lo, dac_max)
+        out[i] = -mag if x[i] < 0 else mag
+
+
+@numba.njit(cache=True)
+def scale_results_into(codes, out_mul, e, q, result_max, y, clipped):
+    """``y[i]`` = ±sat(round(|c_i|·out_mul·2^e / 2^q)) ((2·|c|·out_mul·2^e + 2^q) >> (q + 1)),
+    ``clipped[i]`` where it saturated at ``result_max``."""
+    for i in range(codes.size):
+        hi, lo = _mul_wide(np.uint64(abs(codes[i])), np.uint64(out_mul))
+        hi, lo = _shl_wide(hi, lo, e + 1)
+        h2, l2 = _shl_wide(_U0, _U1, q)
+        hi, lo = _add_wide(hi, lo, h2, l2)
+        hi, lo = _shr_wide(hi, lo, q + 1)
+        mag = _cap_wide(hi, lo, result_max + 1)
+        clipped[i] = mag > result_max
+        mag = min(mag, result_max)
+        y[i] = -mag if codes[i] < 0 else mag
