@@ -69,8 +69,8 @@ def _um_fits(cfg: TileConfig) -> bool:
     recip_max = (1 << nx.recip_point)
     return (nx.gain_point + nx.prob_bits + 2 < 62 and 2 * vmax.bit_length() + 2 * nx.um_sqrt_frac < 127
             and r_max < (1 << 52) and (c_max * r_max).bit_length() < 127 and pk_max < (1 << 62)
-            and (pk_max * pk_max).bit_length() < 127 and pkd_max < (1 << 63)
-            and (max(pkd_max, 1) * recip_max).bit_length() < 127
+            and (pk_max * pk_max).bit_length() < 127
+            and (max(min(pkd_max, nx.gain_max), 1) * recip_max).bit_length() < 127
             and reg * vmax < (1 << 63) and LRD_FRAC + 2 * nx.frac_bits < 127
             and nx.gain_point + nx.prob_bits - C_FRAC - nx.frac_bits < 62)
 

@@ -33,6 +33,10 @@ def _cache_dir() -> str:
 
 # before numba reads its configuration: a user's own NUMBA_CACHE_DIR wins
 os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
+# the parallel kernels' thread pool: numba's own work queue degrades to about one thread's
+# speed when other processes hold the cores, where OpenMP's spinning barriers took 2-4x
+# longer than one thread (measured, 2 loaded cores); a user's own setting wins
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
@@ -563,8 +567,9 @@ def um_gains(xm, dm, ip):
     one = np.int64(1) << (ip[IP_P] + ip[IP_T])
     if pk > one:
         hi, lo = _mul_wide(np.uint64(pk), np.uint64(pk))
-        _, pkd = _shr_wide(hi, lo, ip[IP_P] + ip[IP_T])
-        pkx, pkd = one, np.int64(pkd)
+        hi, lo = _shr_wide(hi, lo, ip[IP_P] + ip[IP_T])
+        # capped at gain_max: the gain min(pkd·recip, gain_max) is the same (recip >= 1)
+        pkx, pkd = one, _cap_wide(hi, lo, ip[IP_GAIN_MAX])
     else:
         pkx = pkd = pk
     return _gain(ip, pkx, xm), _gain(ip, pkd, dm), bl, False
