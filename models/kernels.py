@@ -2,9 +2,10 @@
 
 Every kernel here is the only implementation of its step (``tests/test_model_kernels.py``
 compares each with a slow oracle).  They use integer and correctly rounded IEEE arithmetic
-only (+, ×, sqrt, floor; no FMA contraction, no fastmath); every transcendental (c2c log/cos,
-exp_step's exp) stays numpy's in the callers, so the results do not depend on the compiler's
-libm.  ``cache=True``: the first use in an environment compiles them (a few seconds), later
+only (+, ×, sqrt, floor, explicit single-rounding FMAs; no FMA contraction, no fastmath), so
+the results do not depend on the compiler's libm: the general path leaves every
+transcendental to numpy, the fused update uses exact copies of numpy's float32 log and cos
+(equal on every input the c2c draw produces; exp_step's exp stays numpy's).  ``cache=True``: the first use in an environment compiles them (a few seconds), later
 processes load the cache, which lives in a per-user folder (``$NUMBA_CACHE_DIR`` if set,
 else ``$XDG_CACHE_HOME/rpu-periphery/numba`` or ``~/.cache/rpu-periphery/numba``) and never
 inside the installed package.
