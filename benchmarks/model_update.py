@@ -1,68 +1,70 @@
-"""Benchmark: vector-level stochastic update of the behavioural crossbar (issue #3).
+"""Benchmark: the behavioural model's update, forward and backward, as a user's process runs
+them (no malloc tuning), next to numpy baselines and the aihwkit figures of the issue.
 
-For each size (default 512×512 and 4096×4096, BL 10, default noisy device) it prints:
+For each regime (dense: x, d ~ U(−0.5, 0.5); sparse: x ~ U(−1, 1), d ~ N(0, 0.01²)) and
+size (default 64², 512², 2048², 4096²; BL 10, update management on, lr 0.01, the default
+noisy constant-step device) and each thread count (1 and all cores) it prints:
 
-* ``apply``  : ``Crossbar.apply_phase_trains`` of one update (coincidence counts, pulses
-  with c2c noise and clipping, endurance counters) from precomputed phase trains;
-* ``update`` : the whole ``Tile.update(x, d)`` (bit-exact UM/quantisation reference +
-  bit-exact random streams + apply);
-* ``rank1``  : a plain numpy float32 ``W -= lr * np.outer(d, x)`` of the same size;
-* the ratios to rank1 (minimum over minimum, median over median) and the tracemalloc peak of one apply / one update (compare with
-  the size of one float32 weight matrix);
-* ``jit``: the first update of the run (numba kernels compiled, or loaded from their cache),
-  excluded from the timings.
+* ``update``: ``TileReference.update(x, d)``, median and best of ``--reps`` calls (rounds
+  interleaved with the baseline, after a warm-up call), its ratio to a numpy float32
+  rank-1 update ``W -= lr·outer(d, x)`` of the same size timed in the same rounds, and the
+  ratio to aihwkit 1.1.0's ``AnalogTile.update`` as measured in the issue (same machine
+  class; aihwkit is not installed here);
+* page faults per call (``resource.getrusage`` minor + major faults over the timed calls);
+* peak traced memory of one steady-state update (``tracemalloc``), as a fraction of one
+  float32 weight matrix W;
+* ``fwd`` / ``bwd``: ``forward(x)`` / ``backward(d)`` against a numpy float32 matvec plus
+  additive float64 noise (``W @ v + σ·N(0, 1)``);
+* the per-call overhead at 64² (an update of zero vectors: no pulses) and the process's
+  peak RSS.
 
-glibc's malloc is told to keep freed memory (``mallopt``: no trimming, no per-allocation
-mmap below 32 MiB) before anything is timed: otherwise whether a 1 MiB temporary of rank1
-(or of the model) is served from the heap or freshly faulted in from the OS depends on the
-heap layout the previous code left, which moved rank1 at 512² between 0.17 and 1.2 ms
-from run to run.  The same setting holds for both sides of every ratio.
-
-Inputs: x ~ U(−1, 1), d ~ N(0, 0.01²) (a backprop error), lr = cfg.update.lr = 0.01, so with
-update management p_max = sqrt(lr·max|x|·max|d|/(dw_min·BL)) ≈ 0.2 and the coincidence
-counts are sparse.  Times: minimum (and median) of ``--reps`` runs after a warm-up run.
-
-    python benchmarks/model_update.py [--sizes 512 4096] [--reps 7]
+    python benchmarks/model_update.py [--sizes 64 512 2048 4096] [--reps 15] [--threads 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
+import resource
 import statistics
-import sys
 import time
 import tracemalloc
 
 import numpy as np
 
 from rpu.config import TileConfig
-from rpu.models import Tile
-from rpu.models.ref_management import to_fixed, update_codes
+from rpu.models import TileReference, get_threads, set_threads
+
+#: the issue's aihwkit 1.1.0 ``AnalogTile.update`` column (ms, same machine class)
+AIHWKIT_MS = {"dense": {64: 0.051, 512: 2.08, 2048: 34.4, 4096: 163.0},
+              "sparse": {64: 0.016, 512: 0.25, 2048: 3.59, 4096: 15.4}}
+REGIMES = {"dense": lambda rng, n: (rng.uniform(-0.5, 0.5, n), rng.uniform(-0.5, 0.5, n)),
+           "sparse": lambda rng, n: (rng.uniform(-1, 1, n), rng.normal(0, 0.01, n))}
 
 
-def steady_malloc() -> None:
-    """glibc: never trim the heap, mmap only blocks above 32 MiB (see the module doc)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-1, 1 << 30)       # M_TRIM_THRESHOLD
-        libc.mallopt(-3, 32 << 20)      # M_MMAP_THRESHOLD (glibc's maximum)
+def faults() -> int:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_minflt + r.ru_majflt
 
 
-def timed(fn, reps: int) -> tuple[float, float]:
-    """(min, median) wall time of ``reps`` runs after one warm-up (page faults, caches).
-    The ratios use the minimum: on a shared machine it is the least disturbed figure, and
-    both sides of a ratio are measured the same way in the same run."""
-    fn()
-    times = []
+def interleaved(fns: dict, reps: int) -> dict:
+    """Per name: (median s, best s, page faults per call) over ``reps`` rounds, each round
+    calling every function once in turn (after one warm-up call each)."""
+    for f in fns.values():
+        f()
+    times = {k: [] for k in fns}
+    flt = dict.fromkeys(fns, 0)
     for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
+        for k, f in fns.items():
+            f0 = faults()
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+            flt[k] += faults() - f0
+    return {k: (statistics.median(v), min(v), flt[k] / reps) for k, v in times.items()}
 
 
 def peak_bytes(fn) -> int:
+    fn()
     tracemalloc.start()
     try:
         fn()
@@ -71,61 +73,77 @@ def peak_bytes(fn) -> int:
         tracemalloc.stop()
 
 
-def bench(n: int, reps: int, bl: int) -> dict:
-    # at 4096 lines the generated top needs lines_per_adc=2 (Amaranth's port limit); the
-    # model does not use it
-    cfg = TileConfig(in_size=n, out_size=n, bl=bl, bl_max=max(31, bl),
-                     lines_per_adc=2 if n >= 4096 else 1)
-    rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, n)
-    d = rng.normal(0, 0.01, n)
-    t0 = time.perf_counter()
-    tile = Tile(cfg)
-    build = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tile.update(x, d)                   # compiles the kernels (or loads them from the cache)
-    jit = time.perf_counter() - t0
-    uc = update_codes(cfg, to_fixed(cfg, x), to_fixed(cfg, d))
-    trains = tile.streams.phase_trains(uc.x_codes, uc.d_codes, uc.bl)
-    before = sum(int(c.sum()) for c in tile.crossbar.pulse_counts)
-    tile.crossbar.apply_phase_trains(trains)
-    pulses = sum(int(c.sum()) for c in tile.crossbar.pulse_counts) - before
-
-    t_apply = timed(lambda: tile.crossbar.apply_phase_trains(trains), reps)
-    t_update = timed(lambda: tile.update(x, d), reps)
+def baselines(n: int, lr: float, sigma: float, rng):
+    """numpy float32 rank-1 update and matvec-plus-noise of an n × n matrix."""
     W = np.zeros((n, n), np.float32)
-    x32, d32, lr = x.astype(np.float32), d.astype(np.float32), np.float32(cfg.update.lr)
+    x32, d32, lr32 = rng.uniform(-1, 1, n).astype(np.float32), rng.uniform(-1, 1, n).astype(np.float32), np.float32(lr)
+    noise = np.random.default_rng(1)
 
     def rank1():
-        nonlocal W
-        W -= lr * np.outer(d32, x32)
+        np.subtract(W, lr32 * np.outer(d32, x32), out=W)
 
-    t_rank1 = timed(rank1, reps)
-    return dict(n=n, build=build, jit=jit, phases=len(trains), bl=uc.bl, pulses=pulses, apply=t_apply, update=t_update, rank1=t_rank1,
-                peak_apply=peak_bytes(lambda: tile.crossbar.apply_phase_trains(trains)),
-                peak_update=peak_bytes(lambda: tile.update(x, d)),
-                peak_rank1=peak_bytes(rank1), wbytes=n * n * 4)
+    def matvec():
+        return (W @ x32).astype(np.float64) + sigma * noise.standard_normal(n)
+
+    return rank1, matvec
+
+
+def bench_size(n: int, reps: int, threads: list[int]) -> list[dict]:
+    cfg = TileConfig(in_size=n, out_size=n, bl=10, lines_per_adc=2 if n >= 4096 else 1)
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    tile = TileReference(cfg)
+    build = time.perf_counter() - t0
+    tile.set_weights(rng.uniform(-0.1, 0.1, (n, n)))
+    rank1, matvec = baselines(n, cfg.update.lr, cfg.io.out_noise, rng)
+    reps_n = reps if n <= 512 else max(3, reps // 3) if n <= 2048 else max(3, reps // 5)
+    rows = []
+    for regime, draw in REGIMES.items():
+        x, d = draw(rng, n)
+        for th in threads:
+            set_threads(th)
+            w0 = tile.weights
+            r = interleaved({"update": lambda: tile.update(x, d), "rank1": rank1,
+                             "fwd": lambda: tile.forward(x), "bwd": lambda: tile.backward(d),
+                             "matvec": matvec}, reps_n)
+            tile.set_weights(w0)                  # keep the weights in range across rounds
+            rows.append(dict(n=n, regime=regime, threads=th, build=build, **r,
+                             peak=peak_bytes(lambda: tile.update(x, d)), wbytes=4 * n * n))
+    return rows
+
+
+def overhead_64(reps: int) -> tuple[float, float]:
+    """(median, best) ms of a 64² update of zero vectors (no pulses: the fixed cost)."""
+    tile = TileReference(TileConfig(in_size=64, out_size=64))
+    z = np.zeros(64)
+    r = interleaved({"zero": lambda: tile.update(z, z)}, max(reps, 200))["zero"]
+    return r[0] * 1e3, r[1] * 1e3
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 4096])
-    ap.add_argument("--reps", type=int, default=7)
-    ap.add_argument("--bl", type=int, default=10)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 512, 2048, 4096])
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--threads", type=int, nargs="+", default=sorted({1, get_threads()}))
     args = ap.parse_args(argv)
-    steady_malloc()
-    mb = 2 ** 20
+    ms = 1e3
+    print(f"threads: {args.threads} (all cores: {get_threads()}); no malloc tuning; "
+          "times in ms, median / best; ratios on medians")
+    print(f"{'size':>5} {'regime':7} {'thr':>3} | {'update':>17} {'x rank1':>7} {'aihwkit':>7} {'ratio':>6}"
+          f" | {'flt/call':>8} {'peak/W':>6} | {'fwd':>8} {'bwd':>8} {'matvec':>8} {'fwd/mv':>6} {'bwd/mv':>6}")
     for n in args.sizes:
-        r = bench(n, args.reps, args.bl)
-        print(f"{n}x{n}  BL {r['bl']}  phases {r['phases']}  pulses/update {r['pulses']:.0f}"
-              f"  (model build {r['build']:.2f} s, first update incl. jit {r['jit']:.2f} s)")
-        for key in ("apply", "update", "rank1"):
-            best, med = r[key]
-            ratio = (f"= {best / r['rank1'][0]:5.2f} x rank1 (median {med / r['rank1'][1]:5.2f} x)"
-                     if key != "rank1" else " " * 31)
-            peak = r["peak_" + key]
-            print(f"  {key:7s} {best * 1e3:8.2f} ms (median {med * 1e3:8.2f}) {ratio}"
-                  f"   peak {peak / mb:7.1f} MiB = {peak / r['wbytes']:.2f} W")
+        for r in bench_size(n, args.reps, args.threads):
+            aih = AIHWKIT_MS[r["regime"]][n] if n in AIHWKIT_MS[r["regime"]] else float("nan")
+            u, mv = r["update"], r["matvec"]
+            print(f"{n:>5} {r['regime']:7} {r['threads']:>3} | {u[0] * ms:8.3f} /{u[1] * ms:7.3f}"
+                  f" {u[0] / r['rank1'][0]:7.2f} {aih:7.3f} {u[0] * ms / aih:6.2f}"
+                  f" | {u[2]:8.2f} {r['peak'] / r['wbytes']:6.3f}"
+                  f" | {r['fwd'][0] * ms:8.3f} {r['bwd'][0] * ms:8.3f} {mv[0] * ms:8.3f}"
+                  f" {r['fwd'][0] / mv[0]:6.2f} {r['bwd'][0] / mv[0]:6.2f}")
+    med, best = overhead_64(args.reps)
+    print(f"per-call overhead at 64² (update of zero vectors): median {med:.4f} ms, best {best:.4f} ms")
+    print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
 
 if __name__ == "__main__":
     main()

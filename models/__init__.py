@@ -9,11 +9,12 @@ not load numba.
 import importlib
 
 __all__ = ["Crossbar", "Readout", "PHASE_DRIVES", "coincidences", "DeviceArray", "c2c_normal",
-           "MultiConductanceCrossbar", "TileReference"]
+           "MultiConductanceCrossbar", "TileReference", "set_threads", "get_threads"]
 
 _WHERE = {"Crossbar": "crossbar", "Readout": "crossbar", "PHASE_DRIVES": "crossbar",
           "coincidences": "crossbar", "DeviceArray": "devices", "c2c_normal": "devices",
-          "MultiConductanceCrossbar": "multiconductance", "TileReference": "ref_tile"}
+          "MultiConductanceCrossbar": "multiconductance", "TileReference": "ref_tile",
+          "set_threads": "fused", "get_threads": "fused"}
 
 
 def __getattr__(name):

@@ -2,9 +2,10 @@
 
 Every kernel here is the only implementation of its step (``tests/test_model_kernels.py``
 compares each with a slow oracle).  They use integer and correctly rounded IEEE arithmetic
-only (+, ×, sqrt, floor; no FMA contraction, no fastmath); every transcendental (c2c log/cos,
-exp_step's exp) stays numpy's in the callers, so the results do not depend on the compiler's
-libm.  ``cache=True``: the first use in an environment compiles them (a few seconds), later
+only (+, ×, sqrt, floor, explicit single-rounding FMAs; no FMA contraction, no fastmath), so
+the results do not depend on the compiler's libm: the general path leaves every
+transcendental to numpy, the fused update uses exact copies of numpy's float32 log and cos
+(equal on every input the c2c draw produces; exp_step's exp stays numpy's).  ``cache=True``: the first use in an environment compiles them (a few seconds), later
 processes load the cache, which lives in a per-user folder (``$NUMBA_CACHE_DIR`` if set,
 else ``$XDG_CACHE_HOME/rpu-periphery/numba`` or ``~/.cache/rpu-periphery/numba``) and never
 inside the installed package.
@@ -33,6 +34,10 @@ def _cache_dir() -> str:
 
 # before numba reads its configuration: a user's own NUMBA_CACHE_DIR wins
 os.environ.setdefault("NUMBA_CACHE_DIR", _cache_dir())
+# the parallel kernels' thread pool: numba's own work queue degrades to about one thread's
+# speed when other processes hold the cores, where OpenMP's spinning barriers took 2-4x
+# longer than one thread (measured, 2 loaded cores); a user's own setting wins
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
@@ -308,3 +313,718 @@ def apply_steps(wf, idx, step, ln_u1, cos_theta, sigma, lo, hi):
         v = v if v > lo[e] else lo[e]
         wf[i] = v if v < hi[e] else hi[e]
 
+
+
+# == the fused paths: one compiled entry per update (batch) and per read ==================
+#
+# Exact copies of numpy's float32 log and cos (the c2c noise's transcendentals), so the
+# noise can be drawn inside the fused update: numpy's SIMD kernels on x86-64 with FMA
+# (``loops_exponent_log.dispatch.c.src``: simd_log_FLOAT; ``loops_trigonometric.dispatch.cpp``:
+# simd_sincos_f32, compiled with FP contraction, so its quadrant is one fused multiply-add).
+# Both algorithms are re-implemented with explicit single-rounding FMAs (llvm.fma, never a
+# contraction) and are bit-identical to numpy on *every* input the c2c draw can produce
+# (2^24 values each; ``tests/test_model_fused.py`` checks all of them, and
+# :func:`numpy_transcendentals_match` checks a sample at run time: where numpy computes
+# differently, the fused path is not used).
+
+@intrinsic
+def _fma32(typingctx, a, b, c):
+    """Single-rounding float32 a·b + c (LLVM's ``llvm.fma.f32``: the FMA instruction)."""
+    sig = types.float32(types.float32, types.float32, types.float32)
+
+    def codegen(context, builder, signature, args):
+        f = ir.FloatType()
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f, [f, f, f]),
+                                            "llvm.fma.f32")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@intrinsic
+def _bits32(typingctx, a):
+    """The uint32 bit pattern of a float32."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.uint32(types.float32), codegen
+
+
+@intrinsic
+def _float32_of(typingctx, a):
+    """The float32 with bit pattern ``a`` (uint32)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.uint32), codegen
+
+
+def _f32s(*values):
+    return tuple(np.float32(float.fromhex(v) if isinstance(v, str) else v) for v in values)
+
+
+_LOG_P = _f32s(0.0, 9.999999999999998702752e-01, 2.112677543073053063722e+00,
+               1.480000633576506585156e+00, 3.808837741388407920751e-01, 2.589979117907922693523e-02)
+_LOG_Q = _f32s(1.0, 2.612677543073109236779e+00, 2.453006071784736363091e+00,
+               9.864942958519418960339e-01, 1.546476374983906719538e-01, 5.875095403124574342950e-03)
+_LP0, _LP1, _LP2, _LP3, _LP4, _LP5 = _LOG_P
+_LQ0, _LQ1, _LQ2, _LQ3, _LQ4, _LQ5 = _LOG_Q
+_LN2, _SQRT1_2 = _f32s(0.693147180559945309417232121458176568, 0.707106781186547524400844362104849039)
+_ONE32, _ZERO32 = np.float32(1.0), np.float32(0.0)
+_TWO_OVER_PI, _RINT_MAGIC = _f32s("0x1.45f306p-1", "0x1.8p+23")
+_PIO2_HI, _PIO2_MED, _PIO2_LO = _f32s("-0x1.921fb0p+00", "-0x1.5110b4p-22", "-0x1.846988p-48")
+_COS8, _COS6, _COS4, _COS2, _COS0 = _f32s("0x1.98e616p-16", "-0x1.6c06dcp-10", "0x1.55553cp-05",
+                                          "-0x1.000000p-01", "0x1.000000p+00")
+_SIN9, _SIN7, _SIN5, _SIN3 = _f32s("0x1.7d3bbcp-19", "-0x1.a06bbap-13", "0x1.11119ap-07",
+                                   "-0x1.555556p-03")
+_MANT, _EXP_HALF = np.uint32(0x7FFFFF), np.uint32(126 << 23)
+_U23, _I126 = np.uint32(23), np.int32(126)
+
+
+@numba.njit(inline="always")
+def log_pos32(x):
+    """numpy's float32 ``log`` of a positive normal float32: mantissa in [½, 1) (doubled,
+    exponent lowered, at or below √½), then P(x−1)/Q(x−1) + e·ln 2 (degree-5 rationals)."""
+    b = _bits32(x)
+    e = np.float32(np.int32(b >> _U23) - _I126)
+    m = _float32_of((b & _MANT) | _EXP_HALF)
+    if m <= _SQRT1_2:
+        m = m + m
+        e = e - _ONE32
+    t = m - _ONE32
+    num = _fma32(_fma32(_fma32(_fma32(_fma32(_LP5, t, _LP4), t, _LP3), t, _LP2), t, _LP1), t, _LP0)
+    den = _fma32(_fma32(_fma32(_fma32(_fma32(_LQ5, t, _LQ4), t, _LQ3), t, _LQ2), t, _LQ1), t, _LQ0)
+    return _fma32(e, _LN2, num / den)
+
+
+@numba.njit(inline="always")
+def cos_small32(x):
+    """numpy's float32 ``cos`` for |x| <= 71476 (Cody–Waite reduction by π/2 in three
+    parts, sine/cosine polynomials, quadrant select and sign)."""
+    q = _fma32(x, _TWO_OVER_PI, _RINT_MAGIC) - _RINT_MAGIC
+    r = _fma32(q, _PIO2_LO, _fma32(q, _PIO2_MED, _fma32(q, _PIO2_HI, x)))
+    r2 = r * r
+    c = _fma32(_fma32(_fma32(_fma32(_COS8, r2, _COS6), r2, _COS4), r2, _COS2), r2, _COS0)
+    s = _fma32(_fma32(_fma32(_fma32(_fma32(_SIN9, r2, _SIN7), r2, _SIN5), r2, _SIN3), r2, _ZERO32), r, r)
+    iq = np.int32(q) + np.int32(1)
+    v = s if (iq & np.int32(1)) == 0 else c
+    return _ZERO32 - v if (iq & np.int32(2)) == 2 else v
+
+
+@numba.njit(cache=True)
+def log_cos_of(u1, theta, ln_out, cos_out):
+    """:func:`log_pos32` and :func:`cos_small32` element-wise (the tests' and the run-time
+    check's entry)."""
+    for e in range(u1.size):
+        ln_out[e] = log_pos32(u1[e])
+        cos_out[e] = cos_small32(theta[e])
+
+
+def numpy_transcendentals_match() -> bool:
+    """Whether this numpy's float32 log/cos equal :func:`log_pos32` / :func:`cos_small32`
+    on a sample of the c2c inputs (every 61st of the 2^24 of each, and the quadrant ties)."""
+    k = np.arange(0, 1 << 24, 61, dtype=np.float32)
+    u1 = (k + np.float32(0.5)) * _F24
+    theta = (k * _F24) * _TWO_PI
+    theta = np.concatenate([theta, np.float32([3.926991, 0.7853982, 2.3561945, 5.497787])])
+    u1 = np.resize(u1, theta.size)
+    ln, cs = np.empty_like(u1), np.empty_like(theta)
+    log_cos_of(u1, theta, ln, cs)
+    return bool(np.array_equal(ln.view(np.uint32), np.log(u1).view(np.uint32))
+                and np.array_equal(cs.view(np.uint32), np.cos(theta).view(np.uint32)))
+
+
+# -- exact wide integers: unsigned 128-bit values as (hi, lo) uint64 pairs -----------------
+
+_M32, _S32, _S64 = np.uint64(0xFFFFFFFF), np.uint64(32), np.uint64(64)
+_U0, _U1 = np.uint64(0), np.uint64(1)
+
+
+@numba.njit(inline="always")
+def _mul_wide(a, b):
+    """The full product of two uint64 as (hi, lo)."""
+    a0, a1, b0, b1 = a & _M32, a >> _S32, b & _M32, b >> _S32
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> _S32) + (p01 & _M32) + (p10 & _M32)
+    return p11 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32), (p00 & _M32) | (mid << _S32)
+
+
+@numba.njit(inline="always")
+def _shl_wide(hi, lo, s):
+    """(hi, lo) << s, 0 <= s < 128 (bits above 128 dropped)."""
+    s = np.uint64(s)
+    if s == _U0:
+        return hi, lo
+    if s >= _S64:
+        return lo << (s - _S64), _U0
+    return (hi << s) | (lo >> (_S64 - s)), lo << s
+
+
+@numba.njit(inline="always")
+def _shr_wide(hi, lo, s):
+    """(hi, lo) >> s, 0 <= s < 128."""
+    s = np.uint64(s)
+    if s == _U0:
+        return hi, lo
+    if s >= _S64:
+        return _U0, hi >> (s - _S64)
+    return hi >> s, (lo >> s) | (hi << (_S64 - s))
+
+
+@numba.njit(inline="always")
+def _add_wide(h1, l1, h2, l2):
+    lo = l1 + l2
+    return h1 + h2 + (_U1 if lo < l1 else _U0), lo
+
+
+@numba.njit(inline="always")
+def _cap_wide(hi, lo, cap):
+    """min((hi, lo), cap) as int64 (cap < 2^63)."""
+    return cap if hi != _U0 or lo > np.uint64(cap) else np.int64(lo)
+
+
+@numba.njit(inline="always")
+def _round_shift_mul(a, g, s):
+    """round(a·g / 2^s), halves up (a, g >= 0): (2·a·g + 2^s) >> (s + 1), as (hi, lo)."""
+    hi, lo = _mul_wide(np.uint64(a), np.uint64(g))
+    hi, lo = _shl_wide(hi, lo, 1)
+    h2, l2 = _shl_wide(_U0, _U1, s)
+    hi, lo = _add_wide(hi, lo, h2, l2)
+    return _shr_wide(hi, lo, s + 1)
+
+
+@numba.njit(inline="always")
+def _isqrt_wide(hi, lo):
+    """floor(sqrt((hi, lo))) for a root below 2^52: float estimate, then exact correction."""
+    r = np.uint64(np.sqrt(np.float64(hi) * 18446744073709551616.0 + np.float64(lo)))
+    while True:                                  # r² > v: too large
+        h, l = _mul_wide(r, r)
+        if h > hi or (h == hi and l > lo):
+            r -= _U1
+        else:
+            break
+    while True:                                  # (r+1)² <= v: too small
+        h, l = _mul_wide(r + _U1, r + _U1)
+        if h < hi or (h == hi and l <= lo):
+            r += _U1
+        else:
+            break
+    return r
+
+
+# -- update management in int64 / wide integers (ref_management.um_gains) --------------------
+
+# integer parameters of a fused tile (one int64 array; TileEngine fills it)
+(IP_N, IP_M, IP_P, IP_ONE, IP_SH, IP_GAIN_MAX, IP_R, IP_S, IP_T, IP_PEAK_SHIFT, IP_NX_BL_MAX,
+ IP_DEN_BITS, IP_NOUM_SHIFT, IP_BL, IP_BL_MAX, IP_DYN, IP_UM, IP_UM_C, IP_UM_C1, IP_UM_LRDW,
+ IP_MODEL, IP_TMAX, IP_CH, IP_BLOCKS, IP_ISQ) = range(25)
+#: float parameters: host scale and saturation, c2c σ, linear-step slopes (float32 values)
+FP_SCALE, FP_VMAX, FP_SIGMA, FP_SLOPE_UP, FP_SLOPE_DOWN = range(5)
+#: fused step models (DeviceArray._step, exactly)
+STEP_CONSTANT, STEP_LINEAR, STEP_SOFT = 0, 1, 2
+
+
+@numba.njit(inline="always")
+def _recip(ip, a):
+    return ((np.int64(1) << ip[IP_R]) - 1) // a + 1
+
+
+@numba.njit(inline="always")
+def _gain(ip, pk, a):
+    hi, lo = _mul_wide(np.uint64(pk), np.uint64(_recip(ip, a)))
+    return _cap_wide(hi, lo, ip[IP_GAIN_MAX])
+
+
+@numba.njit(cache=True)
+def um_gains(xm, dm, ip):
+    """:func:`rpu.models.ref_management.um_gains` in exact wide integers: (gain_x, gain_d,
+    bl, bl_error), for the parameter ranges :func:`um_fits` accepts."""
+    bl_max, bl = ip[IP_BL_MAX], ip[IP_BL]
+    dyn, um = ip[IP_DYN] != 0, ip[IP_UM] != 0
+    if not (1 <= bl_max <= ip[IP_NX_BL_MAX]) or (not dyn and not 1 <= bl <= bl_max):
+        return np.int64(0), np.int64(0), bl, True
+    if dyn:
+        hi, lo = _mul_wide(np.uint64(ip[IP_UM_LRDW] * xm), np.uint64(dm))
+        qh, ql = _shr_wide(hi, lo, ip[IP_DEN_BITS])
+        bh, bl_ = _shl_wide(qh, ql, ip[IP_DEN_BITS])
+        if bh != hi or bl_ != lo:                           # ceiling
+            qh, ql = _add_wide(qh, ql, _U0, _U1)
+        bl = max(_cap_wide(qh, ql, bl_max), 1)
+        c = (ip[IP_UM_C1] * ip[IP_ISQ + bl] + (np.int64(1) << 23)) >> 24
+    else:
+        c = ip[IP_UM_C]
+    if not um:
+        k = ip[IP_NOUM_SHIFT]
+        g = ip[IP_GAIN_MAX] if c > (ip[IP_GAIN_MAX] >> k) else min(c << k, ip[IP_GAIN_MAX])
+        return g, g, bl, False
+    if xm == 0 or dm == 0:
+        return np.int64(0), np.int64(0), bl, False
+    hi, lo = _mul_wide(np.uint64(xm), np.uint64(dm))
+    hi, lo = _shl_wide(hi, lo, 2 * ip[IP_S])
+    r = _isqrt_wide(hi, lo)
+    hi, lo = _mul_wide(np.uint64(c), r)
+    _, pk = _shr_wide(hi, lo, ip[IP_PEAK_SHIFT])
+    pk = np.int64(pk)
+    one = np.int64(1) << (ip[IP_P] + ip[IP_T])
+    if pk > one:
+        hi, lo = _mul_wide(np.uint64(pk), np.uint64(pk))
+        hi, lo = _shr_wide(hi, lo, ip[IP_P] + ip[IP_T])
+        # capped at gain_max: the gain min(pkd·recip, gain_max) is the same (recip >= 1)
+        pkx, pkd = one, _cap_wide(hi, lo, ip[IP_GAIN_MAX])
+    else:
+        pkx = pkd = pk
+    return _gain(ip, pkx, xm), _gain(ip, pkd, dm), bl, False
+
+
+@numba.njit(inline="always")
+def _prob_codes_into(v, gain, ip, codes, clips):
+    """:func:`rpu.models.ref_management.prob_codes` into ``codes``/``clips``; returns the
+    number clipped."""
+    sh, one = ip[IP_SH], ip[IP_ONE]
+    top = abs_max(v)
+    if top == 0:
+        gain = 0
+    n = 0
+    narrow = top == 0 or (gain < (np.int64(1) << 62) // top
+                          and 2 * top * gain < (np.int64(1) << 62) - (np.int64(1) << sh))
+    half = np.int64(1) << sh if sh < 62 else np.int64(0)
+    for i in range(v.size):
+        a = abs(v[i])
+        if narrow:
+            mag = (a * gain * 2 + half) >> (sh + 1)
+        else:
+            hi, lo = _round_shift_mul(a, gain, sh)
+            mag = _cap_wide(hi, lo, one + 1)
+        clip = mag > one
+        mag = min(mag, one)
+        codes[i] = -mag if v[i] < 0 else mag
+        clips[i] = clip
+        n += clip
+    return n
+
+
+@numba.njit(inline="always")
+def _to_fixed_into(a, out, scale, vmax):
+    """:func:`to_fixed` of one row into ``out``; returns the number saturated."""
+    saturated = 0
+    for i in range(a.size):
+        v = a[i] * scale
+        mag = np.floor(abs(v) + 0.5)
+        if mag > vmax:
+            saturated += 1
+            mag = vmax
+        out[i] = -np.int64(mag) if v < 0 else np.int64(mag)
+    return saturated
+
+
+@numba.njit(inline="always")
+def _all_finite(a):
+    for v in a.flat:
+        if not np.isfinite(v):
+            return False
+    return True
+
+
+# -- the fused update: codes → streams → coincidences → pulses, no allocation ----------------
+#
+# Every device receives the pulses of one update in one phase and one direction (a line
+# fires only in the phases of its sign, and the four phases are the four sign pairs), so
+# n_ij = popcount(A_i & B_j) over the packed fire words of its lines, and only the order
+# of each device's own pulses matters (their c2c ordinals).  The array is therefore
+# processed device-major, in blocks of rows that own disjoint devices: the same bits
+# whatever the number of blocks or threads, and whatever order the blocks run in.
+
+from rpu.spec.streams import PHASES as _PHASES  # noqa: E402
+
+_PH_X = np.array([p[0] for p in _PHASES], np.int64)      # sign of x that fires, per phase
+_PH_D = np.array([p[1] for p in _PHASES], np.int64)
+_ONEBIT = np.uint64(1)
+_KEY, _JX, _JD = 0, 1, 1 + 8 * 256                        # layout of the constants ``cu``
+_TAPS = 1 + 16 * 256
+_DQ = 8192 * 2      # queued devices per block (at least one row's worth: a row is never split)
+
+
+@numba.njit(inline="always")
+def _ctz(v):
+    """Index of the lowest set bit of a non-zero uint64."""
+    return np.int64(_popcount((v & (~v + _ONEBIT)) - _ONEBIT))
+
+
+@numba.njit(inline="always")
+def _phases_of(xc, dc):
+    """Active phases as a bit mask (bit p: phase p has lines of both of its groups)."""
+    xp = xn = dp = dn = False
+    for v in xc:
+        xp |= v > 0
+        xn |= v < 0
+    for v in dc:
+        dp |= v > 0
+        dn |= v < 0
+    mask = 0
+    for p in range(4):
+        if (xp if _PH_X[p] > 0 else xn) and (dp if _PH_D[p] > 0 else dn):
+            mask |= 1 << p
+    return mask
+
+
+@numba.njit(inline="always")
+def _lfsr_run(state, cu, at, count, out):
+    """``count`` successive states (current first) into ``out``; returns the next one."""
+    for n in range(count):
+        out[n] = state
+        nxt = np.uint64(0)
+        for c in range(8):
+            nxt ^= cu[at + 256 * c + np.int64((state >> np.uint64(8 * c)) & np.uint64(0xFF))]
+        state = nxt
+    return state
+
+
+@numba.njit(inline="always")
+def _fire_words(states, slots, bl, plist, signs, codes, cu, taps, words, nw):
+    """Packed fire bits: bit t of ``words[i·nw + t//64]`` = line i fires in slot t
+    (:func:`fire_bits`' rule, the slot's phase ``plist[t // bl]``)."""
+    lines = codes.size
+    for q in range(lines * nw):
+        words[q] = 0
+    o0, o1, o2, o3 = taps, taps + lines, taps + 2 * lines, taps + 3 * lines
+    m0, m1, m2, m3 = taps + 4 * lines, taps + 5 * lines, taps + 6 * lines, taps + 7 * lines
+    for t in range(slots):
+        sign = signs[plist[t // bl]]
+        st = states[t]
+        word, bit = t >> 6, np.uint64(t & 63)
+        for i in range(lines):
+            r = (((st >> cu[o0 + i]) & cu[m0 + i]) ^ ((st >> cu[o1 + i]) & cu[m1 + i])
+                 ^ ((st >> cu[o2 + i]) & cu[m2 + i]) ^ ((st >> cu[o3 + i]) & cu[m3 + i]))
+            words[i * nw + word] |= np.uint64(np.int64(r) < codes[i] * sign) << bit
+
+
+@numba.njit(inline="always")
+def _active(words, lines, nw, act, packed):
+    """Lines with any fire bit into ``act`` (their words copied, compact, into ``packed``)."""
+    n = 0
+    for i in range(lines):
+        on = np.uint64(0)
+        for q in range(nw):
+            on |= words[i * nw + q]
+        if on:
+            for q in range(nw):
+                packed[n * nw + q] = words[i * nw + q]
+            act[n] = i
+            n += 1
+    return n
+
+
+@numba.njit(inline="always")
+def _slot_lists(packed, act, n_act, nw, slots, start, idx):
+    """Per slot t, the active lines that fire in it: ``idx[start[t]:start[t+1]]``, ascending."""
+    for t in range(slots + 1):
+        start[t] = 0
+    for q in range(n_act):
+        for w in range(nw):
+            v = packed[q * nw + w]
+            while v:
+                start[w * 64 + _ctz(v) + 1] += 1
+                v &= v - _ONEBIT
+    for t in range(slots):
+        start[t + 1] += start[t]
+    for q in range(n_act):                       # fill with a moving cursor per slot
+        for w in range(nw):
+            v = packed[q * nw + w]
+            while v:
+                t = w * 64 + _ctz(v)
+                idx[start[t]] = act[q]
+                start[t] += 1
+                v &= v - _ONEBIT
+    for t in range(slots, 0, -1):                # cursors → starts
+        start[t] = start[t - 1]
+    start[0] = 0
+
+
+@numba.njit(inline="always")
+def _row_costs(rows, n_rows, nw, n_cols, start, cost, event):
+    """Work of each active row: the coincidence scan over the lines of its slots, or the
+    dense scan over every active column, whichever is smaller (``event`` = which)."""
+    total = 0
+    for r in range(n_rows):
+        ev = 0
+        for w in range(nw):
+            v = rows[r * nw + w]
+            while v:
+                t = w * 64 + _ctz(v)
+                ev += start[t + 1] - start[t]
+                v &= v - _ONEBIT
+        event[r] = ev < n_cols
+        total += min(ev, n_cols) + 8
+        cost[r] = total
+    return total
+
+
+@numba.njit(inline="always")
+def _partition(cost, n_rows, total, blocks, parts):
+    """Contiguous row ranges of about equal work, one per block."""
+    r = 0
+    parts[0] = 0
+    for b in range(1, blocks):
+        goal = total * b // blocks
+        while r < n_rows and cost[r] <= goal:
+            r += 1
+        parts[b] = r
+    parts[blocks] = n_rows
+
+
+@numba.njit(inline="always")
+def _drain(key, rec, par, w, stuck, model, sigma, s_up, s_down, tmax, ch, dq, be, bo, bx, bu,
+           base, dbase, count):
+    """Count the pulses of the ``count`` queued devices (``dq``: 2·device + up, then n) in
+    their records, read ahead of use (prefetch: the devices of a row are scattered), expand
+    them into the pulse queue with their c2c ordinals, and apply the pulses."""
+    fill = 0
+    for k in range(count):
+        if k + _AHEAD < count:
+            ahead = dq[dbase + 2 * (k + _AHEAD)] >> 1
+            _prefetch(rec, ahead)
+            _prefetch(w, ahead)
+        code, n = dq[dbase + 2 * k], dq[dbase + 2 * k + 1]
+        e = code >> 1
+        c0 = np.uint64(rec[e, _SET]) + np.uint64(rec[e, _SET + 1])
+        if code & 1:
+            rec[e, _SET] += np.uint32(n)
+        else:
+            rec[e, _SET + 1] += np.uint32(n)
+        for p in range(n):
+            be[base + fill + p] = code
+            bo[base + fill + p] = c0 + np.uint64(p)
+        fill += n
+        if fill > ch - tmax:
+            _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base, fill)
+            fill = 0
+    _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base, fill)
+
+
+@numba.njit(inline="always")
+def _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base, fill):
+    """Apply the queued pulses: their c2c draws (hash, ln u1, cos θ: simple passes the
+    compiler vectorises), then each pulse's step, noise and clip in queue order (a device's
+    pulses are consecutive, in order); stuck devices keep w."""
+    for p in range(base, base + fill):
+        bu[p], bx[p] = _uniforms(key, be[p] >> 1, bo[p])
+    for p in range(base, base + fill):
+        bu[p] = log_pos32(bu[p])
+    for p in range(base, base + fill):
+        bx[p] = _xi(bu[p], cos_small32(bx[p]))
+    for p in range(base, base + fill):
+        code = be[p]
+        e, up = code >> 1, (code & 1) == 1
+        if stuck.size and stuck[e]:
+            continue
+        dw = par[e, 0] if up else -par[e, 1]
+        lo, hi = par[e, 2], par[e, 3]
+        v = w[e]
+        if model == STEP_CONSTANT:
+            step = dw
+        elif model == STEP_LINEAR:
+            step = dw * (_ONE32 - (s_up if up else s_down) * v)
+        else:
+            step = dw * (_ONE32 - v / (hi if up else lo))
+        v = v + step * (bx[p] * sigma + _ONE32)
+        v = v if v > lo else lo
+        w[e] = v if v < hi else hi
+
+
+@numba.njit(inline="always")
+def _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
+               x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu):
+    """Pulse the devices of the active rows ``parts[b]:parts[b+1]`` (one block, one thread):
+    find each device's coincidence count, queue it, and drain the queue when full."""
+    ch, tmax = ip[IP_CH], ip[IP_TMAX]
+    base, dbase = b * ch, b * 2 * _DQ
+    key = cu[_KEY]
+    model = ip[IP_MODEL]
+    sigma, s_up, s_down = np.float32(fp[FP_SIGMA]), np.float32(fp[FP_SLOPE_UP]), np.float32(fp[FP_SLOPE_DOWN])
+    queued = 0
+    for r in range(parts[b], parts[b + 1]):
+        i = d_act[r]
+        d_pos = dc[i] > 0
+        if queued > _DQ - n_cols:
+            _drain(key, rec, par, w, stuck, model, sigma, s_up, s_down, tmax, ch, dq, be, bo,
+                   bx, bu, base, dbase, queued)
+            queued = 0
+        at = dbase + 2 * queued
+        if event[r]:                              # via the columns of the row's slots
+            for w0 in range(nw):
+                v = rows[r * nw + w0]
+                while v:
+                    t = w0 * 64 + _ctz(v)
+                    v &= v - _ONEBIT
+                    for c in range(start[t], start[t + 1]):
+                        j = idx[c]
+                        first, cnt = -1, np.uint64(0)
+                        for q in range(nw):       # first common slot, and the count
+                            both = rows[r * nw + q] & xw[j * nw + q]
+                            if both:
+                                if first < 0:
+                                    first = q * 64 + _ctz(both)
+                                cnt += _popcount(both)
+                        if first == t:            # the device's first coincidence
+                            dq[at] = 2 * (i * n + j) + ((xc[j] > 0) != d_pos)
+                            dq[at + 1] = np.int64(cnt)
+                            at += 2
+        else:                                     # every active column
+            for q in range(n_cols):
+                cnt = np.uint64(0)
+                for w0 in range(nw):
+                    cnt += _popcount(rows[r * nw + w0] & cols[q * nw + w0])
+                if cnt:
+                    j = x_act[q]
+                    dq[at] = 2 * (i * n + j) + ((xc[j] > 0) != d_pos)
+                    dq[at + 1] = np.int64(cnt)
+                    at += 2
+        queued = (at - dbase) // 2
+    _drain(key, rec, par, w, stuck, model, sigma, s_up, s_down, tmax, ch, dq, be, bo, bx, bu,
+           base, dbase, queued)
+
+
+@numba.njit(cache=True, parallel=True)
+def _blocks_parallel(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
+                     x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu):
+    for b in numba.prange(nb):
+        _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
+                   x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
+
+
+@numba.njit(cache=True)
+def _blocks_serial(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
+                   x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu):
+    for b in range(nb):
+        _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
+                   x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
+
+
+def workspace(n: int, m: int, tmax: int, blocks: int, ch: int) -> dict:
+    """The arrays :func:`update_batch` carves its workspace from (same order and sizes as
+    its ``_take`` calls): int64 ``wi``, uint64 ``wu``, int32 ``wc``, bool ``wb``, float32 ``wf``."""
+    nw = (tmax + 63) // 64
+    return dict(
+        wi=np.zeros(3 * n + 4 * m + (tmax + 1) + (blocks + 1) + 4 + blocks * (ch + 2 * _DQ), np.int64),
+        wu=np.zeros(2 * tmax + 2 * (n + m) * nw + blocks * ch, np.uint64),
+        wc=np.zeros(max(1, tmax * n), np.int32),
+        wb=np.zeros(n + 2 * m, np.bool_),
+        wf=np.zeros(2 * blocks * ch, np.float32))
+
+
+@numba.njit(inline="always")
+def _take(a, at, n):
+    return a[at:at + n], at + n
+
+
+@numba.njit(cache=True)
+def update_batch(X, D, ip, fp, cu, st, rec, par, w, stuck, wi, wu, wc, wb, wf, out, parallel):
+    """Updates with the rows of ``X`` (B, N) and ``D`` (B, M) (float64 host values), one
+    after another, exactly as ``to_fixed`` → ``update_codes`` → ``phase_trains`` →
+    ``apply_phase_trains`` (constant, linear or soft-bounds step; no disturb): the LFSR
+    states ``st`` and the device records and weights are updated in place.
+
+    ``out`` = (error, x saturated, d saturated, lines clipped, then of the last sample:
+    x_max, d_max, gain_x, gain_d, bl, bl_error); error 1 / 2 = X / D not finite (nothing
+    changed).  The workspace arrays are carved as :data:`WORKSPACE` lists.
+    """
+    n, m = ip[IP_N], ip[IP_M]
+    out[:] = 0
+    if not _all_finite(X):
+        out[0] = 1
+        return
+    if not _all_finite(D):
+        out[0] = 2
+        return
+    tmax, blocks, ch = ip[IP_TMAX], ip[IP_BLOCKS], ip[IP_CH]
+    nw_max = (tmax + 63) // 64
+    at = 0
+    xf, at = _take(wi, at, n)
+    df, at = _take(wi, at, m)
+    xc, at = _take(wi, at, n)
+    dc, at = _take(wi, at, m)
+    x_act, at = _take(wi, at, n)
+    d_act, at = _take(wi, at, m)
+    start, at = _take(wi, at, tmax + 1)
+    cost, at = _take(wi, at, m)
+    parts, at = _take(wi, at, blocks + 1)
+    plist, at = _take(wi, at, 4)
+    be, at = _take(wi, at, blocks * ch)
+    dq, at = _take(wi, at, blocks * 2 * _DQ)
+    at = 0
+    x_states, at = _take(wu, at, tmax)
+    d_states, at = _take(wu, at, tmax)
+    xw, at = _take(wu, at, n * nw_max)
+    dw, at = _take(wu, at, m * nw_max)
+    cols, at = _take(wu, at, n * nw_max)
+    rows, at = _take(wu, at, m * nw_max)
+    bo, at = _take(wu, at, blocks * ch)
+    idx = wc
+    at = 0
+    xclip, at = _take(wb, at, n)
+    dclip, at = _take(wb, at, m)
+    event, at = _take(wb, at, m)
+    bx, at = _take(wf, 0, blocks * ch)
+    bu, at = _take(wf, at, blocks * ch)
+    for s in range(X.shape[0]):
+        out[1] += _to_fixed_into(X[s], xf, fp[FP_SCALE], fp[FP_VMAX])
+        out[2] += _to_fixed_into(D[s], df, fp[FP_SCALE], fp[FP_VMAX])
+        xm, dm = abs_max(xf), abs_max(df)
+        gx, gd, bl, err = um_gains(xm, dm, ip)
+        out[3] += _prob_codes_into(xf, gx, ip, xc, xclip) + _prob_codes_into(df, gd, ip, dc, dclip)
+        out[4], out[5], out[6], out[7], out[8], out[9] = xm, dm, gx, gd, bl, err
+        mask = _phases_of(xc, dc)
+        if bl == 0 or mask == 0:
+            continue
+        nph = 0
+        for p in range(4):                       # the active phases, in order
+            if mask & (1 << p):
+                plist[nph] = p
+                nph += 1
+        slots = bl * nph
+        nw = (slots + 63) // 64
+        st[0] = _lfsr_run(st[0], cu, _JX, slots, x_states)
+        st[1] = _lfsr_run(st[1], cu, _JD, slots, d_states)
+        _fire_words(x_states, slots, bl, plist, _PH_X, xc, cu, _TAPS, xw, nw)
+        _fire_words(d_states, slots, bl, plist, _PH_D, dc, cu, _TAPS + 8 * n, dw, nw)
+        n_cols = _active(xw, n, nw, x_act, cols)
+        n_rows = _active(dw, m, nw, d_act, rows)
+        if n_cols == 0 or n_rows == 0:
+            continue
+        _slot_lists(cols, x_act, n_cols, nw, slots, start, idx)
+        total = _row_costs(rows, n_rows, nw, n_cols, start, cost, event)
+        nb = blocks if parallel else 1
+        _partition(cost, n_rows, total, nb, parts)
+        if parallel:
+            _blocks_parallel(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols,
+                             cols, x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
+        else:
+            _blocks_serial(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols,
+                           cols, x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
+
+
+# -- read-path scaling (ref_management.input_codes / scale_results) --------------------------
+
+@numba.njit(cache=True)
+def input_codes_into(x, dac_max, in_mul, s, out):
+    """``out[i]`` = ±min(D, round(|x_i|·D·in_mul / 2^s)) in exact wide integers."""
+    for i in range(x.size):
+        hi, lo = _round_shift_mul(abs(x[i]) * dac_max, in_mul, s)
+        mag = _cap_wide(hi, lo, dac_max)
+        out[i] = -mag if x[i] < 0 else mag
+
+
+@numba.njit(cache=True)
+def scale_results_into(codes, out_mul, e, q, result_max, y, clipped):
+    """``y[i]`` = ±sat(round(|c_i|·out_mul·2^e / 2^q)) ((2·|c|·out_mul·2^e + 2^q) >> (q + 1)),
+    ``clipped[i]`` where it saturated at ``result_max``."""
+    for i in range(codes.size):
+        hi, lo = _mul_wide(np.uint64(abs(codes[i])), np.uint64(out_mul))
+        hi, lo = _shl_wide(hi, lo, e + 1)
+        h2, l2 = _shl_wide(_U0, _U1, q)
+        hi, lo = _add_wide(hi, lo, h2, l2)
+        hi, lo = _shr_wide(hi, lo, q + 1)
+        mag = _cap_wide(hi, lo, result_max + 1)
+        clipped[i] = mag > result_max
+        mag = min(mag, result_max)
+        y[i] = -mag if codes[i] < 0 else mag

@@ -94,12 +94,19 @@ def nm_params(nx: Numerics, alpha: int, mode: int, out_scale: int) -> dict:
 
 
 def input_codes(nx: Numerics, x_fixed, in_mul: int, in_shift: int, k: int) -> np.ndarray:
-    """Signed DAC codes of host values under NM parameters and ``k`` BM halvings."""
+    """Signed DAC codes of host values under NM parameters and ``k`` BM halvings (compiled,
+    exact wide integers; Python ints where a product could pass 128 bits)."""
     s = in_shift + k
+    x = np.asarray(x_fixed, dtype=np.int64)
+    if (x.size and (nx.value_max * nx.dac_max).bit_length() + max(in_mul, 1).bit_length() < 126
+            and s < 126):
+        out = np.empty(x.size, np.int64)
+        kernels.input_codes_into(x.reshape(-1), nx.dac_max, in_mul, s, out)
+        return out.reshape(x.shape)
     out = []
-    for x in np.asarray(x_fixed, dtype=np.int64).tolist():
-        mag = min(nx.dac_max, _round_shift(abs(x) * nx.dac_max * in_mul, s))
-        out.append(-mag if x < 0 else mag)
+    for v in x.tolist():
+        mag = min(nx.dac_max, _round_shift(abs(v) * nx.dac_max * in_mul, s))
+        out.append(-mag if v < 0 else mag)
     return np.array(out, dtype=np.int64)
 
 
@@ -109,14 +116,22 @@ def adc_saturated(nx: Numerics, codes) -> np.ndarray:
 
 
 def scale_results(nx: Numerics, codes, out_mul: int, out_exp: int, k: int):
-    """ADC codes → results ``(y_fixed int64, clipped bool)``: ±sat(round(|c|·out_mul·2^(out_exp+k)/2^Q))."""
+    """ADC codes → results ``(y_fixed int64, clipped bool)``: ±sat(round(|c|·out_mul·2^(out_exp+k)/2^Q))
+    (compiled, exact wide integers; Python ints where a product could pass 128 bits)."""
     e = out_exp + k
+    c = np.asarray(codes, dtype=np.int64)
+    q = nx.out_scale_frac
+    if (c.size and nx.adc_max.bit_length() + max(out_mul, 1).bit_length() + e + 1 < 127
+            and out_mul < (1 << 63) and q < 126):
+        y, clips = np.empty(c.size, np.int64), np.empty(c.size, bool)
+        kernels.scale_results_into(c.reshape(-1), out_mul, e, q, nx.result_max, y, clips)
+        return y.reshape(c.shape), clips.reshape(c.shape)
     ys, clips = [], []
-    for c in np.asarray(codes, dtype=np.int64).tolist():
-        y = ((abs(c) * out_mul << (e + 1)) + (1 << nx.out_scale_frac)) >> (nx.out_scale_frac + 1)
+    for v in c.tolist():
+        y = ((abs(v) * out_mul << (e + 1)) + (1 << q)) >> (q + 1)
         clips.append(y > nx.result_max)
         y = min(y, nx.result_max)
-        ys.append(-y if c < 0 else y)
+        ys.append(-y if v < 0 else y)
     return np.array(ys, dtype=np.int64), np.array(clips, dtype=bool)
 
 

@@ -20,6 +20,7 @@ from rpu.spec.formats import numerics, registers_from_config
 
 from .clipping import ClipCounts, warn_clipped
 from .crossbar import Crossbar, check_batch, check_vector
+from .fused import FusedUpdate, fused_supported
 from .multiconductance import MultiConductanceCrossbar
 from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed_counted, update_codes
 from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
@@ -51,6 +52,9 @@ class TileReference:
         self.last_read: ReadResult | None = None
         self.last_update: UpdateCodes | None = None
         self.clips = ClipCounts()
+        #: the fused update (one compiled call per update or batch, no allocation), where
+        #: it reproduces the general path (:func:`~rpu.models.fused.fused_supported`)
+        self.fused = FusedUpdate(self) if fused_supported(cfg, crossbar) else None
 
     # -- weights -------------------------------------------------------------------------
     @property
@@ -104,11 +108,14 @@ class TileReference:
         """Checked float input → host fixed point, counting (and warning about) saturation."""
         a = check_batch(name, v, size) if batch else check_vector(name, v, size)
         ints, saturated = to_fixed_counted(self.cfg, a)
-        self.clips.input_values += saturated
-        self.clips.input_total += a.size
-        warn_clipped(saturated, a.size, f"{name} values", _INPUT_HINT.format(
-            lim=numerics(self.cfg).value_max / (1 << self.cfg.host.value_frac_bits)))
+        self._count_input(name, saturated, a.size)
         return ints
+
+    def _count_input(self, name: str, saturated: int, total: int) -> None:
+        self.clips.input_values += saturated
+        self.clips.input_total += total
+        warn_clipped(saturated, total, f"{name} values", _INPUT_HINT.format(
+            lim=numerics(self.cfg).value_max / (1 << self.cfg.host.value_frac_bits)))
 
     def _count_read(self, r: ReadResult) -> ReadResult:
         c = self.clips
@@ -141,9 +148,32 @@ class TileReference:
         codes (also in ``last_update``)."""
         if lr is not None:
             self.lr = lr
+        if self.fused is not None:
+            return self._fused_update(_rows("x", x, self.cfg.in_size, batch=False),
+                                      _rows("d", d, self.cfg.out_size, batch=False))
         xf = self._host("x", x, self.cfg.in_size, batch=False)
         df = self._host("d", d, self.cfg.out_size, batch=False)
         return self._update(xf, df)
+
+    def _fused_update(self, X: np.ndarray, D: np.ndarray) -> UpdateCodes | None:
+        """The rows of ``X``, ``D`` through :attr:`fused`, counted as the general path
+        counts them; the last sample's codes become :attr:`last_update`."""
+        out = self.fused.run(X, D)
+        self._count_input("x", int(out[1]), X.size)
+        self._count_input("d", int(out[2]), D.size)
+        b = X.shape[0]
+        if not b:
+            return None
+        c = self.clips
+        c.updates += b
+        c.update_lines += int(out[3])
+        c.update_total += b * (self.cfg.in_size + self.cfg.out_size)
+        xc, dc, xk, dk = self.fused.last_codes()
+        self.last_update = UpdateCodes(
+            x_codes=xc, d_codes=dc, bl=int(out[8]), clipped=int(np.count_nonzero(xk) + np.count_nonzero(dk)),
+            x_clip=xk, d_clip=dk, x_max=int(out[4]), d_max=int(out[5]), gain_x=int(out[6]),
+            gain_d=int(out[7]), bl_error=bool(out[9]))
+        return self.last_update
 
     def _update(self, x_fixed, d_fixed) -> UpdateCodes:
         codes = update_codes(self.cfg, x_fixed, d_fixed, regs=self.regs)
@@ -170,9 +200,37 @@ class TileReference:
         same weights as B calls of :meth:`update`."""
         if lr is not None:
             self.lr = lr
+        if self.fused is not None:
+            X, D = _rows("x", X, self.cfg.in_size, batch=True), _rows("d", D, self.cfg.out_size, batch=True)
+            _same_rows(X, D)
+            self._fused_update(X, D)
+            return
         xf = self._host("x", X, self.cfg.in_size, batch=True)
         df = self._host("d", D, self.cfg.out_size, batch=True)
-        if len(xf) != len(df):
-            raise ValueError(f"X and D must have the same number of rows, not {len(xf)} and {len(df)}")
+        _same_rows(xf, df)
         for x, d in zip(xf, df):
             self._update(x, d)
+
+
+def _same_rows(X, D) -> None:
+    if len(X) != len(D):
+        raise ValueError(f"X and D must have the same number of rows, not {len(X)} and {len(D)}")
+
+
+def _rows(name: str, v, size: int, *, batch: bool) -> np.ndarray:
+    """``v`` as C-contiguous float64 rows (B, size) for the fused update: the checks of
+    :func:`check_vector` / :func:`check_batch` but finiteness (the kernel checks it before
+    changing anything), without a copy when ``v`` is already float64."""
+    a = np.asarray(v)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real numeric {'array' if batch else 'vector'}, not dtype {a.dtype}")
+    if batch:
+        if a.ndim == 1:
+            a = a[None, :]
+        if a.ndim != 2 or a.shape[1] != size:
+            raise ValueError(f"{name} must have shape (B, {size}), not {np.shape(v)}")
+    elif a.shape != (size,):
+        raise ValueError(f"{name} must have shape ({size},), not {a.shape}")
+    if a.dtype != np.float64 or not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a, dtype=np.float64)
+    return a.reshape(-1, size)

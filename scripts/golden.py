@@ -138,6 +138,14 @@ def demo_case() -> dict:
     return {"demo": _h(y, z, ref.crossbar.weights, codes.x_codes, codes.d_codes)}
 
 
+def use_threads(threads: int) -> None:
+    """Run the fused update on ``threads`` threads, even for these small tiles (the
+    digests must not depend on it)."""
+    from rpu.models import fused
+    fused.PARALLEL_MIN_DEVICES = 0 if threads > 1 else fused.PARALLEL_MIN_DEVICES
+    fused.set_threads(threads)
+
+
 def compute() -> dict:
     out = {name: run_case(cfg) for name, cfg in _cases().items()}
     out.update(demo_case())
@@ -149,7 +157,10 @@ def main(argv=None) -> int:
     warnings.simplefilter("ignore", ClipWarning)       # the cases clip on purpose
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--write", action="store_true", help=f"record {GOLDEN}")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads of the fused update (parallel kernels even on small tiles)")
     args = p.parse_args(argv)
+    use_threads(args.threads)
     got = compute()
     if args.write:
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,164 @@
+"""The tile's fused update: one compiled call per update (or per batch of updates) on
+workspaces the tile owns, and the thread-count setting of the model's parallel kernels.
+
+:class:`FusedUpdate` runs :func:`rpu.models.kernels.update_batch`, which does what
+``to_fixed`` → ``update_codes`` → ``UpdateStreamsModel.phase_trains`` →
+``Crossbar.apply_phase_trains`` do, bit for bit, without allocating anything: the c2c noise
+keyed by (array key, device, pulse ordinal) makes the order in which devices are pulsed
+free, so rows are pulsed device-major in blocks that own disjoint devices, one block per
+thread (the same bits whatever the thread count).  A tile uses it when it can
+(:func:`fused_supported`); otherwise it takes the general path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from rpu.config import DeviceModel, IntRule, TileConfig
+from rpu.spec.formats import C_FRAC, LRD_FRAC, isq_table, numerics
+from rpu.spec.streams import D_TAPS, D_WIDTH, X_TAPS, X_WIDTH
+
+from . import kernels as K
+from .crossbar import Crossbar
+from .ref_stochastic import _jump_table
+
+__all__ = ["FusedUpdate", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES"]
+
+_STEP_MODELS = {DeviceModel.CONSTANT_STEP: K.STEP_CONSTANT, DeviceModel.LINEAR_STEP: K.STEP_LINEAR,
+                DeviceModel.SOFT_BOUNDS: K.STEP_SOFT}
+_QUEUE = 8192                   # queued pulses per block before their noise and steps run
+#: tiles with fewer devices run on one thread (a parallel launch costs more than it saves)
+PARALLEL_MIN_DEVICES = 1 << 17
+_MAX_THREADS = numba.config.NUMBA_NUM_THREADS
+_threads = _MAX_THREADS
+_exact_transcendentals: bool | None = None
+
+
+def set_threads(n: int) -> None:
+    """Threads of the model's parallel kernels (default: all cores, ``NUMBA_NUM_THREADS``).
+    Results do not depend on it."""
+    global _threads
+    _threads = IntRule(1, _MAX_THREADS).check("threads", n)
+
+
+def get_threads() -> int:
+    """The thread count :func:`set_threads` set."""
+    return _threads
+
+
+def _transcendentals_exact() -> bool:
+    """Whether the compiled log/cos equal this numpy's (checked once per process)."""
+    global _exact_transcendentals
+    if _exact_transcendentals is None:
+        _exact_transcendentals = K.numpy_transcendentals_match()
+    return _exact_transcendentals
+
+
+def _um_fits(cfg: TileConfig) -> bool:
+    """Whether every intermediate of the update management fits the kernel's wide integers
+    (worst case: full-scale x_max, d_max, 32-bit registers)."""
+    nx = numerics(cfg)
+    vmax, reg = nx.value_max, (1 << 32) - 1
+    c_max = max(reg, (reg * max(isq_table(nx.bl_max)) + (1 << 23)) >> 24)
+    r_max = math.isqrt((vmax * vmax) << (2 * nx.um_sqrt_frac))
+    pk_max = (c_max * r_max) >> nx.peak_shift
+    pkd_max = (pk_max * pk_max) >> (nx.prob_bits + nx.um_peak_frac)
+    recip_max = (1 << nx.recip_point)
+    return (nx.gain_point + nx.prob_bits + 2 < 62 and 2 * vmax.bit_length() + 2 * nx.um_sqrt_frac < 127
+            and r_max < (1 << 52) and (c_max * r_max).bit_length() < 127 and pk_max < (1 << 62)
+            and (pk_max * pk_max).bit_length() < 127
+            and (max(min(pkd_max, nx.gain_max), 1) * recip_max).bit_length() < 127
+            and reg * vmax < (1 << 63) and LRD_FRAC + 2 * nx.frac_bits < 127
+            and nx.gain_point + nx.prob_bits - C_FRAC - nx.frac_bits < 62)
+
+
+def fused_supported(cfg: TileConfig, crossbar) -> bool:
+    """The fused update reproduces the general path for a single-device
+    :class:`~rpu.models.Crossbar` of a constant-step, linear-step or soft-bounds device
+    without half-select disturb (exp_step's exp and the disturb stay on the general path),
+    when this numpy's log/cos are the compiled ones and the UM integers fit."""
+    return (type(crossbar) is Crossbar and cfg.device.model in _STEP_MODELS
+            and cfg.device.disturb == 0 and _um_fits(cfg) and _transcendentals_exact())
+
+
+class FusedUpdate:
+    """``FusedUpdate(tile)``: the fused update of a :class:`~rpu.models.TileReference` whose
+    configuration :func:`fused_supported` accepts.  It owns the workspaces (sized at
+    construction: O(M + N + threads·queue), nothing of matrix size) and keeps the tile's
+    stream states and registers in step."""
+
+    def __init__(self, tile):
+        cfg, dev = tile.cfg, tile.crossbar.devices
+        nx = numerics(cfg)
+        n, m = cfg.in_size, cfg.out_size
+        self.tile, self.n, self.m = tile, n, m
+        self.tmax = 4 * tile.streams.bl_max
+        c = cfg.device
+        ip = np.zeros(K.IP_ISQ + nx.bl_max + 1, np.int64)
+        ip[[K.IP_N, K.IP_M, K.IP_P, K.IP_ONE, K.IP_SH, K.IP_GAIN_MAX, K.IP_R, K.IP_S, K.IP_T,
+            K.IP_PEAK_SHIFT, K.IP_NX_BL_MAX, K.IP_DEN_BITS, K.IP_NOUM_SHIFT]] = [
+            n, m, nx.prob_bits, nx.prob_one, nx.gain_point, nx.gain_max, nx.recip_point,
+            nx.um_sqrt_frac, nx.um_peak_frac, nx.peak_shift, nx.bl_max, LRD_FRAC + 2 * nx.frac_bits,
+            nx.gain_point + nx.prob_bits - C_FRAC - nx.frac_bits]
+        ip[K.IP_MODEL] = _STEP_MODELS[c.model]
+        ip[K.IP_TMAX], ip[K.IP_CH], ip[K.IP_BLOCKS] = self.tmax, _QUEUE, _MAX_THREADS
+        ip[K.IP_ISQ:] = isq_table(nx.bl_max)
+        self.ip = ip
+        f32 = np.float32
+        from .devices import _ratio
+        self.fp = np.array([float(1 << nx.frac_bits), float(nx.value_max), f32(c.dw_min_std),
+                            f32(_ratio(c.gamma_up, c.w_max)), f32(_ratio(c.gamma_down, c.w_min))],
+                           np.float64)
+        s = tile.streams
+        self.cu = np.concatenate([
+            np.array([dev.key], np.uint64),
+            _jump_table(X_WIDTH, tuple(X_TAPS), s.prob_bits).reshape(-1),
+            _jump_table(D_WIDTH, tuple(D_TAPS), s.prob_bits).reshape(-1),
+            s._x_cols[0].reshape(-1), s._x_cols[1].reshape(-1),
+            s._d_cols[0].reshape(-1), s._d_cols[1].reshape(-1)]).astype(np.uint64)
+        assert K._JD - K._JX == 8 * 256 and self.cu.size == K._TAPS + 8 * (n + m)
+        self.st = np.zeros(2, np.uint64)
+        self.out = np.zeros(10, np.int64)
+        self.ws = K.workspace(n, m, self.tmax, _MAX_THREADS, _QUEUE)
+        self._stuck = (dev.stuck.reshape(-1) if dev.stuck is not None else np.zeros(0, np.bool_))
+        self._par = dev._rec.view(np.float32)
+        self._regs = None
+        self._parallel_ok = m * n >= PARALLEL_MIN_DEVICES
+
+    def _load_regs(self, regs: dict) -> None:
+        ip = self.ip
+        ip[[K.IP_BL, K.IP_BL_MAX, K.IP_DYN, K.IP_UM, K.IP_UM_C, K.IP_UM_C1, K.IP_UM_LRDW]] = [
+            regs["bl"], regs["bl_max"], regs["dyn_bl"], regs["um_enable"], regs["um_c"],
+            regs["um_c1"], regs["um_lr_dw"]]
+        self._regs = regs
+
+    def run(self, X: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """Apply the updates of the rows of float64 C-contiguous ``X`` (B, N), ``D`` (B, M);
+        returns the kernel's ``out`` (see :func:`~rpu.models.kernels.update_batch`)."""
+        tile = self.tile
+        if tile.regs is not self._regs:
+            self._load_regs(tile.regs)
+        s, st = tile.streams, self.st
+        st[0], st[1] = s.x_state, s.d_state
+        parallel = _threads > 1 and self._parallel_ok
+        if parallel and numba.get_num_threads() != _threads:
+            numba.set_num_threads(_threads)
+        self.ip[K.IP_BLOCKS] = _threads if parallel else 1
+        ws, dev = self.ws, tile.crossbar.devices
+        out = self.out
+        K.update_batch(X, D, self.ip, self.fp, self.cu, st, dev._rec, self._par,
+                       dev.w.reshape(-1), self._stuck, ws["wi"], ws["wu"], ws["wc"], ws["wb"],
+                       ws["wf"], out, parallel)
+        if out[0]:
+            raise ValueError(f"{'x' if out[0] == 1 else 'd'} must be finite (no NaN/inf)")
+        s.x_state, s.d_state = int(st[0]), int(st[1])
+        return out
+
+    def last_codes(self):
+        """(x_codes, d_codes, x_clip, d_clip) of the last sample, as copies."""
+        n, m, wi, wb = self.n, self.m, self.ws["wi"], self.ws["wb"]
+        return (wi[n + m:2 * n + m].copy(), wi[2 * n + m:2 * n + 2 * m].copy(),
+                wb[:n].copy(), wb[n:n + m].copy())
