@@ -12,16 +12,14 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.config import IntRule, check_instance
+from rpu.config import MAX_LINES, IntRule, check_instance
+from rpu.spec.encodings import RESP_OKAY, RESP_SLVERR
 from rpu.spec.formats import REG_BITS
 from rpu.spec.registers import RegisterMap
 
 from .common import counter_range
 
-__all__ = ["register_layout", "AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters", "RESP_OKAY",
-           "RESP_SLVERR"]
-
-RESP_OKAY, RESP_SLVERR = 0, 2
+__all__ = ["register_layout", "AXI4LiteSignature", "AXI4StreamSignature", "AXILiteRegisters"]
 
 
 def register_layout(register) -> data.FlexibleLayout:
@@ -50,7 +48,7 @@ class AXI4StreamSignature(wiring.Signature):
     """AXI4-Stream with ``tdata``/``tvalid``/``tready``/``tlast`` (source's view)."""
 
     def __init__(self, data_width: int):
-        IntRule(1, 4096).check("data_width", data_width)
+        IntRule(1, MAX_LINES).check("data_width", data_width)
         self.data_width = data_width
         super().__init__({"tdata": Out(data_width), "tvalid": Out(1), "tready": In(1),
                           "tlast": Out(1)})
