@@ -8,6 +8,8 @@ tile's ``CYC_*`` registers count from the cycle the run sequencer commits an ope
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rpu.config import TileConfig
 
 from .formats import numerics
@@ -17,6 +19,7 @@ __all__ = [
     "nm_cycles", "um_cycles", "ADC_RESET_CYCLES", "adc_read_cycles", "adc_timeout_cycles",
     "window_cycles", "pulser_cycles", "VECTOR_SETS", "READ_FIXED", "UPDATE_FIXED",
     "read_cycles", "update_cycles", "vector_cycles", "update_period",
+    "Stage", "command_stages", "command_cycles", "burst_stages",
 ]
 
 ARITH_BITS_PER_CYCLE = 2   # result bits per cycle of the sequential divider and square root
@@ -118,3 +121,145 @@ def update_period(cfg: TileConfig, phases: int, bl: int) -> int:
     load through UM to its conversion, ``2 + B_x + B_d + L_um + max(B_x, B_d)`` cycles,
     under three load times."""
     return max(update_cycles(cfg, phases, bl), vector_cycles(cfg), um_cycles(cfg))
+
+
+# -- the schedule of a command on an idle tile ----------------------------------------------
+#
+# Cycle 0 is the cycle the host's CTRL write is accepted (AXI AW and W handshake); the
+# stream is assumed to offer every beat as soon as the loader takes it and the front-end to
+# answer each conversion ``latency`` cycles after its start.  The stage lengths are the
+# terms of the formulas above; between two stages the hand-over cycles below.
+
+LOAD_TAKE = 1      # the loader takes the queued command in the cycle after the CTRL write
+READ_HANDOFF = 2   # a loaded read: marked by the manage stage, then NM started
+UPDATE_HANDOFF = 1  # a loaded update: the manage stage starts UM
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a command's schedule: ``cycles`` cycles from cycle ``first`` (cycle 0
+    = the CTRL write), the formula ``term`` its length is (e.g. ``"1 + B_x"``)."""
+
+    name: str
+    first: int
+    cycles: int
+    term: str
+
+    @property
+    def last(self) -> int:
+        return self.first + self.cycles - 1
+
+    @property
+    def end(self) -> int:
+        """The cycle after the stage."""
+        return self.first + self.cycles
+
+
+def _run_stages(cfg: TileConfig, op: str, commit: int, *, passes: int, latency: int,
+                phases: int, bl: int) -> list[Stage]:
+    """The run stage from its commit cycle: a read's passes or an update's phases."""
+    c = cfg.converters
+    out = [Stage("commit", commit, 1, "commit")]
+    if op == "update":
+        t = commit + 1
+        for k in range(phases):
+            out.append(Stage(f"phase {k + 1}/{phases}", t, bl * c.slot_cycles, "BL·slot_cycles"))
+            t += bl * c.slot_cycles
+        return out + [Stage("done", t, 1, "done")]
+    lanes = cfg.host.stream_width
+    n_in, n_out = (cfg.in_size, cfg.out_size) if op == "forward" else (cfg.out_size, cfg.in_size)
+    b_in, b_out = stream_beats(n_in, lanes), stream_beats(n_out, lanes)
+    window = cfg.dac_max * c.slot_cycles
+    t = commit + 1
+    for p in range(passes):
+        if p:
+            out.append(Stage("reload", t, b_in, "B_in"))
+            t += b_in
+            out.append(Stage("commit", t, 1, "commit"))
+            t += 1
+        for name, n, term in (("integrator reset", ADC_RESET_CYCLES, "reset"),
+                              ("read window", window, "dac_max·slot_cycles"),
+                              ("conversion", c.lines_per_adc * (latency + 1),
+                               "lines_per_adc·(L_a + 1)"),
+                              ("decide", 2, "conv_done + BM decision")):
+            out.append(Stage(name, t, n, term))
+            t += n
+    return out + [Stage("results", t, b_out, "B_out"), Stage("done", t + b_out, 1, "done")]
+
+
+def command_stages(cfg: TileConfig, op: str, *, passes: int = 1, latency: int | None = None,
+                   phases: int = 4, bl: int | None = None) -> list[Stage]:
+    """The schedule of one command ``op`` ("forward", "backward", "update") on an idle tile,
+    from its CTRL write (cycle 0) to the cycle the operation is done (``ev_done``, the last
+    cycle its ``CYC_*`` counts): CTRL write, load (``1 + B``), hand-over, NM or UM
+    (``nm_cycles`` / ``um_cycles``), conversion into the shadow (``B_in`` / ``max(B_x, B_d)``),
+    then the run (commit, per pass integrator reset, read window, conversion, decision; or
+    per active phase ``BL·slot_cycles``).  ``latency`` defaults to ``adc_latency``, ``bl`` to
+    ``cfg.update.bl``; ``phases`` are the update's active sign phases (0..4)."""
+    latency = cfg.converters.adc_latency if latency is None else latency
+    bl = cfg.update.bl if bl is None else bl
+    lanes = cfg.host.stream_width
+    bx, bd = stream_beats(cfg.in_size, lanes), stream_beats(cfg.out_size, lanes)
+    out = [Stage("CTRL write", 0, 1, "CTRL write")]
+    if op == "update":
+        load = Stage("load", LOAD_TAKE, vector_cycles(cfg), "1 + B_x + B_d")
+        hand = Stage("hand-over", load.end, UPDATE_HANDOFF, "UM start")
+        mgmt = Stage("UM", hand.end, um_cycles(cfg), "um_cycles")
+        conv = Stage("convert", mgmt.end, max(bx, bd), "max(B_x, B_d)")
+    elif op in ("forward", "backward"):
+        b_in, name = (bx, "x") if op == "forward" else (bd, "d")
+        load = Stage("load", LOAD_TAKE, vector_cycles(cfg, op=op), f"1 + B_{name}")
+        hand = Stage("hand-over", load.end, READ_HANDOFF, "manage, NM start")
+        mgmt = Stage("NM", hand.end, nm_cycles(cfg), "nm_cycles")
+        conv = Stage("convert", mgmt.end, b_in, f"B_{name}")
+    else:
+        raise ValueError(f"op must be 'forward', 'backward' or 'update', not {op!r}")
+    out += [load, hand, mgmt, conv]
+    return out + _run_stages(cfg, op, conv.end, passes=passes, latency=latency,
+                             phases=phases, bl=bl)
+
+
+def command_cycles(cfg: TileConfig, op: str, **kw) -> int:
+    """Cycles from a command's CTRL write (cycle 0) to its done cycle on an idle tile
+    (:func:`command_stages`; the keywords are its)."""
+    return command_stages(cfg, op, **kw)[-1].first
+
+
+def burst_stages(cfg: TileConfig, count: int, *, phases: int = 4,
+                 bl: int | None = None) -> list[list[Stage]]:
+    """The schedules of ``count`` updates started by one CTRL write (``CTRL.count``), the
+    stream offering every beat at once: each update's load, UM, conversion and run, as the
+    pipeline overlaps them (load k+1 right after load k while a set is free, UM when the
+    manager's last result was taken, conversion when the shadow is free, the run when the
+    previous update is done).  The runs' starts are ``update_period`` apart once the
+    pipeline is full."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive integer, not {count!r}")
+    bl = cfg.update.bl if bl is None else bl
+    lanes = cfg.host.stream_width
+    bx, bd = stream_beats(cfg.in_size, lanes), stream_beats(cfg.out_size, lanes)
+    um, beats = um_cycles(cfg), max(bx, bd)
+    out: list[list[Stage]] = []
+    take = LOAD_TAKE
+    conv_ends: list[int] = []
+    um_take = prev_commit = commit_prev_done = None
+    for k in range(count):
+        if k >= VECTOR_SETS:             # the set is free once update k-3 is converted
+            take = max(take, conv_ends[k - VECTOR_SETS] + 1)
+        load = Stage("load", take, 1 + bx + bd, "1 + B_x + B_d")
+        um_start = load.end if um_take is None else max(load.end, um_take)
+        mgmt = Stage("UM", um_start + 1, um, "um_cycles")
+        done_um = mgmt.last
+        take_um = done_um if not out else max(done_um, conv_ends[-1] + 1, prev_commit + 1)
+        conv = Stage("convert", take_um + 1, beats, "max(B_x, B_d)")
+        commit = conv.end if not out else max(conv.end, commit_prev_done + 1)
+        stages = [load, Stage("hand-over", um_start, 1, "UM start"), mgmt]
+        if take_um > done_um:
+            stages.append(Stage("UM result held", done_um + 1, take_um - done_um, "wait"))
+        stages.append(conv)
+        run = _run_stages(cfg, "update", commit, passes=1, latency=0, phases=phases, bl=bl)
+        out.append(stages + run)
+        conv_ends.append(conv.last)
+        um_take, prev_commit, commit_prev_done = take_um, commit, run[-1].first
+        take = load.end
+    return out
