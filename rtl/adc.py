@@ -108,7 +108,7 @@ class AdcInterface(wiring.Component):
                 m.d.sync += cells[i].eq(cells[i + self.lanes] if i + self.lanes < self.lines else 0)
         cnt = Signal(range(max(self.window_cycles, self.reset_cycles, self.timeout_cycles) + 1))
         grp = Signal(range(max(2, self.lpa)))   # never zero-width (Verilator ASCRANGE)
-        beat = Signal(range(self.beats))
+        beat = Signal(range(max(2, self.beats)))   # never zero-width (one-beat results)
         m.d.comb += self.adc_sel.eq(grp)
 
         # saturation of the codes arriving now
