@@ -358,10 +358,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    from .sweep import SweepError
     from .train import MissingExtra
     try:
         return args.func(args)
-    except (ConfigError, MissingExtra) as e:
+    except (ConfigError, MissingExtra, SweepError) as e:
         print(f"rpu {args.command}: error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # a clean line for known user-facing failures

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .config import FloatRule, IntRule
 
-__all__ = ["point_key", "run_point", "run_points", "device_sweep", "SWEEPS", "summarise",
+__all__ = ["SweepError", "point_key", "run_point", "run_points", "device_sweep", "SWEEPS", "summarise",
            "write_table", "plot_sweep", "load_results"]
 
 #: the device-sensitivity sweeps: parameter → (TileConfig overrides per value, values, label)
@@ -38,6 +38,10 @@ SWEEPS = {
     "bl": dict(values=[1, 2, 5, 10, 20, 31], label="BL (fixed, dynamic BL off)",
                config=lambda v: {"bl": v, "dynamic_bl": False}, log=True),
 }
+
+
+class SweepError(RuntimeError):
+    """The sweep cannot run (e.g. no scheduler at the given address); one-line message."""
 
 
 def point_key(point: dict) -> str:
@@ -113,10 +117,14 @@ def run_points(points: list, results_path, *, scheduler: str | None = None, work
         f"{len(todo)} to run")
     if todo:
         if scheduler:
-            client, cluster = distributed.Client(scheduler), None
+            try:
+                client, cluster = distributed.Client(scheduler, timeout=10), None
+            except (OSError, TimeoutError, ValueError) as e:
+                raise SweepError(f"scheduler: cannot connect to {scheduler!r}: {e}") from None
         else:
+            # ":0": the scheduler's HTTP server on any free port (8787 may be taken)
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                               processes=True, dashboard_address=None)
+                                               processes=True, dashboard_address=":0")
             client = distributed.Client(cluster)
         try:
             futures = client.map(run_point, todo, pure=False)

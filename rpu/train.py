@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rpu.models.layers import TRAINING_WEIGHT_SCALE
+
 from .config import EnumRule, FloatRule, IntRule, TileConfig, check_instance
 
 __all__ = ["TrainSettings", "Activation", "InputRange", "TrainReport", "RunResult", "EpochRecord",
@@ -82,7 +84,7 @@ class TrainSettings:
     seed: int = _f(0, IntRule(0, (1 << 32) - 1), "seed of the initial weights, data order and tiles")
     activation: Activation = _f(Activation.SIGMOID, EnumRule(Activation), "hidden units")
     inputs: InputRange = _f(InputRange.UNIT, EnumRule(InputRange), "pixel range")
-    weight_scale: float = _f(1.0, FloatRule(0.0, 1e3, lo_open=True),
+    weight_scale: float = _f(TRAINING_WEIGHT_SCALE, FloatRule(0.0, 1e3, lo_open=True),
                              "analog layers: layer weight = weight_scale × device weight")
 
     def __post_init__(self):

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -99,6 +100,24 @@ def test_same_initial_weights():
         full = np.hstack([W, b[:, None]])
         # float32 devices, each clipped to its own bounds
         assert np.allclose(np.hstack([Wa, ba[:, None]]), np.clip(full, lo, hi), atol=1e-6)
+
+
+def test_tileconfig_defaults_warn_about_clipped_updates():
+    """The issue's failing set-up (BL 10 fixed, no weight scale): the output layer clips a
+    line in nearly every update (measured ≈ 1.0 per update, docs/training.md), far over
+    the 0.1 threshold: one UpdateClipWarning naming dynamic BL; the training defaults
+    (dynamic BL, γ = 2) clip nothing (measured 0) and do not warn."""
+    from rpu.models.layers import UpdateClipWarning, training_config
+    settings = TrainSettings(epochs=1, weight_scale=1.0)
+    with pytest.warns(UpdateClipWarning) as caught:
+        report = train(settings, training_config(dynamic_bl=False), kinds=("analog",), progress=False)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, UpdateClipWarning)]
+    assert len(msgs) == 1 and msgs[0].startswith("layer 2 (32→10)") and "dynamic_bl=True" in msgs[0]
+    assert report.runs["analog"].clip_warnings == msgs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UpdateClipWarning)
+        ok = train(TrainSettings(epochs=1), kinds=("analog",), progress=False)
+    assert ok.runs["analog"].clip_warnings == [] and ok.runs["analog"].epochs[0].update_clipped == 0
 
 
 def run_cli(*args):
