@@ -50,8 +50,6 @@ def points(settings: dict, config: dict, seeds) -> list:
             for kind in ("float", "analog"):
                 for seed in seeds:
                     s = {**settings, "activation": activation, "inputs": inputs, "seed": seed}
-                    if kind == "float":          # analog-only settings: one shared baseline
-                        s.pop("weight_scale", None)
                     p = dict(kind=kind, settings=s, group=f"{activation}/{inputs}")
                     if kind == "analog":
                         p["config"] = config

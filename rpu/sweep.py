@@ -45,9 +45,18 @@ class SweepError(RuntimeError):
 
 
 def point_key(point: dict) -> str:
-    """Canonical JSON of what a point trains (kind, settings, config; labels such as
-    ``sweep``/``value`` left out): its identity in the results file."""
-    what = {k: point.get(k, {}) for k in ("kind", "settings", "config")}
+    """Canonical JSON of what a point trains: its kind, the resolved trainer settings and,
+    for an analog point, the resolved tile config (so ``2`` and ``2.0``, or a default given
+    explicitly, are one point; labels such as ``sweep``/``value`` are left out; analog-only
+    settings are left out of a float point).  Its identity in the results file."""
+    from rpu.train import ANALOG_ONLY, TrainSettings
+    settings = TrainSettings(**point.get("settings", {})).to_dict()
+    what = {"kind": point["kind"], "settings": settings}
+    if point["kind"] == "float":
+        for name in ANALOG_ONLY:
+            settings.pop(name, None)
+    else:
+        what["config"] = _config(point.get("config", {})).to_dict()
     return json.dumps(what, sort_keys=True, separators=(",", ":"))
 
 
@@ -92,6 +101,7 @@ def load_results(path) -> dict:
                 r = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            r["key"] = point_key(r["point"])        # (re-keyed: keys follow point_key)
             out[r["key"]] = r
     return out
 

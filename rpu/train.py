@@ -33,7 +33,7 @@ from rpu.models.layers import TRAINING_WEIGHT_SCALE
 
 from .config import EnumRule, FloatRule, IntRule, TileConfig, check_instance
 
-__all__ = ["TrainSettings", "Activation", "InputRange", "TrainReport", "RunResult", "EpochRecord",
+__all__ = ["ANALOG_ONLY", "TrainSettings", "Activation", "InputRange", "TrainReport", "RunResult", "EpochRecord",
            "train", "load_digits_split", "MLP", "init_weights", "MissingExtra", "require"]
 
 _EXTRA = "pip install 'rpu-periphery[train]'"
@@ -53,6 +53,10 @@ def require(module: str, purpose: str):
     except ImportError:
         raise MissingExtra(f"{purpose} needs {module.split('.')[0]}, which is not installed: "
                            f"{_EXTRA}") from None
+
+
+#: settings only the analog network uses
+ANALOG_ONLY = ("weight_scale",)
 
 
 class Activation(enum.StrEnum):
@@ -462,6 +466,8 @@ def plot_report(report: TrainReport, path) -> Path:
     ax.set_xlabel("epoch")
     ax.set_ylabel("test error (%)")
     ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     s = report.settings
@@ -484,7 +490,8 @@ def plot_report(report: TrainReport, path) -> Path:
         ax.set_title(f"layer {k + 1}: {100 * a.pinned[k]:.1f} % of devices at a bound", fontsize=8)
         ax.set_xlabel("weight (layer units)")
         ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        if k == 0:
+            ax.legend(fontsize=7, framealpha=0.7)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
