@@ -118,13 +118,14 @@ def run_points(points: list, results_path, *, scheduler: str | None = None, work
     results_path.parent.mkdir(parents=True, exist_ok=True)
     done = load_results(results_path)
     todo, seen = [], set(done)
+    keys = {point_key(p) for p in points}
     for p in points:
         k = point_key(p)
         if k not in seen:
             todo.append(p)
             seen.add(k)
-    log(f"sweep: {len(points)} points, {len(points) - len(todo)} already in {results_path}, "
-        f"{len(todo)} to run")
+    log(f"sweep: {len(points)} points ({len(keys)} distinct), {len(keys) - len(todo)} already in "
+        f"{results_path}, {len(todo)} to run")
     if todo:
         if scheduler:
             try:

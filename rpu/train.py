@@ -223,7 +223,7 @@ class EpochRecord:
 class RunResult:
     kind: str                 # "float" or "analog"
     epochs: list
-    weights: list             # per layer (W, b) at the end (lists for JSON)
+    weights: list             # per layer (W, b) at the end (b None without bias)
     bounds: list | None = None    # analog: per layer (b_min, b_max) of the devices
     pinned: list | None = None    # analog: per layer, fraction of devices at a bound
     init_clipped: int = 0         # analog: initial weights beyond their device's bounds
@@ -280,6 +280,8 @@ def _progress(total: int, desc: str, enabled: bool | None):
 
 
 def _clip_fractions(layers) -> tuple[float, float, float, list]:
+    """(update lines clipped, read lines saturated, host values saturated) as fractions
+    over the analog ``layers`` since their last reset, the same per layer; then resets."""
     per_layer, tot = [], np.zeros(6)
     for layer in layers:
         c = getattr(layer, "clips", None)
