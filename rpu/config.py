@@ -37,7 +37,8 @@ __all__ = [
     "IntRule", "FloatRule", "BoolRule", "EnumRule", "check_instance",
     "NoiseManagement", "DeviceModel",
     "ConverterConfig", "HostConfig", "IOConfig", "UpdateConfig", "DeviceConfig",
-    "MultiConductanceConfig", "TileConfig", "DEVICE_PRESETS", "MAX_LINES",
+    "MultiConductanceConfig", "TileConfig", "DEVICE_PRESETS", "MAX_LINES", "TRAINING_DEFAULTS",
+    "TRAINING_WEIGHT_SCALE",
 ]
 
 MAX_LINES = 4096                  # lines per side the generator supports (docs/spec.md §6)
@@ -433,6 +434,17 @@ class MultiConductanceConfig(_Validated):
     max_iterations: int = _f(8, IntRule(1, 255), "closed-loop programming iterations per device")
     refresh_threshold: float = _f(0.9, FloatRule(0.0, 1.0, lo_open=True),
                                   "MSP refresh when both devices exceed this fraction of w_max")
+
+
+# -- training ------------------------------------------------------------------------------
+
+#: the update fields the training layers change from :class:`TileConfig`'s defaults (the
+#: spec's demo tile: BL 10 fixed) so a default network trains within 1 % of floating point
+#: (measurement: docs/training.md, "Defaults")
+TRAINING_DEFAULTS = dict(dynamic_bl=True, bl_max=31)
+#: the layers' default digital weight scale γ (layer weight = γ · device weight): the
+#: devices' ±0.6 become ±1.2 in the layer (docs/training.md, "Defaults")
+TRAINING_WEIGHT_SCALE = 2.0
 
 
 # -- the tile --------------------------------------------------------------------------------
