@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from amaranth import Module
 
 from rpu.config import TileConfig
 from rpu.rtl.axi import RESP_OKAY, RESP_SLVERR, AXILiteRegisters
@@ -50,6 +51,9 @@ def test_register_slave_amaranth_sim():
     cfg = TileConfig(in_size=8, out_size=4)
     rm = register_map(cfg)
     dut = AXILiteRegisters(rm)
+    top = Module()                    # the owner of PULSES_X: word i reads 100 + i
+    top.submodules.regs = dut
+    top.d.comb += dut.pulses_x.eq(100 + dut.pulses_x_index)
     seen = {"illegal": 0, "ctrl": [], "done": False}
 
     async def watch(ctx):
@@ -63,12 +67,11 @@ def test_register_slave_amaranth_sim():
 
     async def tb(ctx):
         bus = dut.bus
-        for i in range(cfg.in_size):
-            ctx.set(dut.pulses_x[i], 100 + i)
         ctx.set(dut.id, 0xCAFE)
         ctx.set(dut.error, 0b101)
         assert await _read(ctx, bus, rm.addr("ID")) == 0xCAFE
         assert await _read(ctx, bus, rm.addr("PULSES_X", 5)) == 105
+        assert await _read(ctx, bus, rm.addr("PULSES_X", cfg.in_size - 1)) == 100 + cfg.in_size - 1
         assert await _read(ctx, bus, rm.addr("CONFIG")) == rm["CONFIG"].reset
         good = rm.encode("CONFIG", bl=7)
         assert await _write(ctx, bus, rm.addr("CONFIG"), good) == RESP_OKAY
@@ -89,4 +92,4 @@ def test_register_slave_amaranth_sim():
         assert seen["illegal"] == 5
         assert seen["ctrl"] == [0x5]
 
-    simulate(dut, tb_all, watch)
+    simulate(top, tb_all, watch)
