@@ -91,7 +91,9 @@ class VectorBuffer(wiring.Component):
         m = Module()
         depth = max(2, self.beats)       # a 1-word memory's zero-width address fails lint
         m.submodules.beats = mem = Memory(shape=len(self.data), depth=depth, init=[])
-        head = Signal(range(depth), reset_less=True)         # like the contents: no reset
+        # the contents have no reset (every use follows a full load, whatever the pointer);
+        # the pointer has one, or an X sampled before the first edge stays X in Icarus
+        head = Signal(range(depth))
         rd, wr = mem.read_port(domain="comb"), mem.write_port()
         m.d.comb += [rd.addr.eq(head), self.head.eq(rd.data),
                      wr.addr.eq(head), wr.data.eq(self.data), wr.en.eq(self.push)]
