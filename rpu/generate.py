@@ -11,7 +11,15 @@ from pathlib import Path
 from .config import TileConfig
 from .errors import RpuError, output_dir
 
-__all__ = ["generate", "lint_verilog", "LintError"]
+__all__ = ["generate", "lint_verilog", "check_line_lengths", "LintError", "MAX_LINE_CHARS"]
+
+# Longest line accepted in generated Verilog.  Verilator refuses a line of more than 40,000
+# preprocessor tokens; 4,000 characters stay far below that, and well above the longest line
+# the generator writes on purpose (a constant as wide as the widest line vector: 4096 lines
+# = 1,024 hex digits).  An expression that lists one term per line (15-30 characters each)
+# is over it from a few hundred lines on (7,006 characters at 256 lines before the banks
+# were built group by group); such lines grow with the tile (161,861 at 4096 lines).
+MAX_LINE_CHARS = 4000
 
 
 class LintError(RpuError):
@@ -24,10 +32,21 @@ def _status(message: str) -> None:
         print(f"rpu: {message}", file=sys.stderr, flush=True)
 
 
+def check_line_lengths(path: Path, limit: int = MAX_LINE_CHARS) -> None:
+    """Raise :class:`LintError` naming the longest line of ``path`` if it exceeds ``limit``."""
+    with open(path) as f:
+        length, number = max(((len(line.rstrip("\n")), i) for i, line in enumerate(f, 1)),
+                             default=(0, 0))
+    if length > limit:
+        raise LintError(f"{path}:{number}: line of {length} characters (limit {limit}); "
+                        f"per-line terms listed one by one? (see rpu.rtl.wide)")
+
+
 def lint_verilog(path: Path, top: str) -> None:
-    """``verilator --lint-only`` with only the documented Amaranth width waivers; the report
-    goes to ``<file>.lint.log`` beside the file."""
+    """Line lengths (:func:`check_line_lengths`), then ``verilator --lint-only`` with only the
+    documented Amaranth width waivers; the report goes to ``<file>.lint.log`` beside the file."""
     from rpu.testbench.simulators import VERILATOR_WAIVERS, setup_verilator
+    check_line_lengths(path)
     setup_verilator()
     res = subprocess.run(["verilator", "--lint-only", *VERILATOR_WAIVERS, "--top-module", top,
                           str(path)], capture_output=True, text=True)

@@ -3,15 +3,17 @@ crossbar-side port set an analog front-end (or an FPGA emulation of one) connect
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
 from rpu.config import ConfigValueError, TileConfig, check_instance
-from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters, register_layout
-from .controller import AnalogReadSignature, TileController
 from rpu.spec.encodings import ErrorFlag, Op
 from rpu.spec.registers import register_map
+
+from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters, register_layout
+from .controller import AnalogReadSignature, TileController
+from .counters import LineCounters
 
 __all__ = ["Tile", "tile_signature"]
 
@@ -139,14 +141,10 @@ class Tile(wiring.Component):
                      regs.bm_giveups.eq(ctrl.bm_giveups_total)]
 
         # ---- per-line update pulse counters (endurance), saturating ----
-        for name, pos, neg, n in (("pulses_x", ctrl.x_pos, ctrl.x_neg, cfg.in_size),
-                                  ("pulses_d", ctrl.d_pos, ctrl.d_neg, cfg.out_size)):
-            ports = getattr(regs, name)
-            for i in range(n):
-                c = Signal(32, name=f"{name}_{i}")
-                with m.If(clear):
-                    m.d.sync += c.eq(0)
-                with m.Elif(ctrl.upd_slot & (pos[i] | neg[i]) & ~c.all()):
-                    m.d.sync += c.eq(c + 1)
-                m.d.comb += ports[i].eq(c)
+        for reg, pos, neg in (("PULSES_X", ctrl.x_pos, ctrl.x_neg),
+                              ("PULSES_D", ctrl.d_pos, ctrl.d_neg)):
+            m.submodules[reg.lower()] = lc = LineCounters(rm[reg].count)
+            m.d.comb += [lc.inc.eq(Mux(ctrl.upd_slot, pos | neg, 0)), lc.clear.eq(clear),
+                         getattr(regs, reg.lower()).eq(lc.value)]
+            m.d.comb += lc.index.eq(getattr(regs, reg.lower() + "_index"))
         return m

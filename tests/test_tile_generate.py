@@ -5,8 +5,10 @@ import re
 
 import pytest
 
+import pytest
+
 from rpu.config import TileConfig
-from rpu.generate import generate, lint_verilog
+from rpu.generate import MAX_LINE_CHARS, LintError, check_line_lengths, generate, lint_verilog
 from rpu.rtl.blocks import TOP_NAME, tile_blocks
 from rpu.rtl.generate import write_verilog
 from rpu.rtl.tile import Tile
@@ -73,3 +75,21 @@ def test_comb_blocks_run_at_time_zero():
     assert text.count("always @*") == sum(text.count(f"if ({t} ) begin end") for t in triggers)
     with pytest.raises(RuntimeError, match="module m has"):
         evaluate_comb_at_time_zero("module m(a);\n  always @* begin end\nendmodule\n")
+
+
+def test_mid_size_tile_has_no_long_line(tmp_path):
+    """256 × 64: the banks, counters and ADC buffers build their line vectors group by
+    group (rtl/wide.py), so no line grows with the tile (the per-line Cat/any expressions
+    wrote 7,006 characters here, 161,861 at 4096 × 4096, where Verilator refused them)."""
+    cfg = TileConfig(in_size=256, out_size=64)
+    out = generate(cfg, tmp_path, lint=True)          # lint includes check_line_lengths
+    longest = max(map(len, out[TOP_NAME].read_text().splitlines()))
+    assert longest <= MAX_LINE_CHARS // 2, longest
+
+
+def test_line_length_check_names_the_line(tmp_path):
+    path = tmp_path / "long.v"
+    path.write_text("module m;\n  assign a = {" + "b, " * 2000 + "c};\nendmodule\n")
+    with pytest.raises(LintError, match=r"long.v:2: line of 6017 characters \(limit 4000\)"):
+        check_line_lengths(path)
+    check_line_lengths(path, limit=7000)
