@@ -130,7 +130,7 @@ def config_from_args(args: argparse.Namespace, base: dict | None = None) -> Tile
 def _cmd_generate(args) -> int:
     from .generate import generate
     cfg = config_from_args(args)
-    out = generate(cfg, Path(args.output), lint=not args.no_lint)
+    out = generate(cfg, Path(args.output), lint=not args.no_lint, prefix=args.prefix)
     for kind, path in out.items():
         print(f"{kind:>10}: {path}")
     return 0
@@ -327,6 +327,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="folder to write into (created if needed)")
     g.add_argument("--no-lint", action="store_true",
                    help="skip the verilator --lint-only check of the Verilog")
+    g.add_argument("--prefix", default="", metavar="P",
+                   help="put P in front of every module name (P rpu_tile, P rpu_tile.controller…), "
+                        "to integrate the tile beside other IP (default none)")
     _add_config_options(g)
     g.set_defaults(func=_cmd_generate)
 

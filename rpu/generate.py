@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import TileConfig
+from .config import ConfigError, TileConfig
 from .errors import RpuError, output_dir
 
 __all__ = ["generate", "lint_verilog", "check_line_lengths", "LintError", "MAX_LINE_CHARS"]
@@ -59,14 +59,26 @@ def lint_verilog(path: Path, top: str) -> None:
                         f"{path}; first: {first} (report: {log})")
 
 
-def generate(cfg: TileConfig, out_dir: Path, *, lint: bool = True) -> dict[str, Path]:
-    """Write the tile's Verilog (one file per top block), params.json and register map."""
+#: a module-name prefix: a Verilog identifier start (letters, digits, underscores)
+_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def generate(cfg: TileConfig, out_dir: Path, *, lint: bool = True, prefix: str = "") -> dict[str, Path]:
+    """Write the tile's Verilog (one file per top block), params.json and register map.
+
+    ``prefix`` goes in front of every module name (the top ``<prefix>rpu_tile`` and its
+    submodules ``<prefix>rpu_tile.controller…``), and of the file name, so the tile can sit
+    beside other IP."""
     from rpu.rtl.blocks import tile_blocks
     from rpu.rtl.generate import write_verilog
 
+    if not isinstance(prefix, str) or (prefix and not _PREFIX.match(prefix)):
+        raise ConfigError(f"prefix must be empty or a Verilog identifier start (letters, "
+                          f"digits, _; not a digit first), not {prefix!r}")
     out_dir = output_dir(out_dir)
     written: dict[str, Path] = {}
-    for name, component in tile_blocks(cfg).items():
+    for base, component in tile_blocks(cfg).items():
+        name = prefix + base
         t0 = time.monotonic()
         _status(f"elaborating {name} ({cfg.out_size}×{cfg.in_size}) and writing its Verilog")
         path = write_verilog(component, name, out_dir)
@@ -74,7 +86,7 @@ def generate(cfg: TileConfig, out_dir: Path, *, lint: bool = True) -> dict[str, 
         if lint:
             _status(f"linting {path} with verilator --lint-only")
             lint_verilog(path, name)
-        written[name] = path
+        written[base] = path
     params = out_dir / "params.json"
     params.write_text(cfg.to_json() + "\n")
     written["params"] = params

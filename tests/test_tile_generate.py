@@ -93,3 +93,16 @@ def test_line_length_check_names_the_line(tmp_path):
     with pytest.raises(LintError, match=r"long.v:2: line of 6017 characters \(limit 4000\)"):
         check_line_lengths(path)
     check_line_lengths(path, limit=7000)
+
+
+def test_module_names_are_stable_and_take_a_prefix(tmp_path):
+    """No generated suffixes ($N) in module names; --prefix goes in front of every one."""
+    out = generate(TileConfig(in_size=4, out_size=3), tmp_path, lint=True, prefix="acme_")
+    text = out[TOP_NAME].read_text()
+    names = re.findall(r"^module ([^ (]+)", text, re.M)
+    assert out[TOP_NAME].name == "acme_rpu_tile.v" and names[0] == "acme_rpu_tile"
+    assert all(n.lstrip("\\").startswith("acme_rpu_tile") for n in names), names
+    assert not [n for n in names if "$" in n], names
+    assert "\\acme_rpu_tile.controller.run" in names
+    with pytest.raises(ValueError, match="prefix must be empty or a Verilog identifier start"):
+        generate(TileConfig(in_size=4, out_size=3), tmp_path, prefix="9x")
