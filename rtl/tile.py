@@ -141,9 +141,9 @@ class Tile(wiring.Component):
                      regs.bm_giveups.eq(ctrl.bm_giveups_total)]
 
         # ---- per-line update pulse counters (endurance), saturating ----
-        for reg, pos, neg in (("PULSES_X", ctrl.x_pos, ctrl.x_neg),
-                              ("PULSES_D", ctrl.d_pos, ctrl.d_neg)):
-            m.submodules[reg.lower()] = lc = LineCounters(rm[reg].count)
+        for reg, side, pos, neg in (("PULSES_X", "x", ctrl.x_pos, ctrl.x_neg),
+                                    ("PULSES_D", "d", ctrl.d_pos, ctrl.d_neg)):
+            m.submodules[f"pulse_counters_{side}"] = lc = LineCounters(rm[reg].count)
             m.d.comb += [lc.inc.eq(Mux(ctrl.upd_slot, pos | neg, 0)), lc.clear.eq(clear),
                          getattr(regs, reg.lower()).eq(lc.value)]
             m.d.comb += lc.index.eq(getattr(regs, reg.lower() + "_index"))
