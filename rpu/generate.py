@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError, TileConfig
+from .config import ConfigValueError, TileConfig
 from .errors import RpuError, output_dir
 
 __all__ = ["generate", "lint_verilog", "check_line_lengths", "LintError", "MAX_LINE_CHARS"]
@@ -73,7 +73,7 @@ def generate(cfg: TileConfig, out_dir: Path, *, lint: bool = True, prefix: str =
     from rpu.rtl.generate import write_verilog
 
     if not isinstance(prefix, str) or (prefix and not _PREFIX.match(prefix)):
-        raise ConfigError(f"prefix must be empty or a Verilog identifier start (letters, "
+        raise ConfigValueError(f"prefix must be empty or a Verilog identifier start (letters, "
                           f"digits, _; not a digit first), not {prefix!r}")
     out_dir = output_dir(out_dir)
     written: dict[str, Path] = {}
