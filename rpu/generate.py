@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigValueError, TileConfig
+from .console import status
 from .errors import RpuError, output_dir
 
 __all__ = ["generate", "lint_verilog", "check_line_lengths", "LintError", "MAX_LINE_CHARS"]
@@ -24,12 +25,6 @@ MAX_LINE_CHARS = 4000
 
 class LintError(RpuError):
     """``verilator --lint-only`` found problems (the message names the first and the log)."""
-
-
-def _status(message: str) -> None:
-    """A status line on a terminal (nothing in logs and CI)."""
-    if sys.stderr.isatty():
-        print(f"rpu: {message}", file=sys.stderr, flush=True)
 
 
 def check_line_lengths(path: Path, limit: int = MAX_LINE_CHARS) -> None:
@@ -80,11 +75,11 @@ def generate(cfg: TileConfig, out_dir: Path, *, lint: bool = True, prefix: str =
     for base, component in tile_blocks(cfg).items():
         name = prefix + base
         t0 = time.monotonic()
-        _status(f"elaborating {name} ({cfg.out_size}×{cfg.in_size}) and writing its Verilog")
+        status(f"elaborating {name} ({cfg.out_size}×{cfg.in_size}) and writing its Verilog")
         path = write_verilog(component, name, out_dir)
-        _status(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.monotonic() - t0:.1f} s")
+        status(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.monotonic() - t0:.1f} s")
         if lint:
-            _status(f"linting {path} with verilator --lint-only")
+            status(f"linting {path} with verilator --lint-only")
             lint_verilog(path, name)
         written[base] = path
     params = out_dir / "params.json"
