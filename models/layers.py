@@ -19,7 +19,6 @@ point (docs/training.md has the measurements behind both).
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections import deque
 

@@ -19,12 +19,10 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import sys
 import time
 from pathlib import Path
 
-from .config import FloatRule, IntRule
+from .config import IntRule
 from .errors import RpuError
 
 __all__ = ["SweepError", "point_key", "run_point", "run_points", "device_sweep", "SWEEPS", "summarise",

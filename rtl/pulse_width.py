@@ -7,9 +7,7 @@ from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.config import MAX_LINES, IntRule
 from rpu.spec.params import check_dac_params
-from rpu.spec.timing import ceil_div
 
 from .common import counter_range
 from .wide import GROUP, group_ranges
@@ -144,7 +142,7 @@ class PulseWidthBank(wiring.Component):
                 m.d.sync += self.slot.eq(self.slot + 1)
 
         # one comparator per line (slot counter vs magnitude), gathered group by group
-        on, pos, neg = [], [], []
+        pos, neg = [], []
         for k, r in enumerate(chain.groups):
             sign = chain.active(k, 1)
             on_k = Signal(len(r), name=f"on{k}")            # used by both polarities

@@ -143,7 +143,6 @@ async def ops_bit_exact(dut):
 async def update_statistics(dut):
     """K updates with fixed x, d: returns the weight change for the statistical check."""
     cfg, p = bench_config(), bench_params()
-    rng = np.random.default_rng(p.get("seed", 2))
     host, afe = await bringup(dut, cfg)
     x = to_fixed(cfg, np.array(p["x"]))
     d = to_fixed(cfg, np.array(p["d"]))

@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-import pytest
 
 from rpu.config import TileConfig
 from rpu.generate import MAX_LINE_CHARS, LintError, check_line_lengths, generate, lint_verilog
