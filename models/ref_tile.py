@@ -17,6 +17,7 @@ import numpy as np
 
 from rpu.config import TileConfig, UpdateConfig, check_instance
 from rpu.spec.formats import numerics, registers_from_config
+from rpu.spec.timing import transfer_cycles
 
 from .clipping import ClipCounts, warn_clipped
 from .crossbar import Crossbar, check_batch, check_vector
@@ -24,6 +25,7 @@ from .fused import FusedUpdate, fused_supported
 from .multiconductance import MultiConductanceCrossbar
 from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed_counted, update_codes
 from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
+from .ref_transfer import TransferEvent, TransferReference
 
 __all__ = ["TileReference"]
 
@@ -39,6 +41,12 @@ class TileReference:
     to the LSP), built with model seed ``seed`` (default ``cfg.model_seed``).
 
     The random generators start from ``cfg.update``'s seeds, as the tile after a seed load.
+
+    On a multi-conductance crossbar, :attr:`transfers` is the transfer sequencer's
+    reference: :meth:`transfer` runs one event (as ``CTRL.op`` 3), and with
+    ``auto_transfer`` (``TRANSFER_CFG.auto``, default ``mc.auto_transfer``) one runs after
+    every ``mc.transfer_every`` updates, as the tile does; each update also applies the
+    LSP's leakage (``mc.lsp_leak``).
     """
 
     def __init__(self, cfg: TileConfig, crossbar=None, *, seed: int | None = None):
@@ -55,6 +63,37 @@ class TileReference:
         #: the fused update (one compiled call per update or batch, no allocation), where
         #: it reproduces the general path (:func:`~rpu.models.fused.fused_supported`)
         self.fused = FusedUpdate(self) if fused_supported(cfg, crossbar) else None
+        #: the multi-conductance transfer (None on a single-pair crossbar)
+        self.transfers = (TransferReference(cfg, crossbar)
+                          if isinstance(crossbar, MultiConductanceCrossbar) else None)
+        self.auto_transfer = bool(cfg.mc.auto_transfer)
+        self.updates_since_transfer = 0
+        self.last_transfer: TransferEvent | None = None
+        #: transfer cycles so far (spec.timing.transfer_cycles of every event)
+        self.transfer_cycles = 0
+
+    # -- multi-conductance transfer ------------------------------------------------------
+    def transfer(self, columns: int | None = None) -> TransferEvent:
+        """One transfer event (``columns`` columns, default ``mc.columns_per_transfer``)."""
+        if self.transfers is None:
+            raise ValueError("transfer needs a multi-conductance crossbar (mc.enabled)")
+        ev = self.transfers.event(columns)
+        self.transfer_cycles += transfer_cycles(self.cfg, [(c.rounds, c.pulse_slots)
+                                                           for c in ev.columns])
+        self.last_transfer = ev
+        return ev
+
+    def _after_update(self) -> None:
+        """LSP leakage, then the automatic transfer when it is due (as the tile)."""
+        self.last_transfer = None
+        if self.transfers is None:
+            return
+        self.crossbar.leak()
+        self.updates_since_transfer += 1
+        if self.updates_since_transfer >= self.cfg.mc.transfer_every:
+            self.updates_since_transfer = 0
+            if self.auto_transfer:
+                self.transfer()
 
     # -- weights -------------------------------------------------------------------------
     @property
@@ -97,7 +136,9 @@ class TileReference:
         trains = self.streams.phase_trains(codes.x_codes, codes.d_codes, codes.bl)
         self.crossbar.apply_phase_trains(trains)
         self.last_update = codes
-        return codes, self.streams.slot_drives(trains)
+        drives = self.streams.slot_drives(trains)
+        self._after_update()
+        return codes, drives
 
     def phases(self, codes: UpdateCodes) -> int:
         """Sign phases an update with ``codes`` runs (0 when BL is 0)."""
@@ -180,6 +221,7 @@ class TileReference:
         self.crossbar.apply_phase_trains(
             self.streams.phase_trains(codes.x_codes, codes.d_codes, codes.bl))
         self.last_update = codes
+        self._after_update()
         return self._count_update(codes)
 
     # -- batches: B samples, applied one after another as the hardware would ------------------

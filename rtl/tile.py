@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out, flipped
 from rpu.config import ConfigValueError, TileConfig, check_instance
 from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters, register_layout
 from .controller import AnalogReadSignature, TileController
-from rpu.spec.encodings import ErrorFlag, Op
+from rpu.spec.encodings import ErrorFlag, Op, tile_ops
 from rpu.spec.registers import register_map
 
 __all__ = ["Tile", "tile_signature"]
@@ -127,7 +127,7 @@ class Tile(wiring.Component):
                 m.d.sync += c.eq(c + amount)
             m.d.comb += getattr(regs, reg.lower()).eq(c)
 
-        for op in Op:
+        for op in tile_ops(cfg.mc.enabled):
             done = ctrl.ev_done & (ctrl.done_op == op)
             last = Signal(32, name=f"cyc_{op.name.lower()}")
             with m.If(done):

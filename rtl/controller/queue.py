@@ -20,7 +20,9 @@ class CommandQueue(wiring.Component):
     queue stays full ``ev_cmd_busy``; both are dropped.  A start in the cycle the last take
     empties the queue is accepted."""
 
-    def __init__(self):
+    def __init__(self, max_op: int = max(Op)):
+        #: the largest op code accepted (UPDATE on a single-pair tile: TRANSFER is refused)
+        self.max_op = max_op
         super().__init__({
             "start": In(1), "op": In(OP_BITS), "count": In(COUNT_BITS), "take": In(1),
             "valid": Out(1), "queued_op": Out(OP_BITS), "ready": Out(1),
@@ -37,7 +39,7 @@ class CommandQueue(wiring.Component):
             with m.Else():
                 m.d.sync += left.eq(left - 1)
         with m.If(self.start):
-            with m.If(self.op > max(Op)):
+            with m.If(self.op > self.max_op):
                 m.d.comb += self.ev_bad_op.eq(1)
             with m.Elif(~self.valid | (self.take & (left == 0))):
                 m.d.sync += [self.valid.eq(1), self.queued_op.eq(self.op),

@@ -9,7 +9,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule, TileConfig, check_instance
-from rpu.spec.encodings import NM_BITS, OP_BITS, RunState
+from rpu.spec.encodings import NM_BITS, OP_BITS, Op, RunState, tile_ops
 from rpu.spec.formats import BL_LIMIT, BM_CAP_MAX, REG_BITS, bit_width
 from rpu.spec.registers import COUNT_BITS
 from rpu.spec.streams import SEED_BITS
@@ -98,7 +98,7 @@ class TileController(wiring.Component):
         conv = cfg.converters
         m = Module()
         # -- the stages --
-        m.submodules.queue = queue = CommandQueue()
+        m.submodules.queue = queue = CommandQueue(max(tile_ops(cfg.mc.enabled)))
         m.submodules.sets = sets = VectorSets(ns, self.beats_x, self.beats_d, len(self.s_axis.tdata),
                                               lanes, cfg.host.value_bits)
         m.submodules.load = load = Loader(ns, self.beats_x, self.beats_d)
