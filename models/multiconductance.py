@@ -24,7 +24,7 @@ from .devices import DeviceArray
 
 from .clipping import warn_clipped
 
-__all__ = ["MultiConductanceCrossbar", "PAIRS", "PARTS"]
+__all__ = ["MultiConductanceCrossbar", "PairCrossbar", "PAIRS", "PARTS"]
 
 PAIRS = ("msp", "lsp")
 #: read parts, in the order of :class:`rpu.spec.encodings.ReadPart` (port codes 0..4)
@@ -193,3 +193,57 @@ class MultiConductanceCrossbar(_ReadMixin):
                 other = flipped[flat % n]          # p_j = −1: the other device of the pair
                 inc.pulse_sequence(flat[~other], k[~other], up=True)
                 dec.pulse_sequence(flat[other], k[other], up=True)
+
+
+class PairCrossbar(MultiConductanceCrossbar):
+    """The single-pair baseline (``mc.pair_only``): W = F·(G⁺ − G⁻) of the MSP devices
+    alone, pulsed directly by the updates ("increase w" SETs G⁺, "decrease w" G⁻), with
+    aihwkit's OneSidedUnitCell refresh (:meth:`refresh`); the LSP devices stay reset and
+    unused.  Same devices, same weight range as the multi-conductance cell's MSP."""
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.significance * self.weights_msp
+
+    def _read_weights(self, part: str = "combined") -> np.ndarray:
+        return self.weights if part == "combined" else super()._read_weights(part)
+
+    def apply_slot(self, x_pos, x_neg, d_pos, d_neg, *, pair: str = "msp") -> None:
+        super().apply_slot(x_pos, x_neg, d_pos, d_neg, pair=pair)
+
+    def apply_slots(self, x_pos, x_neg, d_pos, d_neg, *, pair: str = "msp") -> None:
+        super().apply_slots(x_pos, x_neg, d_pos, d_neg, pair=pair)
+
+    def apply_phase_trains(self, trains, *, pair: str = "msp") -> None:
+        super().apply_phase_trains(trains, pair=pair)
+
+    def leak(self) -> None:
+        pass
+
+    def refresh(self) -> int:
+        """Where both devices exceed ``refresh_threshold``·g_max: RESET both and program the
+        difference back closed loop (``max_iterations`` rounds of at most ``max_pulses``
+        pulses, ⌈|e|/dw_min⌉ each, to within ``transfer_tolerance``/F; true conductances,
+        no read noise, as aihwkit's refresh).  Returns the cells refreshed."""
+        mc = self.cfg.mc
+        gp, gm = self.devices["G+"], self.devices["G-"]
+        thr = np.float32(mc.refresh_threshold * mc.g_max)
+        both = (gp.w > thr) & (gm.w > thr)
+        cells = int(both.sum())
+        if not cells:
+            return 0
+        target = (gp.w - gm.w)[both].astype(np.float64)
+        gp.reset(both)
+        gm.reset(both)
+        idx = np.flatnonzero(both)
+        tol, step = mc.transfer_tolerance / mc.significance, self.cfg.device.dw_min
+        for _ in range(mc.max_iterations):
+            e = target - (gp.w - gm.w).reshape(-1)[idx]
+            active = np.abs(e) > tol
+            if not active.any():
+                break
+            n = np.clip(np.ceil(np.abs(e) / step), 1, mc.max_pulses).astype(np.intp)
+            for dev, sel in ((gp, active & (e > 0)), (gm, active & (e < 0))):
+                if sel.any():
+                    dev.pulse(idx[sel], n[sel], True)
+        return cells

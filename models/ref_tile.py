@@ -17,12 +17,12 @@ import numpy as np
 
 from rpu.config import TileConfig, UpdateConfig, check_instance
 from rpu.spec.formats import numerics, registers_from_config
-from rpu.spec.timing import transfer_cycles
+from rpu.spec.timing import read_cycles, transfer_cycles, update_cycles
 
 from .clipping import ClipCounts, warn_clipped
 from .crossbar import Crossbar, check_batch, check_vector
 from .fused import FusedUpdate, fused_supported
-from .multiconductance import MultiConductanceCrossbar
+from .multiconductance import MultiConductanceCrossbar, PairCrossbar
 from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed_counted, update_codes
 from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
 from .ref_transfer import TransferEvent, TransferReference
@@ -52,7 +52,8 @@ class TileReference:
     def __init__(self, cfg: TileConfig, crossbar=None, *, seed: int | None = None):
         self.cfg = check_instance("cfg", cfg, TileConfig)
         if crossbar is None:
-            crossbar = (MultiConductanceCrossbar if cfg.mc.enabled else Crossbar)(cfg, seed=seed)
+            crossbar = (Crossbar if not cfg.mc.enabled else PairCrossbar if cfg.mc.pair_only
+                        else MultiConductanceCrossbar)(cfg, seed=seed)
         self.crossbar = crossbar
         self.regs = registers_from_config(cfg)
         self._lr = cfg.update.lr
@@ -65,12 +66,18 @@ class TileReference:
         self.fused = FusedUpdate(self) if fused_supported(cfg, crossbar) else None
         #: the multi-conductance transfer (None on a single-pair crossbar)
         self.transfers = (TransferReference(cfg, crossbar)
-                          if isinstance(crossbar, MultiConductanceCrossbar) else None)
+                          if isinstance(crossbar, MultiConductanceCrossbar)
+                          and not isinstance(crossbar, PairCrossbar) else None)
+        #: cells refreshed so far (the single-pair baseline, PairCrossbar)
+        self.refreshes = 0
         self.auto_transfer = bool(cfg.mc.auto_transfer)
         self.updates_since_transfer = 0
         self.last_transfer: TransferEvent | None = None
         #: transfer cycles so far (spec.timing.transfer_cycles of every event)
         self.transfer_cycles = 0
+        #: cycles of the operations so far by the timing formulas (reads with their passes,
+        #: updates with their phases and BL), for the transfer's share of a training run
+        self.op_cycles = 0
 
     # -- multi-conductance transfer ------------------------------------------------------
     def transfer(self, columns: int | None = None) -> TransferEvent:
@@ -85,7 +92,15 @@ class TileReference:
 
     def _after_update(self) -> None:
         """LSP leakage, then the automatic transfer when it is due (as the tile)."""
+        codes = self.last_update
+        self.op_cycles += update_cycles(self.cfg, self.phases(codes), codes.bl)
         self.last_transfer = None
+        if isinstance(self.crossbar, PairCrossbar):
+            self.updates_since_transfer += 1
+            if self.updates_since_transfer >= self.cfg.mc.transfer_every:
+                self.updates_since_transfer = 0
+                self.refreshes += self.crossbar.refresh()
+            return
         if self.transfers is None:
             return
         self.crossbar.leak()
@@ -121,12 +136,14 @@ class TileReference:
         """A forward of host fixed-point ``x_fixed`` (N,): NM, BM, ADC path, as the RTL."""
         self.last_read = read_path(self.cfg, x_fixed, self.crossbar.read_forward_pulses,
                                    regs=self.regs)
+        self.op_cycles += read_cycles(self.cfg, passes=self.last_read.passes)
         return self.last_read
 
     def backward_fixed(self, d_fixed) -> ReadResult:
         """A backward of ``d_fixed`` (M,) (no bound management)."""
         self.last_read = read_path(self.cfg, d_fixed, self.crossbar.read_backward_pulses,
                                    backward=True, regs=self.regs)
+        self.op_cycles += read_cycles(self.cfg, backward=True)
         return self.last_read
 
     def update_fixed(self, x_fixed, d_fixed) -> tuple[UpdateCodes, SlotDrives]:

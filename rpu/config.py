@@ -405,6 +405,13 @@ DEVICE_PRESETS: dict[str, tuple[str, dict]] = {
         dict(model="linear_step", dw_min=2.8214e-4, dw_min_dtod=0.1, dw_min_std=2.0,
              w_max=1.1714, w_min=-0.8286, w_max_dtod=0.05, w_min_dtod=0.05,
              gamma_up=0.4152, gamma_down=0.7342)),
+    "pcm": (
+        "phase-change memory as a one-directional SET device with a RESET, exponential "
+        "(saturating) step after Nandakumar et al., J. Appl. Phys. 124:152135 (2018) and "
+        "Ambrogio et al., Nature 558:60 (2018): ~60 % cycle-to-cycle spread, a coarse step "
+        "(the multi-conductance training's device, docs/training.md)",
+        dict(model="exp_step", dw_min=0.004, dw_min_dtod=0.3, dw_min_std=0.6, exp_a=2.0,
+             w_max=0.6, w_min=-0.6, reset_std=0.005)),
     "reram_sb": (
         "ReRAM, soft bounds loosely fitted to Gong et al., Nat. Commun. 9:2102 (2018) "
         "(aihwkit's ReRamSBPresetDevice, without its write noise)",
@@ -445,6 +452,10 @@ class MultiConductanceConfig(_Validated):
     refresh_threshold: float = _f(0.9, FloatRule(0.0, 1.0, lo_open=True),
                                   "MSP refresh when both devices exceed this fraction of g_max")
     initial_polarity: int = _f(1, IntRule(-1, 1), "LSP polarity p after reset (+1 or -1)")
+    pair_only: bool = _f(False, BoolRule(),
+                         "model only: the single-pair baseline, W = F·(G+ - G-) of the MSP devices "
+                         "pulsed directly, refreshed every transfer_every updates (no LSP, no transfer)",
+                         model_only=True)
 
     def _check_cross(self) -> None:
         if self.initial_polarity == 0:

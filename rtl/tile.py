@@ -7,7 +7,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
-from rpu.config import TileConfig, check_instance
+from rpu.config import ConfigValueError, TileConfig, check_instance
 from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters, register_layout
 from .controller import AnalogReadSignature, TileController
 from rpu.spec.encodings import READ_PART_BITS, ErrorFlag, Op, tile_ops
@@ -50,6 +50,9 @@ class Tile(wiring.Component):
 
     def __init__(self, cfg: TileConfig):
         check_instance("cfg", cfg, TileConfig)
+        if cfg.mc.enabled and cfg.mc.pair_only:
+            raise ConfigValueError("mc.pair_only must be false for the generated tile: the "
+                                   "single-pair baseline is a behavioural model only")
         self.cfg = cfg
         self.regmap = register_map(cfg)
         super().__init__(tile_signature(cfg))
