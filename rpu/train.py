@@ -523,3 +523,35 @@ def plot_report(report: TrainReport, path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def format_mc(report: TrainReport) -> str:
+    """The multi-conductance comparison: final errors of floating point, the multi-
+    conductance tiles and the single refreshed pair, pulses per device (mean and max) by
+    role, the MSP devices' reduction against the single pair, the MSP/LSP decomposition and
+    the transfer's share of the cycles (timing formulas)."""
+    f, a, p = (report.runs.get(k) for k in ("float", "analog", "pair"))
+    out = ["multi-conductance comparison:"]
+    for name, r in (("floating point", f), ("multi-conductance", a), ("single pair + refresh", p)):
+        if r is not None:
+            gap = f" ({100 * (r.final_error - f.final_error):+.2f} % vs float)" if f and r is not f else ""
+            out.append(f"  {name:<22} test error {100 * r.final_error:6.2f} %{gap}")
+    for name, r in (("multi-conductance", a), ("single pair", p)):
+        if r is not None and r.endurance:
+            roles = ("G+", "G-") if name == "single pair" else tuple(r.endurance)
+            out.append(f"  pulses per device, {name}: " + ", ".join(
+                f"{k} mean {r.endurance[k]['mean']:.1f} max {r.endurance[k]['max']}" for k in roles))
+    if a and p and a.endurance and p.endurance:
+        msp = np.mean([a.endurance[k]["mean"] for k in ("G+", "G-")])
+        pair = np.mean([p.endurance[k]["mean"] for k in ("G+", "G-")])
+        out.append(f"  MSP devices: {pair / msp if msp else float('inf'):.1f}× fewer pulses than the "
+                   f"single pair's (mean; max {max(a.endurance['G+']['max'], a.endurance['G-']['max'])} vs "
+                   f"{max(p.endurance['G+']['max'], p.endurance['G-']['max'])})")
+    if a and a.cycles:
+        out.append(f"  transfers: {100 * a.cycles['transfer_fraction']:.2f} % of the tile cycles "
+                   f"({a.cycles['transfer']} of {a.cycles['ops'] + a.cycles['transfer']})")
+    if a and a.decomposition:
+        out.append("  weight decomposition (RMS, layer units/γ): " + ", ".join(
+            f"layer {k + 1} F·MSP {d['msp_rms']:.3f} LSP {d['lsp_rms']:.3f}"
+            for k, d in enumerate(a.decomposition)))
+    return "\n".join(out)
