@@ -10,12 +10,13 @@ not load numba.
 import importlib
 
 __all__ = ["Crossbar", "Readout", "PHASE_DRIVES", "coincidences", "DeviceArray", "c2c_normal",
-           "MultiConductanceCrossbar", "TileReference", "set_threads", "get_threads",
+           "MultiConductanceCrossbar", "PairCrossbar", "TileReference", "set_threads", "get_threads",
            "AnalogLinear", "FloatLinear", "training_config"]
 
 _WHERE = {"Crossbar": "crossbar", "Readout": "crossbar", "PHASE_DRIVES": "crossbar",
           "coincidences": "crossbar", "DeviceArray": "devices", "c2c_normal": "devices",
-          "MultiConductanceCrossbar": "multiconductance", "TileReference": "ref_tile",
+          "MultiConductanceCrossbar": "multiconductance", "PairCrossbar": "multiconductance",
+          "TileReference": "ref_tile",
           "set_threads": "fused", "get_threads": "fused",
           "AnalogLinear": "layers", "FloatLinear": "layers", "training_config": "layers"}
 

@@ -288,6 +288,23 @@ class AnalogLinear:
         if self.recorder is not None:
             self.recorder.weights_set(self)
 
+    def endurance(self) -> dict[str, np.ndarray]:
+        """Programming pulses (SET + RESET) each device received, per device role
+        (``"device"`` on a single-device tile; ``"G+"``, ``"G-"``, ``"g+"``, ``"g-"`` on a
+        multi-conductance one), all tiles' devices flattened."""
+        out: dict[str, list] = {}
+        for tile in self._all_tiles():
+            pc = tile.crossbar.pulse_counts
+            pc = pc if isinstance(pc, dict) else {"device": pc}
+            for role, (sets, resets) in pc.items():
+                out.setdefault(role, []).append((sets.astype(np.int64) + resets).reshape(-1))
+        return {role: np.concatenate(v) for role, v in out.items()}
+
+    def cycle_counts(self) -> tuple[int, int]:
+        """(operation cycles, transfer cycles) of all tiles by the timing formulas."""
+        tiles = list(self._all_tiles())
+        return sum(t.op_cycles for t in tiles), sum(t.transfer_cycles for t in tiles)
+
     def device_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """``(b_min, b_max)``, each (out, lines): every device's own weight bounds (the
         device-to-device spread of ``device.w_min``/``w_max``) in the layer's units
@@ -296,7 +313,13 @@ class AnalogLinear:
         for r, row in zip(self.out_blocks, self.tiles):
             for c, tile in zip(self.in_blocks, row):
                 dev = tile.crossbar.devices
-                lo[r, c], hi[r, c] = dev.b_min, dev.b_max
+                if isinstance(dev, dict):    # multi-conductance: F·G + g, each pair one-sided
+                    F, lsp = tile.crossbar.significance, "g+" in dev and not tile.cfg.mc.pair_only
+                    g_hi = dev["g+"].b_max if lsp else 0
+                    g_lo = dev["g-"].b_max if lsp else 0
+                    lo[r, c], hi[r, c] = -(F * dev["G-"].b_max + g_lo), F * dev["G+"].b_max + g_hi
+                else:
+                    lo[r, c], hi[r, c] = dev.b_min, dev.b_max
         return lo * self.weight_scale, hi * self.weight_scale
 
     def pinned_fraction(self) -> float:

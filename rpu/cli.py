@@ -245,6 +245,12 @@ def _int_option(name: str, text: str, lo: int, hi: int) -> int:
 def _cmd_train(args) -> int:
     from .train import format_epochs, format_summary, load_digits_split, plot_report, require, train
     settings, cfg = _settings_from_args(args), _train_config(args)
+    kinds = ("float", "analog")
+    if args.mc:
+        from .config import DeviceConfig
+        device = cfg.device if getattr(args, "device_preset", None) else DeviceConfig.preset("pcm")
+        cfg = cfg.replace(device=device, mc=cfg.mc.replace(enabled=True))
+        kinds = ("float", "analog", "pair")
     cosim = _int_option("cosim", args.cosim, 0, 1297)
     out = Path(args.output)
     load_digits_split(settings.inputs)               # fail early without scikit-learn
@@ -255,10 +261,13 @@ def _cmd_train(args) -> int:
           f"{settings.epochs} epochs, seed {settings.seed}; tiles: BL {cfg.update.bl}"
           f"{f' dynamic up to {cfg.update.bl_max}' if cfg.update.dynamic_bl else ' fixed'}, "
           f"dw_min {cfg.device.dw_min:g}, weights ±{cfg.device.w_max:g} × {settings.weight_scale:g}")
-    report = train(settings, cfg, progress=args.progress, cosim=cosim,
+    report = train(settings, cfg, kinds=kinds, progress=args.progress, cosim=cosim,
                    simulator=args.simulator, cosim_dir=out / "cosim")
     print(format_epochs(report))
     print(format_summary(report))
+    if args.mc:
+        from .train import format_mc
+        print(format_mc(report))
     if report.cosim is not None:
         from rpu.testbench.train_cosim import format_cosim
         print(format_cosim(report.cosim))
@@ -361,6 +370,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="co-simulate every layer's tile over the first N training samples "
                         "(an integer in [0, 1297]; default 0)")
     t.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="verilator")
+    t.add_argument("--mc", action="store_true",
+                   help="multi-conductance tiles (mc.enabled, PCM-like devices unless --device-preset "
+                        "is given) side by side with the same devices as a single refreshed pair "
+                        "and floating point; reports endurance and the transfer's share of the cycles")
     t.add_argument("--no-plot", action="store_true")
     t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: on a terminal)")

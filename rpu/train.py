@@ -220,6 +220,9 @@ class RunResult:
     pinned: list | None = None    # analog: per layer, fraction of devices at a bound
     init_clipped: int = 0         # analog: initial weights beyond their device's bounds
     clip_warnings: list = field(default_factory=list)
+    endurance: dict | None = None     # analog: {device role: {"mean", "max"} pulses per device}
+    cycles: dict | None = None        # analog: {"ops", "transfer", "transfer_fraction"} (timing formulas)
+    decomposition: list | None = None  # multi-conductance: per layer RMS of F·(G⁺−G⁻) and p·(g⁺−g⁻)
 
     @property
     def final_error(self) -> float:
@@ -241,6 +244,7 @@ class TrainReport:
                               weights=[dict(W=np.asarray(W).tolist(),
                                             b=None if b is None else np.asarray(b).tolist())
                                        for W, b in r.weights])
+            runs[kind].update(endurance=r.endurance, cycles=r.cycles, decomposition=r.decomposition)
             if r.pinned is not None:
                 runs[kind].update(pinned=r.pinned, init_clipped=r.init_clipped,
                                   bounds=[dict(w_min=np.asarray(lo).tolist(), w_max=np.asarray(hi).tolist())
@@ -304,7 +308,8 @@ def build_network(kind: str, settings: TrainSettings, cfg: TileConfig, init: lis
         if kind == "float":
             layer = FloatLinear(n, m, lr=settings.lr, name=name)
         else:
-            layer = AnalogLinear(n, m, cfg=cfg, seed=layer_seeds[k], lr=settings.lr, name=name,
+            tile_cfg = cfg.replace(mc=cfg.mc.replace(pair_only=True)) if kind == "pair" else cfg
+            layer = AnalogLinear(n, m, cfg=tile_cfg, seed=layer_seeds[k], lr=settings.lr, name=name,
                                  weight_scale=settings.weight_scale)
         with warnings.catch_warnings():      # counted in clips.weights_set, reported
             warnings.simplefilter("ignore", ClipWarning)
@@ -349,14 +354,40 @@ def run_network(net: MLP, kind: str, settings: TrainSettings, data, order_seed,
         if bar is not None:
             bar.close()
     weights = [layer.get_weights() for layer in net.layers]
-    bounds = pinned = None
-    if kind == "analog":
+    bounds = pinned = endurance = cycles = decomposition = None
+    if kind != "float":
         bounds = [layer.device_bounds() for layer in net.layers]
         pinned = [layer.pinned_fraction() for layer in net.layers]
+        endurance, cycles, decomposition = _analog_stats(net.layers)
     warned = [layer.monitor.warning for layer in net.layers
               if layer.monitor is not None and layer.monitor.warning]
     return RunResult(kind, epochs, weights, bounds=bounds, pinned=pinned, init_clipped=init_clipped,
-                     clip_warnings=warned)
+                     clip_warnings=warned, endurance=endurance, cycles=cycles,
+                     decomposition=decomposition)
+
+
+def _analog_stats(layers):
+    """Endurance (pulses per device by role), the transfer's share of the cycles, and the
+    MSP/LSP weight decomposition of analog layers."""
+    pulses: dict[str, list] = {}
+    ops = xfer = 0
+    decomposition = []
+    for layer in layers:
+        for role, counts in layer.endurance().items():
+            pulses.setdefault(role, []).append(counts)
+        o, t = layer.cycle_counts()
+        ops, xfer = ops + o, xfer + t
+        xbs = [tile.crossbar for tile in layer._all_tiles()]
+        if hasattr(xbs[0], "weights_lsp"):
+            msp = np.concatenate([(x.significance * x.weights_msp).reshape(-1) for x in xbs])
+            lsp = np.concatenate([x.weights_lsp.reshape(-1) for x in xbs])
+            decomposition.append(dict(msp_rms=float(np.sqrt(np.mean(msp.astype(np.float64) ** 2))),
+                                      lsp_rms=float(np.sqrt(np.mean(lsp.astype(np.float64) ** 2)))))
+    endurance = {role: dict(mean=float(np.mean(np.concatenate(v))), max=int(np.max(np.concatenate(v))))
+                 for role, v in pulses.items()}
+    cycles = dict(ops=int(ops), transfer=int(xfer),
+                  transfer_fraction=_frac(xfer, ops + xfer))
+    return endurance, cycles, decomposition or None
 
 
 def train(settings: TrainSettings | None = None, cfg: TileConfig | None = None, *,
@@ -492,3 +523,35 @@ def plot_report(report: TrainReport, path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def format_mc(report: TrainReport) -> str:
+    """The multi-conductance comparison: final errors of floating point, the multi-
+    conductance tiles and the single refreshed pair, pulses per device (mean and max) by
+    role, the MSP devices' reduction against the single pair, the MSP/LSP decomposition and
+    the transfer's share of the cycles (timing formulas)."""
+    f, a, p = (report.runs.get(k) for k in ("float", "analog", "pair"))
+    out = ["multi-conductance comparison:"]
+    for name, r in (("floating point", f), ("multi-conductance", a), ("single pair + refresh", p)):
+        if r is not None:
+            gap = f" ({100 * (r.final_error - f.final_error):+.2f} % vs float)" if f and r is not f else ""
+            out.append(f"  {name:<22} test error {100 * r.final_error:6.2f} %{gap}")
+    for name, r in (("multi-conductance", a), ("single pair", p)):
+        if r is not None and r.endurance:
+            roles = ("G+", "G-") if name == "single pair" else tuple(r.endurance)
+            out.append(f"  pulses per device, {name}: " + ", ".join(
+                f"{k} mean {r.endurance[k]['mean']:.1f} max {r.endurance[k]['max']}" for k in roles))
+    if a and p and a.endurance and p.endurance:
+        msp = np.mean([a.endurance[k]["mean"] for k in ("G+", "G-")])
+        pair = np.mean([p.endurance[k]["mean"] for k in ("G+", "G-")])
+        out.append(f"  MSP devices: {pair / msp if msp else float('inf'):.1f}× fewer pulses than the "
+                   f"single pair's (mean; max {max(a.endurance['G+']['max'], a.endurance['G-']['max'])} vs "
+                   f"{max(p.endurance['G+']['max'], p.endurance['G-']['max'])})")
+    if a and a.cycles:
+        out.append(f"  transfers: {100 * a.cycles['transfer_fraction']:.2f} % of the tile cycles "
+                   f"({a.cycles['transfer']} of {a.cycles['ops'] + a.cycles['transfer']})")
+    if a and a.decomposition:
+        out.append("  weight decomposition (RMS, layer units/γ): " + ", ".join(
+            f"layer {k + 1} F·MSP {d['msp_rms']:.3f} LSP {d['lsp_rms']:.3f}"
+            for k, d in enumerate(a.decomposition)))
+    return "\n".join(out)

@@ -161,3 +161,22 @@ def test_cosim_slice(sim, tmp_path):
     assert first["forwards"] == 3 and first["backwards"] == 0 and first["updates"] == 3
     assert second["forwards"] == 3 and second["backwards"] == 3 and second["updates"] == 3
     assert first["slots"] > 0 and second["adc_codes"] > 0 and second["weight_checks"] >= 4
+
+
+def test_train_mc_smoke():
+    """`rpu train --mc` path: multi-conductance, single refreshed pair and float side by
+    side; endurance by device role, the transfer's cycle share and the decomposition are
+    reported (one short epoch: no accuracy claim)."""
+    from rpu.config import DeviceConfig, MultiConductanceConfig
+    from rpu.models.layers import training_config
+    from rpu.train import TrainSettings, format_mc, train
+    cfg = training_config(device=DeviceConfig.preset("pcm"),
+                          mc=MultiConductanceConfig(enabled=True, transfer_every=50))
+    rep = train(TrainSettings(epochs=1, hidden=(8,)), cfg, kinds=("float", "analog", "pair"),
+                progress=False)
+    a, p = rep.runs["analog"], rep.runs["pair"]
+    assert set(a.endurance) == {"G+", "G-", "g+", "g-"} and a.cycles["transfer"] > 0
+    assert p.cycles["transfer"] == 0 and p.endurance["G+"]["mean"] > a.endurance["G+"]["mean"]
+    assert len(a.decomposition) == 2
+    text = format_mc(rep)
+    assert "single pair + refresh" in text and "of the tile cycles" in text
