@@ -175,6 +175,7 @@ class Tile(wiring.Component):
         status = Signal(register_layout(self.regmap["TRANSFER_STATUS"]))
         m.d.comb += [status.state.eq(ctrl.xfer_state), status.pending.eq(ctrl.xfer_pending),
                      status.column.eq(ctrl.xfer_column), regs.transfer_status.eq(status.as_value())]
-        n = self.cfg.in_size
-        for w, port in enumerate(regs.polarity):
-            m.d.comb += port.eq(ctrl.polarity[32 * w:min(n, 32 * (w + 1))])
+        words = self.regmap["POLARITY"].count           # read through one indexed port
+        padded = Signal(32 * words)
+        m.d.comb += [padded.eq(ctrl.polarity),
+                     regs.polarity.eq(padded.word_select(regs.polarity_index, 32))]
