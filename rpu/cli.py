@@ -164,6 +164,22 @@ def _cmd_demo(args) -> int:
                     updates=args.updates)
 
 
+def _cmd_timing(args) -> int:
+    from .diagram import run_timing
+    cfg = config_from_args(args)
+    run = run_timing(cfg, Path(args.output), op=args.op, simulator=args.simulator,
+                     count=args.count)
+    print(run.svg.with_suffix(".txt").read_text(), end="")
+    print(f"  diagram : {run.svg}")
+    print(f"  WaveDrom: {run.json}")
+    print(f"  trace   : {run.wave}")
+    for m in run.mismatches:
+        print(f"  MISMATCH {m}")
+    print(f"  result  : {'PASS' if not run.mismatches else 'FAIL'} (stage boundaries of the "
+          f"trace {'equal' if not run.mismatches else 'differ from'} the formulas)")
+    return 0 if not run.mismatches else 1
+
+
 def _cmd_config(args) -> int:
     print(config_from_args(args).to_json())
     return 0
@@ -353,6 +369,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="dump waveforms (FST) and a GTKWave save file into the output folder")
     _add_config_options(d)
     d.set_defaults(func=_cmd_demo)
+
+    m = sub.add_parser("timing", help="co-simulate one operation and draw its timing diagram (SVG)")
+    m.add_argument("-o", "--output", default="build/timing", metavar="DIR",
+                   help="folder for timing_OP.svg, .json (WaveDrom), .txt and the trace "
+                        "(default build/timing)")
+    m.add_argument("--op", choices=("forward", "backward", "update", "burst", "transfer"),
+                   default="forward",
+                   help="operation: a read, an update, a burst of --count updates from one CTRL "
+                        "write, or a transfer (multi-conductance tiles; default forward)")
+    m.add_argument("--count", type=_int_in(2, 8), default=2, metavar="N",
+                   help="updates of --op burst, in [2, 8] (default 2)")
+    m.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus",
+                   help=_SIMULATOR_HELP + "; default icarus (no build step)")
+    _add_config_options(m)
+    m.set_defaults(func=_cmd_timing)
 
     s = sub.add_parser("sim", help="run the co-simulation regression of a source checkout")
     s.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="both",

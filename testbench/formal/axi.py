@@ -68,10 +68,7 @@ class AxiLiteFormal(Elaboratable):
         axi_lite_master(m, p, bus)
         for r in rm:
             n = r.name.lower()
-            if r.access == "ro":
-                for port in (getattr(dut, n) if r.is_array else [getattr(dut, n)]):
-                    p.free(port)
-            elif r.access == "rw1c":
+            if r.access in ("ro", "rw1c"):
                 p.free(getattr(dut, n))
 
         aw = bus.awvalid & bus.awready
@@ -156,10 +153,15 @@ class AxiLiteFormal(Elaboratable):
         for r in rm:
             if r.access == "wo":
                 continue
-            ports = getattr(dut, r.name.lower())
+            port = getattr(dut, r.name.lower())
             for i in range(r.words):
                 with m.If(rword == (r.offset >> 2) + i):
-                    m.d.comb += [want_r.eq(RESP_OKAY), want_d.eq(ports[i] if r.is_array else ports)]
+                    m.d.comb += [want_r.eq(RESP_OKAY), want_d.eq(port)]
+            if r.is_array:          # one indexed port: the word asked for at acceptance
+                base = r.offset >> 2
+                index = getattr(dut, r.name.lower() + "_index")
+                p.implies("SLVERR as the map says",
+                          ar & (rword >= base) & (rword < base + r.count), index == rword - base)
         exp_r, exp_d = Signal(2), Signal(32)
         with m.If(ar):
             m.d.sync += [exp_r.eq(want_r), exp_d.eq(want_d)]

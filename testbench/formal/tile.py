@@ -51,7 +51,7 @@ from amaranth import Cat, Elaboratable, Fragment, Module, Mux, ResetSignal, Sign
 from rpu.config import TileConfig, check_instance
 from rpu.rtl.axi import register_layout
 from rpu.rtl.tile import Tile
-from rpu.spec.encodings import Op
+from rpu.spec.encodings import Op, tile_ops
 from rpu.spec.registers import register_map
 from rpu.spec.timing import command_cycles, read_cycles, stream_beats, update_cycles
 
@@ -171,7 +171,8 @@ class TileFormal(Elaboratable):
                          bus.awvalid & bus.wvalid & cmd.start, ~outstanding)
         p.assume_implies("host: one operation per command",
                          bus.awvalid & bus.wvalid & cmd.start, cmd.count <= 1)
-        accept = start & (cmd.op <= max(Op))
+        ops = tile_ops(cfg.mc.enabled)   # single-pair: TRANSFER refused (not a command)
+        accept = start & (cmd.op <= max(ops))
         with m.If(accept):
             m.d.sync += [outstanding.eq(1), op.eq(cmd.op), age.eq(1), *src.arm(cmd.op),
                          *fe["d"].clear(), *fe["x"].clear()]
@@ -276,7 +277,7 @@ class TileFormal(Elaboratable):
             p.cover("reset while running", ResetSignal("sync") & ctrl.busy)
 
         if check == "cover":
-            for o in Op:
+            for o in tile_ops(cfg.mc.enabled):
                 p.cover(f"{o.name.lower()} completes", done & (op == o))
             p.cover("forward with a retry", done & (op == Op.FORWARD) & (passes == 2))
             p.cover("update with four phases", done & (op == Op.UPDATE) & (n_phases == 4))
