@@ -387,11 +387,21 @@ def run_timing(cfg: TileConfig, out_dir, *, op: str = "forward", simulator: str 
     trace = read_trace(wave, run.results["t0_ns"], run.results["t1_ns"], CLOCK_NS)
     phases = run.results.get("phases")
     stages = [] if op == "transfer" else formula_stages(cfg, op, count=n, phases=phases)
-    observed = observed_stages(cfg, op, trace, count=n) if op != "transfer" else {
-        "CTRL write": 0, "done": (trace.high(C + "ev_done") or [None])[0]}
-    if op == "transfer":             # data dependent (the reference's rounds): CYC_TRANSFER
+    if op != "transfer":
+        observed = observed_stages(cfg, op, trace, count=n)
+    else:                      # data dependent: the reference's rounds and pulse slots
+        from rpu.spec.timing import transfer_cycles
+        run_starts = trace.rising(C + "run.run_state")
+        commit = run_starts[0] - 1 if run_starts else None
+        observed = {"CTRL write": 0, "commit": commit,
+                    "done": (trace.high(C + "ev_done") or [None])[0]}
+        cols = [tuple(c) for c in run.results["transfer_columns"]]
+        cyc = transfer_cycles(cfg, cols)
         stages = [("CTRL write", 0, 1, "CTRL write"),
-                  ("done", observed["done"] or 0, 1, "transfer_cycles (CYC_TRANSFER)")]
+                  ("commit", commit or 0, 1, "commit (as traced)"),
+                  ("transfer", (commit or 0) + 1, cyc - 1,
+                   f"Σ (5 + k)·R + 3 + slots·slot_cycles over {len(cols)} columns"),
+                  ("done", (commit or 0) + cyc - 1, 1, "done (CYC_TRANSFER = 1 + Σ …)")]
     formula = {label: first for label, first, _c, _t in stages}
     mismatches = [f"{k}: trace {v}, formula {formula.get(k)}" for k, v in observed.items()
                   if formula.get(k) != v]

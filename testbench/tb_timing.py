@@ -66,7 +66,8 @@ async def timing(dut):
         out["phases"] = phases
     elif op == "transfer":
         await host.start("transfer")
-        ref.transfer()
+        ev = ref.transfer()
+        out["transfer_columns"] = [(int(c.rounds), int(c.pulse_slots)) for c in ev.columns]
     else:
         raise ValueError(f"unknown op {op!r}")
     await host.wait_idle()
