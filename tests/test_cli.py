@@ -110,9 +110,15 @@ def test_a_failing_lint_is_one_line(tmp_path, monkeypatch):
         lint_verilog(bad, "bad")
 
 
-def test_multi_conductance_is_refused_for_the_rtl(tmp_path):
-    _one_line_error(run_cli("generate", "--mc-enabled", "true", "-o", str(tmp_path)), "generate",
-                    "mc.enabled must be false for the generated tile")
+def test_multi_conductance_option_reaches_the_verilog(tmp_path):
+    """--mc-enabled is not silently dropped: the generated tile gains the transfer ports."""
+    args = ("generate", "--in-size", "4", "--out-size", "3", "-o")
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    assert run_cli(*args, str(single)).returncode == 0
+    res = run_cli(*args, str(multi), "--mc-enabled", "true")
+    assert res.returncode == 0, res.stderr
+    assert "read_part" in (multi / "rpu_tile.v").read_text()
+    assert "read_part" not in (single / "rpu_tile.v").read_text()
 
 
 def test_closed_pipe_is_one_line():

@@ -53,10 +53,8 @@ def _mc_demo_cfg():
 
 
 def test_mc_demo_runs_and_passes(sim, tmp_path, capsys):
-    """`rpu demo --mc` (the issue asks for Verilator; Icarus runs the same bench in
-    tests/test_tile_mc.py): forward, updates, a transfer of every column, forward again."""
-    if sim != "verilator":
-        pytest.skip("rpu demo --mc is checked under Verilator")
+    """`rpu demo --mc` under each simulator: forward, updates, a transfer of every column,
+    forward again."""
     from rpu.demo import run_mc_demo
     code = run_mc_demo(_mc_demo_cfg(), tmp_path, simulator=sim, updates=30)
     out = capsys.readouterr().out
