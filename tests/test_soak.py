@@ -1,6 +1,6 @@
 """The soak (scripts/soak.py) in short: updates interleaved with reads on the default tile
 under Verilator, weights and counters bit-exact with the reference at each checkpoint.  The
-long run (100,000 updates) is the script's; its figures are in docs/timing.md."""
+long run (100,000 updates) is the script's; its figures are in docs/verification.md."""
 
 import pytest
 

@@ -4,7 +4,7 @@ boundaries (as the trace marks them) equal to the cycle formulas of rpu.spec.tim
 Under Icarus only: Verilator needs a traced build of its own (about 150 s here, once per
 design); the same cycles under Verilator are the CYC_* = formula checks of the co-simulation
 tests (test_tile_e2e, both simulators), and `rpu timing --simulator verilator` gave the same
-boundaries (docs/timing.md)."""
+boundaries (docs/verification.md)."""
 
 import json
 
