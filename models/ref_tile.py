@@ -27,6 +27,9 @@ from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
 
 __all__ = ["TileReference"]
 
+_F64 = np.dtype(np.float64)
+_FUSED = object()       # last_update: the fused update's last codes (built when read)
+
 _LR = UpdateConfig.field_rules()["lr"][0]
 _INPUT_HINT = ("the host format holds |v| <= {lim:g}: scale the vectors, or give the format "
                "more integer bits (value_bits, value_frac_bits)")
@@ -50,11 +53,21 @@ class TileReference:
         self._lr = cfg.update.lr
         self.streams = UpdateStreamsModel(cfg)
         self.last_read: ReadResult | None = None
-        self.last_update: UpdateCodes | None = None
+        self._last_update: UpdateCodes | None = None
         self.clips = ClipCounts()
         #: the fused update (one compiled call per update or batch, no allocation), where
         #: it reproduces the general path (:func:`~rpu.models.fused.fused_supported`)
         self.fused = FusedUpdate(self) if fused_supported(cfg, crossbar) else None
+
+    @property
+    def last_update(self) -> UpdateCodes | None:
+        """The codes of the last update (of the last sample of a batch)."""
+        codes = self._last_update
+        return self.fused.codes() if codes is _FUSED else codes
+
+    @last_update.setter
+    def last_update(self, codes: UpdateCodes | None) -> None:
+        self._last_update = codes
 
     # -- weights -------------------------------------------------------------------------
     @property
@@ -114,8 +127,9 @@ class TileReference:
     def _count_input(self, name: str, saturated: int, total: int) -> None:
         self.clips.input_values += saturated
         self.clips.input_total += total
-        warn_clipped(saturated, total, f"{name} values", _INPUT_HINT.format(
-            lim=numerics(self.cfg).value_max / (1 << self.cfg.host.value_frac_bits)))
+        if saturated:
+            warn_clipped(saturated, total, f"{name} values", _INPUT_HINT.format(
+                lim=numerics(self.cfg).value_max / (1 << self.cfg.host.value_frac_bits)))
 
     def _count_read(self, r: ReadResult) -> ReadResult:
         c = self.clips
@@ -149,31 +163,31 @@ class TileReference:
         if lr is not None:
             self.lr = lr
         if self.fused is not None:
-            return self._fused_update(_rows("x", x, self.cfg.in_size, batch=False),
-                                      _rows("d", d, self.cfg.out_size, batch=False))
+            cfg = self.cfg
+            return self._fused_update(_vector("x", x, cfg.in_size), _vector("d", d, cfg.out_size))
         xf = self._host("x", x, self.cfg.in_size, batch=False)
         df = self._host("d", d, self.cfg.out_size, batch=False)
         return self._update(xf, df)
 
     def _fused_update(self, X: np.ndarray, D: np.ndarray) -> UpdateCodes | None:
-        """The rows of ``X``, ``D`` through :attr:`fused`, counted as the general path
-        counts them; the last sample's codes become :attr:`last_update`."""
-        out = self.fused.run(X, D)
-        self._count_input("x", int(out[1]), X.size)
-        self._count_input("d", int(out[2]), D.size)
-        b = X.shape[0]
+        """The rows of ``X``, ``D`` (or one vector each) through :attr:`fused`, counted as
+        the general path counts them; the last sample's codes become :attr:`last_update`
+        (copied out of the workspace only when read)."""
+        b = 1 if X.ndim == 1 else X.shape[0]
         if not b:
             return None
+        _, sx, sd, lines = self.fused.run(X, D)
         c = self.clips
+        if sx or sd:
+            self._count_input("x", sx, X.size)
+            self._count_input("d", sd, D.size)
+        else:
+            c.input_total += X.size + D.size
         c.updates += b
-        c.update_lines += int(out[3])
-        c.update_total += b * (self.cfg.in_size + self.cfg.out_size)
-        xc, dc, xk, dk = self.fused.last_codes()
-        self.last_update = UpdateCodes(
-            x_codes=xc, d_codes=dc, bl=int(out[8]), clipped=int(np.count_nonzero(xk) + np.count_nonzero(dk)),
-            x_clip=xk, d_clip=dk, x_max=int(out[4]), d_max=int(out[5]), gain_x=int(out[6]),
-            gain_d=int(out[7]), bl_error=bool(out[9]))
-        return self.last_update
+        c.update_lines += lines
+        c.update_total += X.size + D.size
+        self._last_update = _FUSED
+        return self.fused.codes()
 
     def _update(self, x_fixed, d_fixed) -> UpdateCodes:
         codes = update_codes(self.cfg, x_fixed, d_fixed, regs=self.regs)
@@ -215,6 +229,14 @@ class TileReference:
 def _same_rows(X, D) -> None:
     if len(X) != len(D):
         raise ValueError(f"X and D must have the same number of rows, not {len(X)} and {len(D)}")
+
+
+def _vector(name: str, v, size: int) -> np.ndarray:
+    """``v`` as a float64 vector (size,) for the fused update (:func:`_rows`' checks); a
+    float64 array of that shape passes as it is."""
+    if type(v) is np.ndarray and v.dtype is _F64 and v.shape == (size,) and v.flags.c_contiguous:
+        return v
+    return _rows(name, v, size, batch=False).reshape(size)
 
 
 def _rows(name: str, v, size: int, *, batch: bool) -> np.ndarray:
