@@ -5,7 +5,7 @@ Reference: :mod:`rpu.models.ref_adc` (grouping, scaling); cycle formula
 in docs/architecture.md (## ADC interface).
 """
 
-from amaranth import Const, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,8 +15,35 @@ from rpu.spec.formats import BM_K_BITS, numerics
 from rpu.spec.timing import adc_timeout_cycles, stream_beats
 
 from .common import StateRegister, counter_range, magnitude, round_shift_var, tree_sum
+from .wide import group_ranges
 
 __all__ = ["AdcInterface"]
+
+
+def _entries(pieces, lo, hi, width):
+    """Entries ``lo .. hi-1`` of the concatenation of ``pieces`` (values of whole
+    ``width``-bit entries), zeros past its end."""
+    parts, at = [], 0
+    for p in pieces:
+        n = len(p) // width
+        a, b = max(lo, at), min(hi, at + n)
+        if a < b:
+            parts.append(p[(a - at) * width:(b - at) * width])
+        at += n
+    if hi > max(lo, at):
+        parts.append(Const(0, (hi - max(lo, at)) * width))
+    return Cat(*parts)
+
+
+def _shifted(chunks, by, enter, width):
+    """Assignments shifting the entries of ``chunks`` down by ``by``: entry *i* takes entry
+    *i + by*, the top ones take the entries of ``enter``, then zeros."""
+    out, at = [], 0
+    for c in chunks:
+        n = len(c) // width
+        out.append(c.eq(_entries(chunks + enter, at + by, at + by + n, width)))
+        at += n
+    return out
 
 
 class AdcInterface(wiring.Component):
@@ -73,28 +100,27 @@ class AdcInterface(wiring.Component):
         nx = self.nx
         ab = nx.adc_bits
         na = self.num_adcs
-        # result buffer: one register per line (a single lines·adc_bits-wide signal makes
-        # elaboration superlinear); filled by groups of num_adcs, drained by beats of lanes
-        cells = [Signal(ab, name=f"code{i}") for i in range(self.lines)]
+        # result buffer: a shift register of lines codes, filled num_adcs codes at a time and
+        # drained by beats of lanes, held in chunks of GROUP codes (one lines·adc_bits-wide
+        # signal would make elaboration superlinear and its Verilog lines too long)
+        chunks = [Signal(len(r) * ab, name=f"codes{k}")
+                  for k, r in enumerate(group_ranges(self.lines))]
+        arriving = [Mux(self.adc_done, self.adc_codes[r.start * ab:r.stop * ab], 0)
+                    for r in group_ranges(na)]             # a late group reads as code 0
         fill, drain = Signal(), Signal()
-        codes_in = Signal(na * ab)
-        m.d.comb += codes_in.eq(Mux(self.adc_done, self.adc_codes, 0))
         with m.If(fill):
-            for i in range(self.lines):
-                src = cells[i + na] if i + na < self.lines else \
-                    codes_in[(i + na - self.lines) * ab:(i + na - self.lines + 1) * ab]
-                m.d.sync += cells[i].eq(src)
+            m.d.sync += _shifted(chunks, na, arriving, ab)
         with m.Elif(drain):
-            for i in range(self.lines):
-                m.d.sync += cells[i].eq(cells[i + self.lanes] if i + self.lanes < self.lines else 0)
+            m.d.sync += _shifted(chunks, self.lanes, [], ab)
         longest = max(self.window_cycles, self.reset_cycles, self.timeout_cycles)
         cnt = Signal(counter_range(longest + 1))
         grp = Signal(counter_range(self.lpa))
         beat = Signal(counter_range(self.beats))
         m.d.comb += self.adc_sel.eq(grp)
 
-        # saturation of the codes arriving now
-        sats = [magnitude(self.adc_codes[a * ab:(a + 1) * ab].as_signed()) >= nx.adc_max
+        # saturation of the codes arriving now: |c| >= adc_max iff c + adc_max - 1, modulo
+        # 2**adc_bits, is above 2**adc_bits - 4 (two cells per ADC)
+        sats = [(self.adc_codes[a * ab:(a + 1) * ab] + (nx.adc_max - 1))[:ab] > (1 << ab) - 4
                 for a in range(na)]
         nsat = Signal(counter_range(na + 1))
         m.d.comb += nsat.eq(tree_sum(sats))
@@ -162,7 +188,8 @@ class AdcInterface(wiring.Component):
         m.d.comb += e.eq(self.out_exp + self.bm_k)
         s = Signal(counter_range(nx.out_scale_frac + nx.emax + 1))
         m.d.comb += s.eq(nx.out_scale_frac + nx.emax - e)
-        head = cells[:self.lanes] + [Const(0, ab)] * max(0, self.lanes - self.lines)
+        head = _entries(chunks, 0, self.lanes, ab)
+        head = [head[i * ab:(i + 1) * ab] for i in range(self.lanes)]
         rb = nx.result_bits
         for i in range(self.lanes):
             c = head[i].as_signed()
