@@ -654,7 +654,7 @@ _KEY, _JX, _JD = 0, 1, 1 + 8 * 256                        # layout of the consta
 _TAPS = 1 + 16 * 256
 _CHUNK = 256        # devices per pulse list (its arrays, ~14 KiB, stay in L1)
 _EVENT_COST = 4     # a sparse row's candidate costs about this many dense columns
-_OUT = 12           # words of ``out``
+_OUT = 13           # words of ``out``
 _U40, _U16 = np.uint64(40), np.uint64(16)
 _HALF32 = np.float32(0.5)
 
@@ -1016,8 +1016,9 @@ def update_batch(X, D, prm, ws, rec, w, stuck):
     runs that many row blocks on numba's threads.
 
     ``out`` (``ws`` region 1) = (error, x saturated, d saturated, lines clipped, then of the
-    last sample: x_max, d_max, gain_x, gain_d, bl, bl_error, lines clipped, samples); error
-    1 / 2 = X / D not finite (nothing changed).  Regions: :func:`ws_layout`.
+    last sample: x_max, d_max, gain_x, gain_d, bl, bl_error, lines clipped, then samples
+    and the sum over samples of active phases × BL, for the timing formulas); error 1 / 2 =
+    X / D not finite (nothing changed).  Regions: :func:`ws_layout`.
     """
     n, m = prm[IP_N], prm[IP_M]
     tmax, blocks = prm[IP_TMAX], prm[IP_BLOCKS]
@@ -1030,6 +1031,7 @@ def update_batch(X, D, prm, ws, rec, w, stuck):
     if out[0]:
         return
     out[1:4] = 0
+    out[12] = 0
     fp = prm[IP_FP:IP_FP + 5].view(np.float64)
     cu = prm[prm[IP_CU]:].view(np.uint64)
     xf, df, xc, dc = ws[o[2]:o[3]], ws[o[3]:o[4]], ws[o[4]:o[5]], ws[o[5]:o[6]]
@@ -1052,6 +1054,7 @@ def update_batch(X, D, prm, ws, rec, w, stuck):
         mask = _phases_of(xc, dc)
         if bl == 0 or mask == 0:
             continue
+        out[12] += bl * ((mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + (mask >> 3))
         nph = 0
         for p in range(4):                       # the active phases, in order
             if mask & (1 << p):

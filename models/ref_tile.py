@@ -17,7 +17,7 @@ import numpy as np
 
 from rpu.config import TileConfig, UpdateConfig, check_instance
 from rpu.spec.formats import numerics, registers_from_config
-from rpu.spec.timing import read_cycles, transfer_cycles, update_cycles
+from rpu.spec.timing import UPDATE_FIXED, read_cycles, transfer_cycles, update_cycles
 
 from .clipping import ClipCounts, warn_clipped
 from .crossbar import Crossbar, check_batch, check_vector
@@ -244,6 +244,9 @@ class TileReference:
         c.updates += b
         c.update_lines += lines
         c.update_total += X.size + D.size
+        # update_cycles of each sample: Σ phases·BL (the kernel's) · slot cycles + fixed
+        self.op_cycles += (int(self.fused.out[12]) * self.cfg.converters.slot_cycles
+                           + b * UPDATE_FIXED)
         self._last_update = _FUSED
         return self.fused.codes()
 

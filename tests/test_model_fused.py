@@ -69,6 +69,7 @@ def test_fused_update_equals_the_general_path_for_any_thread_count(name, monkeyp
             assert all(np.array_equal(a, b) for a, b in zip(got.crossbar.pulse_counts, ref.crossbar.pulse_counts))
             assert (got.streams.x_state, got.streams.d_state) == (ref.streams.x_state, ref.streams.d_state)
             assert got.clips == ref.clips
+            assert got.op_cycles == ref.op_cycles > 0     # the timing formulas' count
             for a, b in zip(codes + [got.last_update], ref_codes + [ref.last_update]):
                 assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in vars(b))
     finally:
