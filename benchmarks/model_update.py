@@ -16,7 +16,9 @@ noisy constant-step device) and each thread count (1 and all cores) it prints:
 * ``fwd`` / ``bwd``: ``forward(x)`` / ``backward(d)`` against a numpy float32 matvec plus
   additive float64 noise (``W @ v + σ·N(0, 1)``);
 * the per-call overhead at 64² (an update of zero vectors: no pulses) and the process's
-  peak RSS.
+  peak RSS;
+* ``load``: the machine's 1-minute load average when the row was measured (the ratios to
+  numpy, timed in the same rounds, are what stays comparable on a shared machine).
 
     python benchmarks/model_update.py [--sizes 64 512 2048 4096] [--reps 15] [--threads 1 2]
 """
@@ -24,6 +26,7 @@ noisy constant-step device) and each thread count (1 and all cores) it prints:
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import time
@@ -107,7 +110,7 @@ def bench_size(n: int, reps: int, threads: list[int]) -> list[dict]:
                              "fwd": lambda: tile.forward(x), "bwd": lambda: tile.backward(d),
                              "matvec": matvec}, reps_n)
             tile.set_weights(w0)                  # keep the weights in range across rounds
-            rows.append(dict(n=n, regime=regime, threads=th, build=build, **r,
+            rows.append(dict(n=n, regime=regime, threads=th, build=build, load=os.getloadavg()[0], **r,
                              peak=peak_bytes(lambda: tile.update(x, d)), wbytes=4 * n * n))
     return rows
 
@@ -127,8 +130,9 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=sorted({1, get_threads()}))
     args = ap.parse_args(argv)
     ms = 1e3
-    print(f"threads: {args.threads} (all cores: {get_threads()}); no malloc tuning; "
-          "times in ms, median / best; ratios on medians")
+    print(f"threads: {args.threads} (all cores: {get_threads()}, CPUs: {os.cpu_count()}); no malloc "
+          f"tuning; times in ms, median / best; ratios on medians; load average at start: "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'size':>5} {'regime':7} {'thr':>3} | {'update':>17} {'x rank1':>7} {'aihwkit':>7} {'ratio':>6}"
           f" | {'flt/call':>8} {'peak/W':>6} | {'fwd':>8} {'bwd':>8} {'matvec':>8} {'fwd/mv':>6} {'bwd/mv':>6}")
     for n in args.sizes:
@@ -139,9 +143,10 @@ def main(argv=None) -> None:
                   f" {u[0] / r['rank1'][0]:7.2f} {aih:7.3f} {u[0] * ms / aih:6.2f}"
                   f" | {u[2]:8.2f} {r['peak'] / r['wbytes']:6.3f}"
                   f" | {r['fwd'][0] * ms:8.3f} {r['bwd'][0] * ms:8.3f} {mv[0] * ms:8.3f}"
-                  f" {r['fwd'][0] / mv[0]:6.2f} {r['bwd'][0] / mv[0]:6.2f}")
+                  f" {r['fwd'][0] / mv[0]:6.2f} {r['bwd'][0] / mv[0]:6.2f} | {r['load']:5.2f}", flush=True)
     med, best = overhead_64(args.reps)
     print(f"per-call overhead at 64² (update of zero vectors): median {med:.4f} ms, best {best:.4f} ms")
+    print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

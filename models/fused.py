@@ -21,14 +21,15 @@ import numpy as np
 
 from rpu.config import DeviceModel, IntRule, TileConfig
 from rpu.spec.formats import C_FRAC, LRD_FRAC, isq_table, numerics
+from rpu.spec.timing import read_cycles
 from rpu.spec.streams import D_TAPS, D_WIDTH, X_TAPS, X_WIDTH
 
 from . import kernels as K
 from .crossbar import Crossbar
-from .ref_management import UpdateCodes
+from .ref_management import BoundState, ReadResult, UpdateCodes, nm_params, read_path
 from .ref_stochastic import _jump_table
 
-__all__ = ["FusedUpdate", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES"]
+__all__ = ["FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES"]
 
 _STEP_MODELS = {DeviceModel.CONSTANT_STEP: K.STEP_CONSTANT, DeviceModel.LINEAR_STEP: K.STEP_LINEAR,
                 DeviceModel.SOFT_BOUNDS: K.STEP_SOFT}
@@ -222,3 +223,93 @@ class _FusedCodes(UpdateCodes):
     def __reduce__(self):
         self._fill()
         return UpdateCodes, tuple(getattr(self, f.name) for f in dataclasses.fields(UpdateCodes))
+
+
+class FusedRead:
+    """``FusedRead(tile)``: the forward and backward of a :class:`~rpu.models.TileReference`
+    on a single-device :class:`~rpu.models.Crossbar`, as ``read_path`` over
+    ``Readout.read`` computes them, bit for bit: the per-line steps (DAC codes and the
+    float32 input, noise, bound, ADC and saturation, result scaling) in compiled loops on
+    buffers the tile owns, the product ``W·v`` by numpy's own matmul into a buffer, the
+    noise by the crossbar's own generator into a buffer (the same draws); the arrays kept
+    in ``last_read`` (O(M + N) each) are the only allocation, nothing of matrix size.
+    Where an intermediate could pass the compiled kernels' 128 bits it defers to
+    ``read_path``."""
+
+    def __init__(self, tile):
+        cfg = tile.cfg
+        self.tile, self.cfg, self.nx = tile, cfg, numerics(cfg)
+        self._xb = tile.crossbar
+        n, m = cfg.in_size, cfg.out_size
+        io = cfg.io
+        self._v = {False: np.empty(n, np.float32), True: np.empty(m, np.float32)}
+        self._y = {False: np.empty(m, np.float32), True: np.empty(n, np.float32)}
+        self._nz_w = {b: np.empty(k if io.w_noise > 0 else 0) for b, k in ((False, m), (True, n))}
+        self._nz_o = {b: np.empty(k if io.out_noise > 0 else 0) for b, k in ((False, m), (True, n))}
+        self._w_noise, self._out_noise = float(io.w_noise), float(io.out_noise)
+        self._bound, self._lsb = float(io.out_bound), float(cfg.adc_lsb)
+        self._code_max = float(cfg.adc_max)
+        self._frac = float(1 << self.nx.frac_bits)
+        self._cycles = {}
+
+    def _read_cycles(self, backward: bool, passes: int) -> int:
+        key = (backward, passes)
+        c = self._cycles.get(key)
+        if c is None:
+            c = self._cycles[key] = read_cycles(self.cfg, backward=backward, passes=passes)
+        return c
+
+    def read(self, x: np.ndarray, backward: bool) -> ReadResult:
+        """The read of host fixed-point ``x`` (int64, within the value format), as
+        ``TileReference.forward_fixed`` / ``backward_fixed``: sets ``last_read`` and counts
+        the cycles."""
+        tile, nx = self.tile, self.nx
+        regs = tile.regs
+        alpha = int(K.abs_max(x))
+        p = nm_params(nx, alpha, regs["nm_mode"], regs["out_scale"])
+        bm = BoundState(cap=regs["bm_max_passes"], enable=bool(regs["bm_enable"]) and not backward)
+        in_mul, in_shift, out_mul = p["in_mul"], p["in_shift"], p["out_mul"]
+        if ((nx.value_max * nx.dac_max).bit_length() + max(in_mul, 1).bit_length() >= 126
+                or in_shift + bm.cap >= 126 or out_mul >= (1 << 63) or nx.out_scale_frac >= 126
+                or nx.adc_max.bit_length() + max(out_mul, 1).bit_length() + p["out_exp"] + bm.cap
+                + 1 >= 127):
+            xb = self._xb
+            r = read_path(self.cfg, x, xb.read_backward_pulses if backward else xb.read_forward_pulses,
+                          backward=backward, regs=regs)
+        else:
+            r = self._passes(x, backward, alpha, p, bm)
+        tile.last_read = r
+        tile.op_cycles += self._read_cycles(backward, r.passes)
+        return r
+
+    def _passes(self, x, backward, alpha, p, bm) -> ReadResult:
+        nx = self.nx
+        v, y32 = self._v[backward], self._y[backward]
+        nz_w, nz_o = self._nz_w[backward], self._nz_o[backward]
+        w = self._xb.devices.w
+        w = w.T if backward else w
+        rng = self._xb._readout.rng
+        history = []
+        while True:
+            dac = np.empty(x.size, np.int64)
+            K.read_dac_into(x, nx.dac_max, p["in_mul"], p["in_shift"] + bm.k, dac, v)
+            np.matmul(w, v, out=y32)
+            wn = 0.0
+            if nz_w.size:
+                wn = self._w_noise * float(np.linalg.norm(v))
+                rng.standard_normal(out=nz_w)
+            if nz_o.size:
+                rng.standard_normal(out=nz_o)
+            adc, sat = np.empty(y32.size, np.int64), np.empty(y32.size, np.bool_)
+            n_sat = K.read_adc_into(y32, wn, nz_w, self._out_noise, nz_o, self._bound, self._lsb,
+                                    self._code_max, nx.adc_max, adc, sat)
+            history.append((dac, adc))
+            k_used = bm.k
+            if not bm.pass_done(n_sat > 0):
+                break
+        y, clip, yf = np.empty(adc.size, np.int64), np.empty(adc.size, np.bool_), np.empty(adc.size)
+        K.read_results_into(adc, p["out_mul"], p["out_exp"] + k_used, nx.out_scale_frac,
+                            nx.result_max, self._frac, y, clip, yf)
+        return ReadResult(y_fixed=y, y=yf, passes=bm.passes, gave_up=bm.gave_up, saturated=sat,
+                          clipped=clip, adc_codes=adc, dac_codes=dac, alpha=alpha, k=k_used,
+                          params=p, history=history)

@@ -1110,3 +1110,55 @@ def scale_results_into(codes, out_mul, e, q, result_max, y, clipped):
         clipped[i] = mag > result_max
         mag = min(mag, result_max)
         y[i] = -mag if codes[i] < 0 else mag
+
+
+# -- the fused read (fused.FusedRead: read_path and Readout.read on tile-owned buffers) -------
+
+@numba.njit(cache=True, error_model="numpy")
+def read_dac_into(x, dac_max, in_mul, s, dac, v):
+    """One pass's DAC codes (:func:`input_codes_into`) and the crossbar's input
+    ``v = code / D`` as float32 (``Readout.read``'s ``(net / dac_max).astype(float32)``)."""
+    d = np.float64(dac_max)
+    for i in range(x.size):
+        hi, lo = _round_shift_mul(abs(x[i]) * dac_max, in_mul, s)
+        mag = np.int64(_cap_wide(hi, lo, dac_max))
+        c = -mag if x[i] < 0 else mag
+        dac[i] = c
+        v[i] = np.float32(np.float64(c) / d)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def read_adc_into(y32, wn, nz_w, on, nz_o, bound, lsb, code_max, adc_max, adc, sat):
+    """``Readout.read`` after the product, line by line in numpy's order: y = float64(W·v)
+    (+ ``wn``·``nz_w``) (+ ``on``·``nz_o``) (an empty noise array: none), clipped to
+    ±``bound``, code clip(rint(y / ``lsb``), ±``code_max``) as int32; ``sat``: |code| ≥
+    ``adc_max`` (read_path's saturation).  Returns the number of saturated lines."""
+    has_w, has_o = nz_w.size != 0, nz_o.size != 0
+    n_sat = 0
+    for i in range(y32.size):
+        y = np.float64(y32[i])
+        if has_w:
+            y = y + wn * nz_w[i]
+        if has_o:
+            y = y + on * nz_o[i]
+        y = min(max(y, -bound), bound)
+        c = np.rint(y / lsb)
+        c = min(max(c, -code_max), code_max)
+        a = np.int64(np.int32(c))
+        adc[i] = a
+        s = abs(a) >= adc_max
+        sat[i] = s
+        n_sat += s
+    return n_sat
+
+
+@numba.njit(cache=True, error_model="numpy")
+def read_results_into(codes, out_mul, e, q, result_max, frac, y, clipped, yf):
+    """:func:`scale_results_into` and the results as floats, ``y / frac`` (``from_fixed``);
+    returns the number clipped."""
+    scale_results_into(codes, out_mul, e, q, result_max, y, clipped)
+    n = 0
+    for i in range(y.size):
+        yf[i] = np.float64(y[i]) / frac
+        n += clipped[i]
+    return n

@@ -21,7 +21,7 @@ from rpu.spec.timing import UPDATE_FIXED, read_cycles, transfer_cycles, update_c
 
 from .clipping import ClipCounts, warn_clipped
 from .crossbar import Crossbar, check_batch, check_vector
-from .fused import FusedUpdate, fused_supported
+from .fused import FusedRead, FusedUpdate, fused_supported
 from .multiconductance import MultiConductanceCrossbar, PairCrossbar
 from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed_counted, update_codes
 from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
@@ -67,6 +67,9 @@ class TileReference:
         #: the fused update (one compiled call per update or batch, no allocation), where
         #: it reproduces the general path (:func:`~rpu.models.fused.fused_supported`)
         self.fused = FusedUpdate(self) if fused_supported(cfg, crossbar) else None
+        #: the fused read (compiled per-line steps on tile-owned buffers, the same bits) of
+        #: a single-device crossbar; None: ``read_path`` over the crossbar's read
+        self.fused_read = FusedRead(self) if type(crossbar) is Crossbar else None
         #: the multi-conductance transfer (None on a single-pair crossbar)
         self.transfers = (TransferReference(cfg, crossbar)
                           if isinstance(crossbar, MultiConductanceCrossbar)
@@ -205,15 +208,21 @@ class TileReference:
         c.update_total += codes.x_codes.size + codes.d_codes.size
         return codes
 
+    def _read_host(self, v_fixed, backward: bool) -> ReadResult:
+        """A read of host values already in the format (``_host``'s), counted."""
+        if self.fused_read is not None:
+            r = self.fused_read.read(v_fixed, backward)
+        else:
+            r = self.backward_fixed(v_fixed) if backward else self.forward_fixed(v_fixed)
+        return self._count_read(r)
+
     def forward(self, x) -> np.ndarray:
         """y = W·x through DAC/NM/BM/ADC (float (M,)); details in ``last_read``."""
-        r = self._count_read(self.forward_fixed(self._host("x", x, self.cfg.in_size, batch=False)))
-        return np.asarray(r.y, dtype=np.float64)
+        return self._read_host(self._host("x", x, self.cfg.in_size, batch=False), False).y
 
     def backward(self, d) -> np.ndarray:
         """z = Wᵀ·d (float (N,)); details in ``last_read``."""
-        r = self._count_read(self.backward_fixed(self._host("d", d, self.cfg.out_size, batch=False)))
-        return np.asarray(r.y, dtype=np.float64)
+        return self._read_host(self._host("d", d, self.cfg.out_size, batch=False), True).y
 
     def update(self, x, d, lr: float | None = None) -> UpdateCodes:
         """Stochastic update, E[ΔW] = −lr·d·xᵀ (``lr`` sets :attr:`lr` first); returns the
@@ -262,13 +271,13 @@ class TileReference:
     def forward_batch(self, X) -> np.ndarray:
         """Forwards of the rows of ``X`` (B, N) → (B, M)."""
         xf = self._host("x", X, self.cfg.in_size, batch=True)
-        return np.stack([np.asarray(self._count_read(self.forward_fixed(v)).y) for v in xf]) \
+        return np.stack([self._read_host(v, False).y for v in xf]) \
             if len(xf) else np.zeros((0, self.cfg.out_size))
 
     def backward_batch(self, D) -> np.ndarray:
         """Backwards of the rows of ``D`` (B, M) → (B, N)."""
         df = self._host("d", D, self.cfg.out_size, batch=True)
-        return np.stack([np.asarray(self._count_read(self.backward_fixed(v)).y) for v in df]) \
+        return np.stack([self._read_host(v, True).y for v in df]) \
             if len(df) else np.zeros((0, self.cfg.in_size))
 
     def update_batch(self, X, D, lr: float | None = None) -> None:
