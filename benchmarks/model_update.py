@@ -10,7 +10,8 @@ noisy constant-step device) and each thread count (1 and all cores) it prints:
   rank-1 update ``W -= lr·outer(d, x)`` of the same size timed in the same rounds, and the
   ratio to aihwkit 1.1.0's ``AnalogTile.update`` as measured in the issue (same machine
   class; aihwkit is not installed here);
-* page faults per call (``resource.getrusage`` minor + major faults over the timed calls);
+* page faults per call (``resource.getrusage`` minor + major faults over the timed calls):
+  ``flt/call`` of the update, ``rw flt`` of a forward plus a backward;
 * peak traced memory of one steady-state update (``tracemalloc``), as a fraction of one
   float32 weight matrix W;
 * ``fwd`` / ``bwd``: ``forward(x)`` / ``backward(d)`` against a numpy float32 matvec plus
@@ -134,14 +135,14 @@ def main(argv=None) -> None:
           f"tuning; times in ms, median / best; ratios on medians; load average at start: "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'size':>5} {'regime':7} {'thr':>3} | {'update':>17} {'x rank1':>7} {'aihwkit':>7} {'ratio':>6}"
-          f" | {'flt/call':>8} {'peak/W':>6} | {'fwd':>8} {'bwd':>8} {'matvec':>8} {'fwd/mv':>6} {'bwd/mv':>6}")
+          f" | {'flt/call':>8} {'rw flt':>6} {'peak/W':>6} | {'fwd':>8} {'bwd':>8} {'matvec':>8} {'fwd/mv':>6} {'bwd/mv':>6}")
     for n in args.sizes:
         for r in bench_size(n, args.reps, args.threads):
             aih = AIHWKIT_MS[r["regime"]][n] if n in AIHWKIT_MS[r["regime"]] else float("nan")
             u, mv = r["update"], r["matvec"]
             print(f"{n:>5} {r['regime']:7} {r['threads']:>3} | {u[0] * ms:8.3f} /{u[1] * ms:7.3f}"
                   f" {u[0] / r['rank1'][0]:7.2f} {aih:7.3f} {u[0] * ms / aih:6.2f}"
-                  f" | {u[2]:8.2f} {r['peak'] / r['wbytes']:6.3f}"
+                  f" | {u[2]:8.2f} {r['fwd'][2] + r['bwd'][2]:6.2f} {r['peak'] / r['wbytes']:6.3f}"
                   f" | {r['fwd'][0] * ms:8.3f} {r['bwd'][0] * ms:8.3f} {mv[0] * ms:8.3f}"
                   f" {r['fwd'][0] / mv[0]:6.2f} {r['bwd'][0] / mv[0]:6.2f} | {r['load']:5.2f}", flush=True)
     med, best = overhead_64(args.reps)
