@@ -21,7 +21,8 @@ noisy constant-step device) and each thread count (1 and all cores) it prints:
 * ``fwd`` / ``bwd``: ``forward(x)`` / ``backward(d)`` (rounds of their own, interleaved
   with the baselines) against a numpy float32 matvec plus additive float64 noise
   (``W @ v + σ·N(0, 1)``; ``matvec`` is the forward's, ``bwd/mv`` divides by the same with
-  ``W.T``);
+  ``W.T``); ``pass``: the forward's bound-management passes after the update rounds (each
+  pass is one matvec; the updates' coherent rank-1 steps make the dense regime saturate);
 * the per-call overhead at 64² (an update of zero vectors: no pulses) and the process's
   peak RSS;
 * ``load``: the machine's 1-minute load average when the row was measured (the ratios to
@@ -125,8 +126,11 @@ def bench_size(n: int, reps: int, threads: list[int]) -> list[dict]:
             r = interleaved({"update": lambda: tile.update(x, d), "rank1": rank1}, reps_n)
             r.update(interleaved({"fwd": lambda: tile.forward(x), "matvec": matvec,
                                   "bwd": lambda: tile.backward(d), "matvec_t": matvec_t}, reps_n))
+            tile.forward(x)
+            passes = tile.last_read.passes         # bound management's passes (the baseline: 1)
             tile.set_weights(w0)                  # keep the weights in range across rounds
-            rows.append(dict(n=n, regime=regime, threads=th, build=build, load=os.getloadavg()[0], **r,
+            rows.append(dict(n=n, regime=regime, threads=th, build=build, load=os.getloadavg()[0],
+                             passes=passes, **r,
                              peak=peak_bytes(lambda: tile.update(x, d)), wbytes=4 * n * n))
     return rows
 
@@ -151,7 +155,8 @@ def main(argv=None) -> None:
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'size':>5} {'regime':7} {'thr':>3} | {'update':>17} {'x rank1':>7} {'aihwkit':>7} {'ratio':>6}"
           f" | {'cpu':>8} {'x r1':>6}"
-          f" | {'flt/call':>8} {'rw flt':>6} {'peak/W':>6} | {'fwd':>8} {'bwd':>8} {'matvec':>8} {'fwd/mv':>6} {'bwd/mv':>6}")
+          f" | {'flt/call':>8} {'rw flt':>6} {'peak/W':>6}"
+          f" | {'fwd':>8} {'pass':>4} {'bwd':>8} {'matvec':>8} {'fwd/mv':>6} {'bwd/mv':>6} | {'load':>5}")
     for n in args.sizes:
         for r in bench_size(n, args.reps, args.threads):
             aih = AIHWKIT_MS[r["regime"]][n] if n in AIHWKIT_MS[r["regime"]] else float("nan")
@@ -160,7 +165,7 @@ def main(argv=None) -> None:
                   f" {u[0] / r['rank1'][0]:7.2f} {aih:7.3f} {u[0] * ms / aih:6.2f}"
                   f" | {u[3] * ms:8.3f} {u[3] / r['rank1'][3]:6.2f}"
                   f" | {u[2]:8.2f} {r['fwd'][2] + r['bwd'][2]:6.2f} {r['peak'] / r['wbytes']:6.3f}"
-                  f" | {r['fwd'][0] * ms:8.3f} {r['bwd'][0] * ms:8.3f} {mv[0] * ms:8.3f}"
+                  f" | {r['fwd'][0] * ms:8.3f} {r['passes']:4d} {r['bwd'][0] * ms:8.3f} {mv[0] * ms:8.3f}"
                   f" {r['fwd'][0] / mv[0]:6.2f} {r['bwd'][0] / r['matvec_t'][0]:6.2f} | {r['load']:5.2f}", flush=True)
     med, best = overhead_64(args.reps)
     print(f"per-call overhead at 64² (update of zero vectors): median {med:.4f} ms, best {best:.4f} ms")
