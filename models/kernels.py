@@ -640,7 +640,9 @@ def _all_finite(a):
 # workspace, small enough to stay in L1).  A dense row's chunk is found by scanning
 # ``_CHUNK`` consecutive columns (counts by popcount, a branch-free compaction: the devices'
 # records are consecutive), a sparse row's by the columns that fire in the row's slots
-# (records prefetched).  A chunk is then pulsed in rounds: round k takes every listed
+# (records prefetched).  The pulsed devices of sparse rows, and of rows narrower than
+# ``_CHUNK``, share a list with the next rows' until it is full (fewer, fuller rounds; the
+# devices are distinct, so the bits stay the same).  A chunk is then pulsed in rounds: round k takes every listed
 # device with more than k pulses, draws the c2c noise of its ordinal c0 + k in loops the
 # compiler vectorises (hash, ln u1, cos θ), and applies the step, noise and clip; the
 # devices with pulses left are compacted (branch-free) for the next round.
@@ -919,11 +921,11 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
     cnt = ws[bw + 5 * _CHUNK:bw + 6 * _CHUNK]
     f32 = ws[bw + 6 * _CHUNK:bw + _block_words()].view(np.float32)
     ua, ub, xi = f32[:_CHUNK], f32[_CHUNK:2 * _CHUNK], f32[2 * _CHUNK:3 * _CHUNK]
+    q = 0                                         # the list fills across rows (distinct devices)
     for r in range(parts[b], parts[b + 1]):
         i = d_act[r]
         base = i * n
         dpos = np.int64(dc[i] > 0)               # up = (x > 0) != (d > 0) = xup ^ dpos
-        q = 0
         if event[r]:                              # via the columns of the row's slots
             for w0 in range(nw):
                 v = rows[r * nw + w0]
@@ -949,7 +951,10 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
                                 _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up,
                                             s_down, le, ln, lo, lh, lu, ua, ub, xi)
                                 q = 0
-        else:                                     # every column, _CHUNK at a time
+        elif n >= _CHUNK:                         # every column, _CHUNK at a time
+            if q:
+                _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln,
+                            lo, lh, lu, ua, ub, xi)
             for j0 in range(0, n, _CHUNK):
                 j1 = min(n, j0 + _CHUNK)
                 if nw == 1:
@@ -962,6 +967,7 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
                         for s in range(nw):
                             k += _popcount(rows[r * nw + s] & xw[j * nw + s])
                         cnt[j - j0] = np.int64(k)
+                q = 0
                 for j in range(j0, j1):           # branch-free compaction
                     k = cnt[j - j0]
                     le[q], ln[q], lu[q] = base + j, k, xup[j] ^ dpos
@@ -969,10 +975,29 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
                 if q:
                     _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down,
                                 le, ln, lo, lh, lu, ua, ub, xi)
+            q = 0
+        else:                                     # narrow rows share the list
+            if q + n > _CHUNK:
+                _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln,
+                            lo, lh, lu, ua, ub, xi)
                 q = 0
-        if q:
-            _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln, lo,
-                        lh, lu, ua, ub, xi)
+            if nw == 1:
+                a = rows[r]
+                for j in range(n):
+                    cnt[j] = np.int64(_popcount(a & xw[j]))
+            else:
+                for j in range(n):
+                    k = np.uint64(0)
+                    for s in range(nw):
+                        k += _popcount(rows[r * nw + s] & xw[j * nw + s])
+                    cnt[j] = np.int64(k)
+            for j in range(n):                    # branch-free compaction
+                k = cnt[j]
+                le[q], ln[q], lu[q] = base + j, k, xup[j] ^ dpos
+                q += k != 0
+    if q:
+        _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln, lo,
+                    lh, lu, ua, ub, xi)
 
 
 @numba.njit(cache=True, error_model="numpy", parallel=True)
