@@ -33,6 +33,7 @@ CASES = {
     "dynamic_bl": dict(dynamic_bl=True, lr=0.05),
     "um_off": dict(update_management=False),
     "odd": dict(prob_bits=5, bl=3, bl_max=70, value_bits=20, value_frac_bits=9),
+    "multiword": dict(bl=40, bl_max=60),       # 4 phases x 40 slots: 3 fire words per line
 }
 
 
