@@ -134,15 +134,20 @@ class DeviceArray:
         self.w = new
         return int(np.count_nonzero(clipped))
 
-    def reset(self, mask: np.ndarray) -> None:
-        """RESET the devices where ``mask`` (bool (M, N)) to the low state b_min + reset_std·|ξ|."""
+    def reset(self, mask: np.ndarray, *, zero: bool = False) -> None:
+        """RESET the devices where ``mask`` (bool (M, N)) to the low state b_min + reset_std·|ξ|,
+        or with ``zero`` to the zero point 0 + reset_std·ξ (clipped to the own bounds: a
+        bidirectional 3T1C capacitor shorted to its reference)."""
         idx = np.flatnonzero(mask)
         self._rec.reshape(-1)[_REC * idx + _SET + 1] += 1
         if self.stuck is not None:
             idx = idx[~self.stuck.reshape(-1)[idx]]
         lo, hi = self._par[idx, 2], self._par[idx, 3]
-        xi = np.abs(self._reset_rng.standard_normal(idx.size, dtype=np.float32))
-        self.w.reshape(-1)[idx] = np.minimum(lo + np.float32(self.cfg.reset_std) * xi, hi)
+        xi = self._reset_rng.standard_normal(idx.size, dtype=np.float32)
+        if zero:
+            self.w.reshape(-1)[idx] = np.clip(np.float32(self.cfg.reset_std) * xi, lo, hi)
+            return
+        self.w.reshape(-1)[idx] = np.minimum(lo + np.float32(self.cfg.reset_std) * np.abs(xi), hi)
 
     # -- pulses ------------------------------------------------------------------------
     def _step(self, w, dw, lo, hi, up):

@@ -313,10 +313,15 @@ class AnalogLinear:
         for r, row in zip(self.out_blocks, self.tiles):
             for c, tile in zip(self.in_blocks, row):
                 dev = tile.crossbar.devices
-                if isinstance(dev, dict):    # multi-conductance: F·G + g, each pair one-sided
+                if isinstance(dev, dict):    # multi-conductance: F·G + g, the MSP one-sided
                     F, lsp = tile.crossbar.significance, "g+" in dev and not tile.cfg.mc.pair_only
-                    g_hi = dev["g+"].b_max if lsp else 0
-                    g_lo = dev["g-"].b_max if lsp else 0
+                    if not lsp:
+                        g_lo = g_hi = 0
+                    elif tile.crossbar.capacitor:        # one device around 0 (either polarity)
+                        g_hi = np.maximum(dev["g+"].b_max, -dev["g+"].b_min)
+                        g_lo = g_hi
+                    else:
+                        g_hi, g_lo = dev["g+"].b_max, dev["g-"].b_max
                     lo[r, c], hi[r, c] = -(F * dev["G-"].b_max + g_lo), F * dev["G+"].b_max + g_hi
                 else:
                     lo[r, c], hi[r, c] = dev.b_min, dev.b_max

@@ -1,12 +1,21 @@
 """Multi-conductance cells (Cristiano 2018 / Ambrogio 2018): W = F·(G⁺ − G⁻) + p·(g⁺ − g⁻).
 
 Four :class:`~rpu.models.devices.DeviceArray` per tile: the most-significant pair (MSP, G,
-model ``cfg.mc.msp_model``) and the least-significant pair (LSP, g, ``cfg.mc.lsp_model``),
-each device bounded to [0, ``cfg.mc.g_max``] (with the tile's dtod spreads).  Both pairs
-are used unidirectionally: a coincidence at +V ("increase w") is one SET pulse on the
-pair's "+" device, at −V ("decrease w") one SET pulse on its "−" device.  The LSP's
-polarity p is per column (x-line): with p_j = −1 column j's LSP reads as −(g⁺ − g⁻) and
-increasing w pulses g⁻ (the physical devices keep their names; Ambrogio's inversion).
+model ``cfg.mc.msp_model``, each device bounded to [0, ``cfg.mc.g_max``], with the tile's
+dtod spreads), used unidirectionally: a coincidence at +V ("increase w") is one SET pulse
+on G⁺, at −V ("decrease w") one on G⁻.  The least-significant part (LSP, g,
+``cfg.mc.lsp_model``) is one of (``cfg.mc.lsp_kind``):
+
+* ``capacitor`` (the default; Ambrogio 2018's 3T1C cell): one bidirectional device g⁺
+  per cell bounded to [−``lsp_bound``, +``lsp_bound``] around its zero point 0; g⁻ is the
+  shared reference, fixed at 0 and never pulsed (not an endurance role).  "Increase w"
+  charges g⁺ (+dw_up), "decrease w" discharges it (−dw_down); a reset shorts it to 0
+  (+ reset_std·ξ); the leakage decays toward 0.
+* ``pair``: two one-directional devices g⁺/g⁻ bounded to [0, ``g_max``], pulsed like the MSP.
+
+The LSP's polarity p is per column (x-line): with p_j = −1 column j's LSP reads as
+−(g⁺ − g⁻) and "increase w" pulses the other way (the other device of a pair, a discharge of
+a capacitor; the physical devices keep their names; Ambrogio's inversion).
 
 Reads of one pair or device (``part`` other than ``"combined"``: the transfer's reads)
 sense with the gain 2^``mc.read_shift`` before the output noise and the ADC, so one
@@ -17,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rpu.config import TileConfig
+from rpu.config import LspKind, TileConfig
 from .crossbar import (Readout, _check_cfg_seed, _ReadMixin, check_slots,
                                  coincidences, phase_slots)
 from .devices import DeviceArray
@@ -43,10 +52,16 @@ class MultiConductanceCrossbar(_ReadMixin):
         self.cfg, self.seed = cfg, seed
         mc, shape = cfg.mc, (cfg.out_size, cfg.in_size)
         seeds = np.random.SeedSequence(seed).spawn(5)
-        pair_cfg = {pair: cfg.device.replace(model=model, w_min=0.0, w_max=mc.g_max, w_min_dtod=0.0)
-                    for pair, model in (("msp", mc.msp_model), ("lsp", mc.lsp_model))}
-        self.devices = {name: DeviceArray(pair_cfg[pair], shape, s) for (name, pair), s in
-                        zip((("G+", "msp"), ("G-", "msp"), ("g+", "lsp"), ("g-", "lsp")), seeds)}
+        #: the LSP is one bidirectional 3T1C device per cell (g⁻ the fixed reference 0)
+        self.capacitor = mc.lsp_kind == LspKind.CAPACITOR
+        msp = cfg.device.replace(model=mc.msp_model, w_min=0.0, w_max=mc.g_max, w_min_dtod=0.0)
+        if self.capacitor:
+            lsp = cfg.device.replace(model=mc.lsp_model, w_min=-mc.lsp_bound, w_max=mc.lsp_bound)
+            ref = lsp.replace(stuck_prob=0.0)          # the reference: 0 inside its bounds
+        else:
+            lsp = ref = cfg.device.replace(model=mc.lsp_model, w_min=0.0, w_max=mc.g_max, w_min_dtod=0.0)
+        self.devices = {name: DeviceArray(c, shape, s) for (name, c), s in
+                        zip((("G+", msp), ("G-", msp), ("g+", lsp), ("g-", ref)), seeds)}
         self.significance = np.float32(mc.significance)
         self.polarity = np.full(cfg.in_size, mc.initial_polarity, np.int8)
         self.read_gain = np.float64(1 << mc.read_shift)
@@ -90,28 +105,33 @@ class MultiConductanceCrossbar(_ReadMixin):
         q = W.astype(np.float32) / self.significance
         clipped = (self.devices["G+"].set_weights(np.maximum(q, 0))
                    + self.devices["G-"].set_weights(np.maximum(-q, 0)))
-        everywhere = np.ones(shape, bool)
-        self.devices["g+"].reset(everywhere)
-        self.devices["g-"].reset(everywhere)
+        self.reset("lsp", np.ones(shape, bool))
         warn_clipped(clipped, 2 * W.size, "MSP devices", "the weights exceeded F·g_max "
                      "(mc.significance, mc.g_max)")
         return clipped
 
     def set_pair(self, pair: str, plus, minus) -> None:
-        """Program both devices of ``pair`` ('msp': G⁺, G⁻; 'lsp': g⁺, g⁻) directly."""
+        """Program both devices of ``pair`` ('msp': G⁺, G⁻; 'lsp': g⁺, g⁻) directly (a
+        capacitor LSP: g⁺ ← plus − minus, the reference g⁻ stays 0)."""
         p, m = self._pair_devices(pair)
         shape = (self.cfg.out_size, self.cfg.in_size)
         for name, a in (("plus", plus), ("minus", minus)):
             a = np.asarray(a)
             if a.shape != shape or not np.all(np.isfinite(a)):
                 raise ValueError(f"{name} must be a finite array of shape {shape}")
+        if pair == "lsp" and self.capacitor:
+            p.set_weights(np.asarray(plus, np.float32) - np.asarray(minus, np.float32))
+            return
         p.set_weights(plus)
         m.set_weights(minus)
 
     @property
     def pulse_counts(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """{device role: (set_counts, reset_counts)} (copies)."""
-        return {k: (d.set_counts.copy(), d.reset_counts.copy()) for k, d in self.devices.items()}
+        """{device role: (set_counts, reset_counts)} (copies; a capacitor LSP's reference
+        g⁻ is not a device of the cell and not listed; its g⁺ counts charging pulses as SETs,
+        discharging pulses and resets as RESETs)."""
+        return {k: (d.set_counts.copy(), d.reset_counts.copy()) for k, d in self.devices.items()
+                if not (self.capacitor and k == "g-")}
 
     # -- polarity, reset, leakage ---------------------------------------------------------
     def flip_polarity(self, columns=None) -> None:
@@ -123,19 +143,21 @@ class MultiConductanceCrossbar(_ReadMixin):
         self.polarity[cols] = -self.polarity[cols]
 
     def leak(self) -> None:
-        """One update's LSP leakage (``mc.lsp_leak``, a 3T1C capacitor): each LSP device
-        decays toward its zero point (its lower bound): g ← b_min + (g − b_min)·(1 − leak)."""
+        """One update's LSP leakage (``mc.lsp_leak``): each LSP device decays toward its zero
+        point g0 (0 for a capacitor, the lower bound of a pair device):
+        g ← g0 + (g − g0)·(1 − leak)."""
         leak = self.cfg.mc.lsp_leak
         if not leak:
             return
         keep = np.float32(1.0 - leak)
-        for name in ("g+", "g-"):
+        for name in ("g+",) if self.capacitor else ("g+", "g-"):
             d = self.devices[name]
-            new = d.b_min + (d.w - d.b_min) * keep
+            new = d.w * keep if self.capacitor else d.b_min + (d.w - d.b_min) * keep
             d.w = new if d.stuck is None else np.where(d.stuck, d.w, new)
 
     def reset_lsp_column(self, column: int) -> None:
-        """RESET both LSP devices of x-line ``column`` to their low state."""
+        """RESET the LSP of x-line ``column`` (both devices to their low state; a capacitor
+        to its zero point)."""
         if isinstance(column, bool) or not isinstance(column, (int, np.integer)):
             raise TypeError(f"column must be an integer, not {column!r}")
         if not 0 <= column < self.cfg.in_size:
@@ -145,10 +167,14 @@ class MultiConductanceCrossbar(_ReadMixin):
         self.reset("lsp", mask)
 
     def reset(self, pair: str, mask) -> None:
-        """RESET both devices of ``pair`` where ``mask`` (bool (M, N))."""
+        """RESET both devices of ``pair`` where ``mask`` (bool (M, N)); a capacitor LSP:
+        g⁺ to its zero point (the reference g⁻ is not touched)."""
         mask = np.asarray(mask)
         if mask.dtype != bool or mask.shape != (self.cfg.out_size, self.cfg.in_size):
             raise ValueError(f"mask must be a bool array of shape {(self.cfg.out_size, self.cfg.in_size)}")
+        if pair == "lsp" and self.capacitor:
+            self.devices["g+"].reset(mask, zero=True)
+            return
         for d in self._pair_devices(pair):
             d.reset(mask)
 
@@ -181,6 +207,9 @@ class MultiConductanceCrossbar(_ReadMixin):
             self._apply(*phase_slots(t, self.cfg.in_size, self.cfg.out_size), pair)
 
     def _apply(self, xp, xn, dp, dn, pair: str) -> None:
+        if pair == "lsp" and self.capacitor:
+            self._apply_capacitor(xp, xn, dp, dn)
+            return
         # every pulse is a SET on one device, so grouping slots never reorders a device's pulses
         plus, minus = self._pair_devices(pair)
         n = self.cfg.in_size
@@ -193,6 +222,18 @@ class MultiConductanceCrossbar(_ReadMixin):
                 other = flipped[flat % n]          # p_j = −1: the other device of the pair
                 inc.pulse_sequence(flat[~other], k[~other], up=True)
                 dec.pulse_sequence(flat[other], k[other], up=True)
+
+    def _apply_capacitor(self, xp, xn, dp, dn) -> None:
+        """Bidirectional LSP: slot t → 2t (+V, increase w) and 2t+1 (−V), as a single-device
+        crossbar, so each device's pulses keep their time order; p_j = −1 inverts the
+        direction of column j's pulses."""
+        a = np.stack((dn, dp), axis=1).reshape(-1, dn.shape[1])
+        b = np.stack((xp, xn), axis=1).reshape(-1, xp.shape[1])
+        up = np.tile(np.array([True, False]), xp.shape[0])
+        flipped = self.polarity < 0
+        dev, n = self.devices["g+"], self.cfg.in_size
+        for flat, k, t in coincidences(a, b):
+            dev.pulse_sequence(flat, k, up[t] ^ flipped[flat % n])
 
 
 class PairCrossbar(MultiConductanceCrossbar):

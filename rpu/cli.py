@@ -157,11 +157,26 @@ def _cmd_sim(args) -> int:
     return subprocess.call(cmd, cwd=root, env=env)
 
 
+#: ``rpu demo --mc``'s tile: small, PCM-like devices (``rpu train --mc``'s, unless
+#: --device-preset), automatic transfers off (the demo commands one)
+MC_DEMO_BASE = dict(in_size=8, out_size=6, mc=dict(enabled=True, auto_transfer=False))
+
+
+def _mc_demo_base() -> dict:
+    return {**MC_DEMO_BASE, "device": DeviceConfig.preset("pcm").to_dict()}
+
+
 def _cmd_demo(args) -> int:
-    from .demo import run_demo
-    cfg = config_from_args(args)
-    return run_demo(cfg, Path(args.output), simulator=args.simulator, waves=args.waves,
-                    updates=args.updates)
+    from .demo import run_demo, run_mc_demo
+    if not args.mc:
+        cfg = config_from_args(args)
+        return run_demo(cfg, Path(args.output), simulator=args.simulator, waves=args.waves,
+                        updates=args.updates)
+    cfg = config_from_args(args, base=_mc_demo_base())
+    if getattr(args, "cfg:mc.columns_per_transfer", None) is None:     # one event = a sweep
+        cfg = cfg.replace(mc=cfg.mc.replace(columns_per_transfer=cfg.in_size))
+    return run_mc_demo(cfg, Path(args.output), simulator=args.simulator, waves=args.waves,
+                       updates=args.updates)
 
 
 def _cmd_config(args) -> int:
@@ -351,6 +366,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="updates to co-simulate, in [1, 100000] (default 100)")
     d.add_argument("--waves", action="store_true",
                    help="dump waveforms (FST) and a GTKWave save file into the output folder")
+    d.add_argument("--mc", action="store_true",
+                   help="a multi-conductance tile (8 × 6 unless --in-size/--out-size, PCM-like devices unless "
+                        "--device-preset): a forward, the "
+                        "updates, one transfer event of every column, a forward again; PASS only when "
+                        "bit-exact and the weight survived the transfer")
     _add_config_options(d)
     d.set_defaults(func=_cmd_demo)
 

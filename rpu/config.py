@@ -35,7 +35,7 @@ from typing import Any
 __all__ = [
     "ConfigError", "ConfigTypeError", "ConfigValueError",
     "IntRule", "FloatRule", "BoolRule", "EnumRule", "check_instance",
-    "NoiseManagement", "DeviceModel",
+    "NoiseManagement", "DeviceModel", "LspKind",
     "ConverterConfig", "HostConfig", "IOConfig", "UpdateConfig", "DeviceConfig",
     "MultiConductanceConfig", "TileConfig", "DEVICE_PRESETS", "MAX_LINES", "TRAINING_DEFAULTS",
     "TRAINING_WEIGHT_SCALE",
@@ -180,6 +180,15 @@ class DeviceModel(enum.StrEnum):
     LINEAR_STEP = "linear_step"
     SOFT_BOUNDS = "soft_bounds"
     EXP_STEP = "exp_step"
+
+
+class LspKind(enum.StrEnum):
+    """The multi-conductance cell's least-significant part (``mc.lsp_kind``):
+    ``capacitor`` is Ambrogio 2018's 3T1C cell, one bidirectional device g per cell around a
+    zero point (the shared reference g⁻ = 0), reset to it, W_lsp = p·g; ``pair`` two
+    one-directional devices g⁺/g⁻ bounded to [0, g_max], W_lsp = p·(g⁺ − g⁻)."""
+    CAPACITOR = "capacitor"
+    PAIR = "pair"
 
 
 # -- the group machinery -------------------------------------------------------------------
@@ -430,22 +439,28 @@ class MultiConductanceConfig(_Validated):
     significance: float = _f(3.0, FloatRule(1.0, 1000.0), "significance factor F of the MSP")
     msp_model: DeviceModel = _f(DeviceModel.EXP_STEP, EnumRule(DeviceModel),
                                 "device model of the MSP pair G+/G- (PCM-like by default)", model_only=True)
+    lsp_kind: LspKind = _f(LspKind.CAPACITOR, EnumRule(LspKind),
+                           "LSP: 'capacitor' (3T1C, one bidirectional device around its zero point, "
+                           "Ambrogio 2018) or 'pair' (two one-directional devices g+/g-)", model_only=True)
     lsp_model: DeviceModel = _f(DeviceModel.CONSTANT_STEP, EnumRule(DeviceModel),
-                                "device model of the LSP pair g+/g- (near-linear 3T1C by default)",
+                                "device model of the LSP (near-linear 3T1C by default)",
                                 model_only=True)
+    lsp_bound: float = _f(0.4, FloatRule(0.0, 100.0, lo_open=True),
+                          "capacitor LSP: mean bound of g around its zero point, g in [-lsp_bound, "
+                          "+lsp_bound] (capacity lsp_bound/device.dw_min steps each way)", model_only=True)
     g_max: float = _f(0.2, FloatRule(0.0, 100.0, lo_open=True),
                       "mean upper bound of each pair device (lower bound 0; F*g_max = device.w_max by default)",
                       model_only=True)
     lsp_leak: float = _f(0.0, FloatRule(0.0, 1.0, hi_open=True),
-                         "LSP leakage per update toward its zero point (3T1C capacitor): g <- g·(1 - leak)",
+                         "LSP leakage per update toward its zero point (3T1C capacitor): g <- g0 + (g - g0)·(1 - leak)",
                          model_only=True)
     read_shift: int = _f(5, IntRule(0, 10),
                          "transfer reads of one pair or device sense with gain 2^read_shift "
                          "(integration gain, so one device spans the ADC)")
-    transfer_every: int = _f(100, IntRule(1, (1 << 20) - 1), "updates between two automatic transfer events")
+    transfer_every: int = _f(200, IntRule(1, (1 << 20) - 1), "updates between two automatic transfer events")
     auto_transfer: bool = _f(True, BoolRule(), "run a transfer event every transfer_every updates (reset of TRANSFER_CFG.auto)")
     columns_per_transfer: int = _f(1, IntRule(1, MAX_LINES), "columns transferred per transfer event")
-    transfer_tolerance: float = _f(0.01, FloatRule(0.0, 1.0, lo_open=True),
+    transfer_tolerance: float = _f(0.02, FloatRule(0.0, 1.0, lo_open=True),
                                    "closed-loop MSP programming tolerance, in weight units")
     max_iterations: int = _f(8, IntRule(1, 255), "closed-loop programming iterations per column")
     max_pulses: int = _f(8, IntRule(1, 255), "programming pulses per device and iteration at most")
@@ -460,6 +475,9 @@ class MultiConductanceConfig(_Validated):
     def _check_cross(self) -> None:
         if self.initial_polarity == 0:
             raise self._bad("initial_polarity", 0, "+1 or -1")
+        if self.lsp_kind == LspKind.CAPACITOR and self.lsp_model == DeviceModel.EXP_STEP:
+            raise self._bad("lsp_model", str(self.lsp_model), "a bidirectional model (constant_step, "
+                            "linear_step or soft_bounds) with lsp_kind 'capacitor'")
 
 
 # -- training ------------------------------------------------------------------------------

@@ -178,3 +178,95 @@ def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: b
     print(f"  sim log : {log}")
     print(f"  result  : {'PASS' if ev['ok'] else 'FAIL'}")
     return 0 if ev["ok"] else 1
+
+
+def transfer_bound(cfg: TileConfig) -> float:
+    """How far a converged cell's weight may move in one transfer: the tolerance, half an
+    ADC step on each of the five reads that enter it (three MSP reads weighing F, two LSP
+    reads 1: ``(1.5·F + 1)·lsb/gain``) and 4 σ of their output noise
+    (``σ·(F·√3 + √2)/gain``), in device weight units (tests/test_ref_transfer.py)."""
+    from rpu.spec.formats import transfer_format
+    F, gain = cfg.mc.significance, transfer_format(cfg).gain
+    return (cfg.mc.transfer_tolerance + (1.5 * F + 1.0) * cfg.adc_lsb / gain
+            + 4 * cfg.io.out_noise * (F * math.sqrt(3) + math.sqrt(2)) / gain)
+
+
+def evaluate_mc(cfg: TileConfig, res: dict) -> dict:
+    """Checks of an ``rpu demo --mc`` run: everything bit-exact, and the weight survived the
+    transfer: every converged cell within :func:`transfer_bound` (the issue's criterion:
+    cells the closed loop gave up on are counted — bit-exactly, ``CLT_NONCONVERGED`` — and
+    their largest change reported, not judged)."""
+    wb, wa = np.array(res["w_before"]), np.array(res["w_after"])
+    conv = np.array(res["converged"], bool)
+    cols = res["columns"]
+    moved = np.abs(wa - wb)
+    bound = transfer_bound(cfg)
+    lsp_after = np.abs(np.array(res["lsp_after"])[:, cols])
+    out = dict(bound=bound, max_moved=float(moved[conv].max()) if conv.any() else 0.0,
+               nonconverged=int((~conv).sum()), cells=int(conv.size),
+               max_moved_nonconverged=float(moved[~conv].max()) if (~conv).any() else 0.0,
+               lsp_before_rms=float(np.sqrt(np.mean(np.array(res["lsp_before"])[:, cols] ** 2))),
+               lsp_after_max=float(lsp_after.max()),
+               cycles_ok=res["cyc_transfer"] == res["cyc_transfer_formula"])
+    out["survived"] = bool(out["max_moved"] <= bound)
+    out["exact"] = bool(res["forward_before_exact"] and res["updates_exact"] and res["transfer_exact"]
+                        and res["forward_after_exact"] and out["cycles_ok"])
+    out["ok"] = bool(out["exact"] and out["survived"] and res["error_flags"] == 0)
+    return out
+
+
+def run_mc_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: bool = False,
+                updates: int = 100) -> int:
+    """``rpu demo --mc``: generate a multi-conductance tile, co-simulate a forward, ``updates``
+    updates, one commanded transfer event and a forward again; PASS only when all of it is
+    bit-exact against the reference and the weight survived the transfer."""
+    from rpu.generate import LintError, generate, lint_verilog
+    from rpu.rtl.blocks import TOP_NAME
+    from rpu.testbench.harness import HARNESS_NAME, harness_sources
+    from rpu.testbench.simulators import run_cocotb
+
+    IntRule(1, 100000).check("updates", updates)
+    if not cfg.mc.enabled:
+        raise ValueError("rpu demo --mc needs mc.enabled")
+    out_dir = output_dir(out_dir)
+    t0 = time.time()
+    files = generate(cfg, out_dir, lint=False)
+    verilog = files[TOP_NAME]
+    try:
+        lint_verilog(verilog, TOP_NAME)
+        lint = "clean"
+    except LintError as e:
+        lint = f"FAILED: {e}"
+    t1 = time.time()
+    sources = harness_sources(cfg, out_dir / "harness", tile_verilog=verilog)
+    status(f"co-simulating a forward, {updates} updates, a transfer and a forward under {simulator}")
+    run = run_cocotb(sim=simulator, verilog=sources, toplevel=HARNESS_NAME,
+                     test_module="rpu.testbench.tb_tile", name="tile", testcase="mc_demo",
+                     waves=waves, params=dict(config=cfg.to_dict(), updates=updates, scale=0.5),
+                     quiet=True)
+    log = Path(shutil.copy(run.test_dir / "sim.log", out_dir / "sim.log"))
+    t2 = time.time()
+    res = run.results
+    ev = evaluate_mc(cfg, res)
+    yes = {True: "yes", False: "NO"}
+    mc = cfg.mc
+    print(f"rpu demo --mc: {cfg.out_size} × {cfg.in_size} multi-conductance tile (F {mc.significance:g}, "
+          f"MSP {mc.msp_model}, LSP {mc.lsp_kind} {mc.lsp_model}), {simulator}, {updates} updates "
+          f"(generate {t1 - t0:.1f} s, co-simulation {t2 - t1:.1f} s incl. build)")
+    print(f"  forward before   : bit-exact vs reference {yes[res['forward_before_exact']]}")
+    print(f"  updates (LSP)    : weights equal to the reference {yes[res['updates_exact']]}; "
+          f"LSP RMS {ev['lsp_before_rms']:.4f} on the columns to transfer")
+    print(f"  transfer         : columns {res['columns'][0]}..{res['columns'][-1]}, rounds per column "
+          f"{res['rounds']}; weights, polarity, pulse counts, counters bit-exact "
+          f"{yes[res['transfer_exact']]}{' (' + res['transfer_why'] + ')' if res['transfer_why'] else ''}; "
+          f"cycles {res['cyc_transfer']} (formula {res['cyc_transfer_formula']}) "
+          f"{'ok' if ev['cycles_ok'] else 'MISMATCH'}")
+    print(f"  weight survived  : {yes[ev['survived']]}: max |W_after − W_before| {ev['max_moved']:.4f} over "
+          f"converged cells (bound {ev['bound']:.4f} = tolerance {mc.transfer_tolerance:g} + quantisation "
+          f"+ 4σ read noise); {ev['nonconverged']} of {ev['cells']} cells not converged (counted, "
+          f"max |ΔW| {ev['max_moved_nonconverged']:.4f}); LSP after the reset ≤ {ev['lsp_after_max']:.4f}")
+    print(f"  forward after    : bit-exact vs reference {yes[res['forward_after_exact']]}")
+    print(f"  Verilog          : {verilog} (lint {lint})")
+    print(f"  sim log          : {log}")
+    print(f"  result           : {'PASS' if ev['ok'] else 'FAIL'}")
+    return 0 if ev["ok"] else 1

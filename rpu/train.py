@@ -221,7 +221,8 @@ class RunResult:
     init_clipped: int = 0         # analog: initial weights beyond their device's bounds
     clip_warnings: list = field(default_factory=list)
     endurance: dict | None = None     # analog: {device role: {"mean", "max"} pulses per device}
-    cycles: dict | None = None        # analog: {"ops", "transfer", "transfer_fraction"} (timing formulas)
+    cycles: dict | None = None        # analog: {"ops", "transfer", "transfer_fraction"} (timing formulas),
+    #                                   "nonconverged", "cells_transferred" (the transfers' counters)
     decomposition: list | None = None  # multi-conductance: per layer RMS of F·(G⁺−G⁻) and p·(g⁺−g⁻)
 
     @property
@@ -326,7 +327,7 @@ def run_network(net: MLP, kind: str, settings: TrainSettings, data, order_seed,
     rng = np.random.default_rng(order_seed)
     batches = -(-len(X_tr) // settings.batch)
     bar = _progress(settings.epochs * batches, f"{kind:>6}", progress)
-    epochs, done = [], 0
+    epochs, done, eval_ops = [], 0, 0
     init_clipped = sum(layer.clips.weights_set for layer in net.layers if layer.clips is not None)
     _clip_fractions(net.layers)
     try:
@@ -346,7 +347,9 @@ def run_network(net: MLP, kind: str, settings: TrainSettings, data, order_seed,
                         bar.set_postfix_str(f"epoch {epoch}, loss {loss_sum / seen:.3f}")
             t1 = time.perf_counter()
             upd, read, inp, per_layer = _clip_fractions(net.layers)
+            ops0 = _op_cycles(net.layers)
             err = net.error(X_te, y_te)
+            eval_ops += _op_cycles(net.layers) - ops0   # not training's (the transfer share)
             _clip_fractions(net.layers)                 # evaluation reads are not training's
             epochs.append(EpochRecord(epoch, err, loss_sum / seen, t1 - t0,
                                       time.perf_counter() - t1, upd, read, inp, per_layer))
@@ -358,7 +361,7 @@ def run_network(net: MLP, kind: str, settings: TrainSettings, data, order_seed,
     if kind != "float":
         bounds = [layer.device_bounds() for layer in net.layers]
         pinned = [layer.pinned_fraction() for layer in net.layers]
-        endurance, cycles, decomposition = _analog_stats(net.layers)
+        endurance, cycles, decomposition = _analog_stats(net.layers, eval_ops)
     warned = [layer.monitor.warning for layer in net.layers
               if layer.monitor is not None and layer.monitor.warning]
     return RunResult(kind, epochs, weights, bounds=bounds, pinned=pinned, init_clipped=init_clipped,
@@ -366,17 +369,27 @@ def run_network(net: MLP, kind: str, settings: TrainSettings, data, order_seed,
                      decomposition=decomposition)
 
 
-def _analog_stats(layers):
-    """Endurance (pulses per device by role), the transfer's share of the cycles, and the
-    MSP/LSP weight decomposition of analog layers."""
+def _op_cycles(layers) -> int:
+    """Operation cycles (timing formulas) of the analog ``layers`` so far."""
+    return sum(layer.cycle_counts()[0] for layer in layers if hasattr(layer, "cycle_counts"))
+
+
+def _analog_stats(layers, eval_ops: int = 0):
+    """Endurance (pulses per device by role), the transfer's share of the training cycles
+    (``eval_ops``: the test-set evaluation's operation cycles, left out), and the MSP/LSP
+    weight decomposition of analog layers."""
     pulses: dict[str, list] = {}
-    ops = xfer = 0
+    ops = xfer = nonconv = cells = 0
     decomposition = []
     for layer in layers:
         for role, counts in layer.endurance().items():
             pulses.setdefault(role, []).append(counts)
         o, t = layer.cycle_counts()
         ops, xfer = ops + o, xfer + t
+        for tile in layer._all_tiles():
+            if getattr(tile, "transfers", None) is not None:
+                c = tile.transfers.counters
+                nonconv, cells = nonconv + c["nonconverged"], cells + c["columns"] * tile.cfg.out_size
         xbs = [tile.crossbar for tile in layer._all_tiles()]
         if hasattr(xbs[0], "weights_lsp"):
             msp = np.concatenate([(x.significance * x.weights_msp).reshape(-1) for x in xbs])
@@ -385,8 +398,10 @@ def _analog_stats(layers):
                                       lsp_rms=float(np.sqrt(np.mean(lsp.astype(np.float64) ** 2)))))
     endurance = {role: dict(mean=float(np.mean(np.concatenate(v))), max=int(np.max(np.concatenate(v))))
                  for role, v in pulses.items()}
+    ops -= eval_ops
     cycles = dict(ops=int(ops), transfer=int(xfer),
-                  transfer_fraction=_frac(xfer, ops + xfer))
+                  transfer_fraction=_frac(xfer, ops + xfer),
+                  nonconverged=int(nonconv), cells_transferred=int(cells))
     return endurance, cycles, decomposition or None
 
 
@@ -549,7 +564,9 @@ def format_mc(report: TrainReport) -> str:
                    f"{max(p.endurance['G+']['max'], p.endurance['G-']['max'])})")
     if a and a.cycles:
         out.append(f"  transfers: {100 * a.cycles['transfer_fraction']:.2f} % of the tile cycles "
-                   f"({a.cycles['transfer']} of {a.cycles['ops'] + a.cycles['transfer']})")
+                   f"({a.cycles['transfer']} of {a.cycles['ops'] + a.cycles['transfer']}); "
+                   f"{a.cycles['nonconverged']} of {a.cycles['cells_transferred']} cell transfers "
+                   f"not converged")
     if a and a.decomposition:
         out.append("  weight decomposition (RMS, layer units/γ): " + ", ".join(
             f"layer {k + 1} F·MSP {d['msp_rms']:.3f} LSP {d['lsp_rms']:.3f}"

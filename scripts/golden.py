@@ -35,7 +35,11 @@ def _cases():
         "exp_step": TileConfig(in_size=20, out_size=16, device=d.replace(model="exp_step")),
         "stuck": TileConfig(in_size=16, out_size=12, device=d.replace(stuck_prob=0.1)),
         "disturb": TileConfig(in_size=16, out_size=12, device=d.replace(disturb=0.2)),
-        "mc": TileConfig(in_size=16, out_size=12, mc=MultiConductanceConfig(enabled=True)),
+        # the one-directional LSP pair (recorded before the capacitor became the default)
+        "mc": TileConfig(in_size=16, out_size=12,
+                         mc=MultiConductanceConfig(enabled=True, lsp_kind="pair", transfer_every=100,
+                                                   transfer_tolerance=0.01)),
+        "mc_capacitor": TileConfig(in_size=16, out_size=12, mc=MultiConductanceConfig(enabled=True)),
         "dynamic_bl": TileConfig(in_size=24, out_size=20, dynamic_bl=True, lr=0.05),
         "um_off_pow2": TileConfig(in_size=24, out_size=20, update_management=False,
                                   noise_management="pow2"),

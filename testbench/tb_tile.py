@@ -577,3 +577,60 @@ async def mc_transfer(dut):
     err = await host.read("ERROR")
     assert err == 0, f"unexpected error flags {err:#x}"
     write_results(**fig)
+
+
+@cocotb.test(**TIMEOUT)
+async def mc_demo(dut):
+    """`rpu demo --mc`: a forward, K updates (automatic transfers off), one commanded
+    transfer event (``TRANSFER_COLS`` columns) and a forward again on a multi-conductance
+    tile.  Returns whether results, weights, polarity, pulse counts, counters and cycles
+    equal the reference, and the weights around the transfer; rpu/demo.py judges whether
+    the weight survived it."""
+    from rpu.spec.formats import transfer_registers
+    from rpu.spec.timing import transfer_cycles
+    cfg, p = bench_config(), bench_params()
+    rng = np.random.default_rng(p.get("seed", 5))
+    host, afe = await bringup(dut, cfg)
+    ref = TileReference(cfg, MultiConductanceCrossbar(cfg))
+    w0 = rng.uniform(-0.3, 0.3, (cfg.out_size, cfg.in_size))
+    afe.xb.set_weights(w0)
+    ref.crossbar.set_weights(w0)
+    x, _ = vectors(cfg, rng, scale=0.5)
+    out = dict(x=x.tolist())
+    y = await host.forward(x)
+    out["forward_before_exact"] = bool(np.array_equal(y, ref.forward_fixed(x).y_fixed))
+    for _ in range(p.get("updates", 100)):
+        xk, dk = vectors(cfg, rng, scale=p.get("scale", 1.0))
+        await host.update(xk, dk)
+        ref.update_fixed(xk, dk)
+    await mc_idle(host)
+    afe.flush()
+    out["updates_exact"] = bool(np.array_equal(afe.xb.weights, ref.crossbar.weights))
+    w_before, lsp_before = ref.crossbar.weights.copy(), ref.crossbar.weights_lsp.copy()
+    await host.start("transfer")
+    ev = ref.transfer()
+    await mc_idle(host)
+    try:
+        await check_transfer_state(host, afe, ref, "the transfer")
+        out["transfer_exact"], out["transfer_why"] = True, ""
+    except AssertionError as e:
+        out["transfer_exact"], out["transfer_why"] = False, str(e)
+    out["cyc_transfer"] = await host.read("CYC_TRANSFER")
+    out["cyc_transfer_formula"] = transfer_cycles(cfg, [(c.rounds, c.pulse_slots) for c in ev.columns])
+    tol = transfer_registers(cfg)["tolerance"]
+    converged = np.ones(w_before.shape, bool)
+    for c in ev.columns:
+        converged[:, c.column] = np.abs(c.error) <= tol
+    out["columns"] = [c.column for c in ev.columns]
+    out["converged"] = converged.tolist()
+    out["rounds"] = ev.rounds
+    out["w_before"], out["w_after"] = w_before.tolist(), ref.crossbar.weights.tolist()
+    out["lsp_before"], out["lsp_after"] = lsp_before.tolist(), ref.crossbar.weights_lsp.tolist()
+    out["polarity"] = ref.crossbar.polarity.tolist()
+    out["counters"] = dict(ref.transfers.counters)
+    y = await host.forward(x)
+    want = ref.forward_fixed(x).y_fixed
+    out["forward_after_exact"] = bool(np.array_equal(y, want))
+    out["y_after"] = y.tolist()
+    out["error_flags"] = await host.read("ERROR")
+    write_results(**out)

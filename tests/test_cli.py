@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -110,19 +111,30 @@ def test_a_failing_lint_is_one_line(tmp_path, monkeypatch):
         lint_verilog(bad, "bad")
 
 
-def test_multi_conductance_is_refused_for_the_rtl(tmp_path):
-    _one_line_error(run_cli("generate", "--mc-enabled", "true", "-o", str(tmp_path)), "generate",
-                    "mc.enabled must be false for the generated tile")
+def test_multi_conductance_option_reaches_the_verilog(tmp_path):
+    """--mc-enabled is not silently dropped: the generated tile gains the transfer ports."""
+    args = ("generate", "--in-size", "4", "--out-size", "3", "-o")
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    assert run_cli(*args, str(single)).returncode == 0
+    res = run_cli(*args, str(multi), "--mc-enabled", "true")
+    assert res.returncode == 0, res.stderr
+    assert "read_part" in (multi / "rpu_tile.v").read_text()
+    assert "read_part" not in (single / "rpu_tile.v").read_text()
 
 
 def test_closed_pipe_is_one_line():
-    proc = subprocess.Popen([sys.executable, "-m", "rpu.cli", "config"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    proc.stdout.readline()
-    proc.stdout.close()                     # the reader goes away, as `| head -1` does
-    err = proc.stderr.read()
-    assert proc.wait() != 0
-    assert err.strip() == "rpu config: output closed early (broken pipe)", err
+    """As `rpu config | head -1` when head has gone: the read end is closed before the
+    command writes (deterministic: a reader that is still there would let a short output
+    through before it goes)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "rpu.cli", "config"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == "rpu config: output closed early (broken pipe)", proc.stderr
 
 
 def test_version_and_help_name_every_option():

@@ -6,7 +6,7 @@ import pytest
 from rpu.config import DeviceConfig, MultiConductanceConfig, TileConfig
 from rpu.models import MultiConductanceCrossbar
 
-QUIET = DeviceConfig(dw_min_dtod=0.0, dw_min_std=0.0, up_down_dtod=0.0, w_max_dtod=0.0)
+QUIET = DeviceConfig(dw_min_dtod=0.0, dw_min_std=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0)
 
 
 def make(m=4, n=5, device=QUIET, **mc):
@@ -49,10 +49,14 @@ def test_weight_formula_and_separate_reads():
 
 def test_default_significance_and_pair_models_come_from_the_config():
     cb = make()
-    assert cb.significance == 3.0
+    assert cb.significance == 3.0 and cb.capacitor             # 3T1C LSP by default
     assert cb.devices["G+"].cfg.model == "exp_step" and cb.devices["g+"].cfg.model == "constant_step"
+    assert all(cb.devices[k].cfg.w_min == 0.0 and cb.devices[k].cfg.w_max == 0.2 for k in ("G+", "G-"))
+    assert cb.devices["g+"].cfg.w_min == -0.4 and cb.devices["g+"].cfg.w_max == 0.4     # lsp_bound
+    assert set(cb.pulse_counts) == {"G+", "G-", "g+"}
+    cb = make(lsp_kind="pair")
     assert all(d.cfg.w_min == 0.0 and d.cfg.w_max == 0.2 for d in cb.devices.values())
-    cb2 = make(msp_model="soft_bounds", lsp_model="linear_step", g_max=0.5)
+    cb2 = make(lsp_kind="pair", msp_model="soft_bounds", lsp_model="linear_step", g_max=0.5)
     assert cb2.devices["G-"].cfg.model == "soft_bounds" and cb2.devices["g-"].cfg.model == "linear_step"
     assert np.all(cb2.devices["g-"].b_max == np.float32(0.5))
     on5, on4, z5, z4 = np.ones(5, bool), np.ones(4, bool), np.zeros(5, bool), np.zeros(4, bool)
@@ -63,7 +67,7 @@ def test_default_significance_and_pair_models_come_from_the_config():
 
 @pytest.mark.parametrize("pair,scale", [("lsp", 1.0), ("msp", 3.0)])
 def test_pulses_address_one_device_of_the_chosen_pair(pair, scale):
-    cb = make(msp_model="constant_step")
+    cb = make(msp_model="constant_step", lsp_kind="pair")
     on_x, on_d = np.zeros(5, bool), np.zeros(4, bool)
     on_x[2], on_d[1] = True, True
     zx, zd = np.zeros(5, bool), np.zeros(4, bool)
@@ -83,7 +87,7 @@ def test_pulses_address_one_device_of_the_chosen_pair(pair, scale):
 
 def test_polarity_is_per_column_and_physical():
     """p_j = −1 negates column j's LSP read and sends its "increase w" pulses to g⁻."""
-    cb = make()
+    cb = make(lsp_kind="pair")
     program(cb, np.random.default_rng(1))
     lsp, w0 = cb.weights_lsp, cb.weights
     cb.flip_polarity([1, 3])
@@ -106,14 +110,14 @@ def test_polarity_is_per_column_and_physical():
 
 
 def test_initial_polarity_from_the_config():
-    cb = make(initial_polarity=-1)
+    cb = make(initial_polarity=-1, lsp_kind="pair")
     assert np.all(cb.polarity == -1)
     cb.apply_slot(np.ones(5, bool), np.zeros(5, bool), np.zeros(4, bool), np.ones(4, bool))
     assert cb.devices["g-"].set_counts.sum() == 20 and np.all(cb.weights_lsp > 0)
 
 
 def test_lsp_leak_decays_toward_the_zero_point():
-    cb = make(lsp_model="constant_step", lsp_leak=0.1)
+    cb = make(lsp_model="constant_step", lsp_leak=0.1, lsp_kind="pair")
     parts = program(cb, np.random.default_rng(5))
     msp = cb.weights_msp
     cb.leak()
@@ -127,7 +131,7 @@ def test_lsp_leak_decays_toward_the_zero_point():
 
 
 def test_lsp_column_reset():
-    cb = make(device=QUIET.replace(reset_std=0.002))
+    cb = make(device=QUIET.replace(reset_std=0.002), lsp_kind="pair")
     program(cb, np.random.default_rng(3))
     msp0, g0 = cb.weights_msp, {k: cb.devices[k].w.copy() for k in ("g+", "g-")}
     cb.reset_lsp_column(2)
@@ -146,6 +150,7 @@ def test_set_weights_programs_the_msp_and_resets_the_lsp():
     cb.set_weights(w)
     np.testing.assert_allclose(cb.weights, w, atol=1e-6)
     assert np.all(cb.weights_lsp == 0)
+    assert np.all(cb.devices["g+"].w == 0) and np.all(cb.devices["g-"].w == 0)   # capacitor: zero point
 
 
 def test_exp_step_msp_is_unidirectional():
@@ -158,3 +163,74 @@ def test_exp_step_msp_is_unidirectional():
     # saturating: dw/dn = dw_min·exp(−a·w/g_max) ⇒ w(n) = (g_max/a)·ln(1 + a·dw_min·n/g_max)
     np.testing.assert_allclose(g, 0.2 / 5 * np.log(1 + 5 * 0.001 * 50 / 0.2), rtol=0.02)
     assert np.all(g < 0.7 * 50 * 0.001)
+
+
+# -- the capacitor (3T1C) LSP: one bidirectional device around its zero point ------------
+
+def test_capacitor_lsp_charges_and_discharges_one_device():
+    cb = make(msp_model="constant_step")
+    on_x, on_d, zx, zd = np.zeros(5, bool), np.zeros(4, bool), np.zeros(5, bool), np.zeros(4, bool)
+    on_x[2], on_d[1] = True, True
+    w0 = cb.weights
+    cb.apply_slot(on_x, zx, zd, on_d)                       # +V: increase w = charge g⁺
+    g = cb.devices["g+"]
+    assert g.set_counts[1, 2] == 1 and g.reset_counts.sum() == 0
+    assert (cb.weights - w0)[1, 2] == pytest.approx(0.001, rel=1e-4)
+    for _ in range(3):
+        cb.apply_slot(zx, on_x, on_d, zd)                   # −V: decrease w = discharge g⁺
+    assert g.reset_counts[1, 2] == 3                        # depressing pulses
+    assert cb.weights_lsp[1, 2] == pytest.approx(-0.002, rel=1e-4)   # below the zero point
+    assert np.all(cb.devices["g-"].w == 0) and cb.devices["g-"].set_counts.sum() == 0
+    assert np.count_nonzero(cb.weights - w0) == 1
+
+
+def test_capacitor_lsp_is_bounded_around_its_zero_point():
+    cb = make(device=QUIET.replace(dw_min=0.01), lsp_bound=0.05)
+    on5, on4, z5, z4 = np.ones(5, bool), np.ones(4, bool), np.zeros(5, bool), np.zeros(4, bool)
+    for _ in range(20):
+        cb.apply_slot(on5, z5, z4, on4)
+    np.testing.assert_allclose(cb.weights_lsp, 0.05, rtol=1e-6)       # capacity 5 steps
+    for _ in range(40):
+        cb.apply_slot(z5, on5, on4, z4)
+    np.testing.assert_allclose(cb.weights_lsp, -0.05, rtol=1e-6)
+
+
+def test_capacitor_polarity_inverts_the_direction_per_column():
+    cb = make()
+    cb.flip_polarity([1, 3])
+    w0 = cb.weights
+    cb.apply_slot(np.ones(5, bool), np.zeros(5, bool), np.zeros(4, bool), np.ones(4, bool))
+    g = cb.devices["g+"]
+    assert g.set_counts[:, [0, 2, 4]].sum() == 12 and g.set_counts[:, [1, 3]].sum() == 0
+    assert g.reset_counts[:, [1, 3]].sum() == 8             # discharged: −g reads as +
+    np.testing.assert_allclose(cb.weights - w0, 0.001, rtol=1e-4)   # every W increased
+    w1, lsp = cb.weights, cb.weights_lsp
+    cb.flip_polarity([0])                                   # a flip alone changes W by −2·p·g
+    np.testing.assert_allclose(cb.weights[:, 0], w1[:, 0] - 2 * lsp[:, 0], atol=1e-7)
+
+
+def test_capacitor_reset_and_leak_go_to_the_zero_point():
+    cb = make(device=QUIET.replace(reset_std=0.002), lsp_leak=0.1)
+    rng = np.random.default_rng(7)
+    g = rng.uniform(-0.15, 0.15, (4, 5)).astype(np.float32)
+    cb.set_pair("lsp", g, np.zeros_like(g))
+    np.testing.assert_array_equal(cb.weights_lsp, g)
+    cb.leak()
+    np.testing.assert_allclose(cb.devices["g+"].w, g * np.float32(0.9), rtol=1e-6)
+    before = cb.devices["g+"].w.copy()
+    cb.reset_lsp_column(2)
+    col = cb.devices["g+"].w[:, 2]
+    assert np.all(np.abs(col) < 5 * 0.002) and np.any(col < 0) | np.any(col > 0)   # around 0
+    np.testing.assert_array_equal(np.delete(cb.devices["g+"].w, 2, 1), np.delete(before, 2, 1))
+    assert cb.devices["g+"].reset_counts[:, 2].sum() == 4 and cb.devices["g-"].reset_counts.sum() == 0
+
+
+def test_capacitor_lsp_needs_a_bidirectional_model():
+    from rpu.config import ConfigValueError
+    with pytest.raises(ConfigValueError, match="mc.lsp_model must be a bidirectional"):
+        MultiConductanceConfig(lsp_model="exp_step")
+    MultiConductanceConfig(lsp_model="exp_step", lsp_kind="pair")
+    with pytest.raises(ConfigValueError, match="mc.lsp_kind"):
+        MultiConductanceConfig(lsp_kind="pcm")
+    with pytest.raises(ConfigValueError, match="mc.lsp_bound"):
+        MultiConductanceConfig(lsp_bound=0.0)

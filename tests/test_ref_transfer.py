@@ -155,3 +155,52 @@ def test_tile_reference_transfers_every_interval():
     assert off.transfers.counters["events"] == 0
     with pytest.raises(ValueError, match="multi-conductance"):
         TileReference(TileConfig(in_size=4, out_size=4)).transfer()
+
+
+@pytest.mark.parametrize("kind", ["capacitor", "pair"])
+def test_pcm_transfer_keeps_converged_cells_within_tolerance_and_counts_the_rest(kind):
+    """A PCM-like (exp_step) MSP with few iterations: every cell whose last verify read is
+    within the tolerance keeps its weight within tolerance + quantisation (noise-free); the
+    others are exactly the counted non-converged ones (and there are some)."""
+    cfg = tile(msp_model="exp_step", lsp_kind=kind, max_iterations=2, max_pulses=4,
+               device=DEV.replace(dw_min=0.004, dw_min_std=0.3))
+    xb = programmed(cfg, seed=6, lsp=0.15)
+    ref = TransferReference(cfg, xb)
+    w0 = xb.weights.astype(np.float64)
+    ev = ref.event(columns=cfg.in_size)
+    tol = transfer_registers(cfg)["tolerance"]
+    converged = np.ones(w0.shape, bool)
+    for c in ev.columns:
+        converged[:, c.column] = np.abs(c.error) <= tol
+    err = np.abs(xb.weights - w0)
+    assert err[converged].max() <= cfg.mc.transfer_tolerance + quantisation_bound(cfg)
+    assert ref.counters["nonconverged"] == int((~converged).sum()) > 0
+    assert np.abs(xb.weights_lsp).max() < 0.05                                  # LSP reset
+
+
+@pytest.mark.parametrize("kind", ["capacitor", "pair"])
+def test_polarity_inversion_leaves_the_weight_and_the_update_direction_unchanged(kind):
+    """A sweep flips every p: W stays (no reset noise: within the transfer tolerance), and
+    the same update pulse moves W by the same amount before and after the inversion."""
+    quiet = DeviceConfig(dw_min=0.002, dw_min_std=0.0, dw_min_dtod=0.0, up_down_dtod=0.0,
+                         w_max_dtod=0.0, w_min_dtod=0.0, reset_std=0.0)
+    cfg = tile(lsp_kind=kind, device=quiet)
+    xb = programmed(cfg, seed=8)
+    ref = TransferReference(cfg, xb)
+    n, m = cfg.in_size, cfg.out_size
+    on_x, on_d = np.ones(n, bool), np.ones(m, bool)
+    zx, zd = np.zeros(n, bool), np.zeros(m, bool)
+
+    def update_delta():
+        w = xb.weights.astype(np.float64)
+        xb.apply_slot(on_x, zx, zd, on_d)           # +V: increase w everywhere
+        xb.apply_slot(on_x, zx, zd, on_d)
+        return xb.weights - w
+
+    for p in (-1, 1):
+        w0 = xb.weights.astype(np.float64)
+        ref.event(columns=n)
+        assert np.all(xb.polarity == p)
+        assert np.abs(xb.weights - w0).max() <= cfg.mc.transfer_tolerance + quantisation_bound(cfg)
+        assert np.all(xb.weights_lsp == 0)                                      # reset to 0
+        np.testing.assert_allclose(update_delta(), 2 * 0.002, rtol=1e-5)       # same direction

@@ -22,6 +22,8 @@ MC = TileConfig(in_size=6, out_size=4, out_noise=0.02,
 #: PCM-like MSP (exp_step) with refresh: some pairs start near g_max
 MC_PCM = MC.replace(mc=MC.mc.replace(msp_model="exp_step", max_pulses=16, refresh_threshold=0.5),
                     in_size=4)
+#: the one-directional g⁺/g⁻ LSP (the capacitor, 3T1C, is the default)
+MC_PAIR = MC.replace(mc=MC.mc.replace(lsp_kind="pair"))
 
 
 def test_mc_tile_generates_lint_clean(tmp_path):
@@ -40,7 +42,7 @@ def test_single_pair_ports_and_registers_unchanged():
     assert "transfer" not in a["CTRL"].field("op").doc and "3 transfer" in b["CTRL"].field("op").doc
 
 
-@pytest.mark.parametrize("cfg", [MC, MC_PCM], ids=["linear-msp", "pcm-msp"])
+@pytest.mark.parametrize("cfg", [MC, MC_PCM, MC_PAIR], ids=["linear-msp", "pcm-msp", "pair-lsp"])
 def test_mc_transfer_bit_exact(sim, cfg):
     res = run(sim, cfg, "mc_transfer", updates=7).results
     assert len(res["transfer_cycles"]) >= 3 and max(res["rounds"]) >= 1
