@@ -6,17 +6,27 @@ size (default 64², 512², 2048², 4096²; BL 10, update management on, lr 0.01,
 noisy constant-step device) and each thread count (1 and all cores) it prints:
 
 * ``update``: ``TileReference.update(x, d)``, median and best of ``--reps`` calls (rounds
-  interleaved with the baseline, after a warm-up call), its ratio to a numpy float32
-  rank-1 update ``W -= lr·outer(d, x)`` of the same size timed in the same rounds, and the
-  ratio to aihwkit 1.1.0's ``AnalogTile.update`` as measured in the issue (same machine
-  class; aihwkit is not installed here);
-* page faults per call (``resource.getrusage`` minor + major faults over the timed calls);
+  interleaved with the baseline, after a warm-up call; ``--reps`` at 64² and 512², half at
+  2048², a third at 4096²), its ratio to a numpy float32 rank-1 update
+  ``W -= lr·outer(d, x)`` of the same size timed in the same rounds, and the ratio to
+  aihwkit 1.1.0's ``AnalogTile.update`` as measured in the issue (same machine class;
+  aihwkit is not installed here);
+* ``cpu``: the update's median process CPU time per call (all threads) and its ratio to the
+  rank-1 update's, robust to waiting for a core on a shared machine (for one thread, what
+  the wall time would be on an idle one);
+* page faults per call (``resource.getrusage`` minor + major faults over the timed calls):
+  ``flt/call`` of the update, ``rw flt`` of a forward plus a backward;
 * peak traced memory of one steady-state update (``tracemalloc``), as a fraction of one
   float32 weight matrix W;
-* ``fwd`` / ``bwd``: ``forward(x)`` / ``backward(d)`` against a numpy float32 matvec plus
-  additive float64 noise (``W @ v + σ·N(0, 1)``);
+* ``fwd`` / ``bwd``: ``forward(x)`` / ``backward(d)`` (rounds of their own, interleaved
+  with the baselines) against a numpy float32 matvec plus additive float64 noise
+  (``W @ v + σ·N(0, 1)``; ``matvec`` is the forward's, ``bwd/mv`` divides by the same with
+  ``W.T``); ``pass``: the forward's bound-management passes after the update rounds (each
+  pass is one matvec; the updates' coherent rank-1 steps make the dense regime saturate);
 * the per-call overhead at 64² (an update of zero vectors: no pulses) and the process's
-  peak RSS.
+  peak RSS;
+* ``load``: the machine's 1-minute load average when the row was measured (the ratios to
+  numpy, timed in the same rounds, are what stays comparable on a shared machine).
 
     python benchmarks/model_update.py [--sizes 64 512 2048 4096] [--reps 15] [--threads 1 2]
 """
@@ -24,6 +34,7 @@ noisy constant-step device) and each thread count (1 and all cores) it prints:
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import time
@@ -47,20 +58,26 @@ def faults() -> int:
 
 
 def interleaved(fns: dict, reps: int) -> dict:
-    """Per name: (median s, best s, page faults per call) over ``reps`` rounds, each round
-    calling every function once in turn (after one warm-up call each)."""
+    """Per name: (median s, best s, page faults per call, median process CPU s) over
+    ``reps`` rounds, each round calling every function once in turn (after one warm-up call
+    each).  The CPU time (all the process's threads) does not count the time the process
+    waited for a core, which wall time on a shared machine does."""
     for f in fns.values():
         f()
     times = {k: [] for k in fns}
+    cpu = {k: [] for k in fns}
     flt = dict.fromkeys(fns, 0)
     for _ in range(reps):
         for k, f in fns.items():
             f0 = faults()
+            c0 = time.process_time()
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
             flt[k] += faults() - f0
-    return {k: (statistics.median(v), min(v), flt[k] / reps) for k, v in times.items()}
+    return {k: (statistics.median(v), min(v), flt[k] / reps, statistics.median(cpu[k]))
+            for k, v in times.items()}
 
 
 def peak_bytes(fn) -> int:
@@ -85,7 +102,10 @@ def baselines(n: int, lr: float, sigma: float, rng):
     def matvec():
         return (W @ x32).astype(np.float64) + sigma * noise.standard_normal(n)
 
-    return rank1, matvec
+    def matvec_t():
+        return (W.T @ d32).astype(np.float64) + sigma * noise.standard_normal(n)
+
+    return rank1, matvec, matvec_t
 
 
 def bench_size(n: int, reps: int, threads: list[int]) -> list[dict]:
@@ -95,19 +115,22 @@ def bench_size(n: int, reps: int, threads: list[int]) -> list[dict]:
     tile = TileReference(cfg)
     build = time.perf_counter() - t0
     tile.set_weights(rng.uniform(-0.1, 0.1, (n, n)))
-    rank1, matvec = baselines(n, cfg.update.lr, cfg.io.out_noise, rng)
-    reps_n = reps if n <= 512 else max(3, reps // 3) if n <= 2048 else max(3, reps // 5)
+    rank1, matvec, matvec_t = baselines(n, cfg.update.lr, cfg.io.out_noise, rng)
+    reps_n = reps if n <= 512 else max(3, reps // 2) if n <= 2048 else max(3, reps // 3)
     rows = []
     for regime, draw in REGIMES.items():
         x, d = draw(rng, n)
         for th in threads:
             set_threads(th)
             w0 = tile.weights
-            r = interleaved({"update": lambda: tile.update(x, d), "rank1": rank1,
-                             "fwd": lambda: tile.forward(x), "bwd": lambda: tile.backward(d),
-                             "matvec": matvec}, reps_n)
+            r = interleaved({"update": lambda: tile.update(x, d), "rank1": rank1}, reps_n)
+            r.update(interleaved({"fwd": lambda: tile.forward(x), "matvec": matvec,
+                                  "bwd": lambda: tile.backward(d), "matvec_t": matvec_t}, reps_n))
+            tile.forward(x)
+            passes = tile.last_read.passes         # bound management's passes (the baseline: 1)
             tile.set_weights(w0)                  # keep the weights in range across rounds
-            rows.append(dict(n=n, regime=regime, threads=th, build=build, **r,
+            rows.append(dict(n=n, regime=regime, threads=th, build=build, load=os.getloadavg()[0],
+                             passes=passes, **r,
                              peak=peak_bytes(lambda: tile.update(x, d)), wbytes=4 * n * n))
     return rows
 
@@ -127,21 +150,26 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=sorted({1, get_threads()}))
     args = ap.parse_args(argv)
     ms = 1e3
-    print(f"threads: {args.threads} (all cores: {get_threads()}); no malloc tuning; "
-          "times in ms, median / best; ratios on medians")
+    print(f"threads: {args.threads} (all cores: {get_threads()}, CPUs: {os.cpu_count()}); no malloc "
+          f"tuning; times in ms, median / best; ratios on medians; load average at start: "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'size':>5} {'regime':7} {'thr':>3} | {'update':>17} {'x rank1':>7} {'aihwkit':>7} {'ratio':>6}"
-          f" | {'flt/call':>8} {'peak/W':>6} | {'fwd':>8} {'bwd':>8} {'matvec':>8} {'fwd/mv':>6} {'bwd/mv':>6}")
+          f" | {'cpu':>8} {'x r1':>6}"
+          f" | {'flt/call':>8} {'rw flt':>6} {'peak/W':>6}"
+          f" | {'fwd':>8} {'pass':>4} {'bwd':>8} {'matvec':>8} {'fwd/mv':>6} {'bwd/mv':>6} | {'load':>5}")
     for n in args.sizes:
         for r in bench_size(n, args.reps, args.threads):
             aih = AIHWKIT_MS[r["regime"]][n] if n in AIHWKIT_MS[r["regime"]] else float("nan")
             u, mv = r["update"], r["matvec"]
             print(f"{n:>5} {r['regime']:7} {r['threads']:>3} | {u[0] * ms:8.3f} /{u[1] * ms:7.3f}"
                   f" {u[0] / r['rank1'][0]:7.2f} {aih:7.3f} {u[0] * ms / aih:6.2f}"
-                  f" | {u[2]:8.2f} {r['peak'] / r['wbytes']:6.3f}"
-                  f" | {r['fwd'][0] * ms:8.3f} {r['bwd'][0] * ms:8.3f} {mv[0] * ms:8.3f}"
-                  f" {r['fwd'][0] / mv[0]:6.2f} {r['bwd'][0] / mv[0]:6.2f}")
+                  f" | {u[3] * ms:8.3f} {u[3] / r['rank1'][3]:6.2f}"
+                  f" | {u[2]:8.2f} {r['fwd'][2] + r['bwd'][2]:6.2f} {r['peak'] / r['wbytes']:6.3f}"
+                  f" | {r['fwd'][0] * ms:8.3f} {r['passes']:4d} {r['bwd'][0] * ms:8.3f} {mv[0] * ms:8.3f}"
+                  f" {r['fwd'][0] / mv[0]:6.2f} {r['bwd'][0] / r['matvec_t'][0]:6.2f} | {r['load']:5.2f}", flush=True)
     med, best = overhead_64(args.reps)
     print(f"per-call overhead at 64² (update of zero vectors): median {med:.4f} ms, best {best:.4f} ms")
+    print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -12,24 +12,27 @@ thread (the same bits whatever the thread count).  A tile uses it when it can
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import weakref
 
 import numba
 import numpy as np
 
 from rpu.config import DeviceModel, IntRule, TileConfig
 from rpu.spec.formats import C_FRAC, LRD_FRAC, isq_table, numerics
+from rpu.spec.timing import read_cycles
 from rpu.spec.streams import D_TAPS, D_WIDTH, X_TAPS, X_WIDTH
 
 from . import kernels as K
 from .crossbar import Crossbar
+from .ref_management import BoundState, ReadResult, UpdateCodes, nm_params, read_path
 from .ref_stochastic import _jump_table
 
-__all__ = ["FusedUpdate", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES"]
+__all__ = ["FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES"]
 
 _STEP_MODELS = {DeviceModel.CONSTANT_STEP: K.STEP_CONSTANT, DeviceModel.LINEAR_STEP: K.STEP_LINEAR,
                 DeviceModel.SOFT_BOUNDS: K.STEP_SOFT}
-_QUEUE = 8192                   # queued pulses per block before their noise and steps run
 #: tiles with fewer devices run on one thread (a parallel launch costs more than it saves)
 PARALLEL_MIN_DEVICES = 1 << 17
 _MAX_THREADS = numba.config.NUMBA_NUM_THREADS
@@ -86,9 +89,10 @@ def fused_supported(cfg: TileConfig, crossbar) -> bool:
 
 class FusedUpdate:
     """``FusedUpdate(tile)``: the fused update of a :class:`~rpu.models.TileReference` whose
-    configuration :func:`fused_supported` accepts.  It owns the workspaces (sized at
-    construction: O(M + N + threads·queue), nothing of matrix size) and keeps the tile's
-    stream states and registers in step."""
+    configuration :func:`fused_supported` accepts.  It owns the workspace (one int64 array
+    sized at construction, :func:`~rpu.models.kernels.ws_layout`: O(M + N + BL·N +
+    threads·chunk), nothing of matrix size) and keeps the tile's stream states and registers
+    in step."""
 
     def __init__(self, tile):
         cfg, dev = tile.cfg, tile.crossbar.devices
@@ -97,36 +101,46 @@ class FusedUpdate:
         self.tile, self.n, self.m = tile, n, m
         self.tmax = 4 * tile.streams.bl_max
         c = cfg.device
-        ip = np.zeros(K.IP_ISQ + nx.bl_max + 1, np.int64)
+        s = tile.streams
+        cu = np.concatenate([
+            np.array([dev.key], np.uint64),
+            _jump_table(X_WIDTH, tuple(X_TAPS), s.prob_bits).reshape(-1),
+            _jump_table(D_WIDTH, tuple(D_TAPS), s.prob_bits).reshape(-1),
+            s._x_cols[0].reshape(-1), s._x_cols[1].reshape(-1),
+            s._d_cols[0].reshape(-1), s._d_cols[1].reshape(-1)]).astype(np.uint64)
+        assert K._JD - K._JX == 8 * 256 and cu.size == K._TAPS + 8 * (n + m)
+        at_cu = K.IP_ISQ + nx.bl_max + 1
+        ip = np.zeros(at_cu + cu.size, np.int64)
         ip[[K.IP_N, K.IP_M, K.IP_P, K.IP_ONE, K.IP_SH, K.IP_GAIN_MAX, K.IP_R, K.IP_S, K.IP_T,
             K.IP_PEAK_SHIFT, K.IP_NX_BL_MAX, K.IP_DEN_BITS, K.IP_NOUM_SHIFT]] = [
             n, m, nx.prob_bits, nx.prob_one, nx.gain_point, nx.gain_max, nx.recip_point,
             nx.um_sqrt_frac, nx.um_peak_frac, nx.peak_shift, nx.bl_max, LRD_FRAC + 2 * nx.frac_bits,
             nx.gain_point + nx.prob_bits - C_FRAC - nx.frac_bits]
         ip[K.IP_MODEL] = _STEP_MODELS[c.model]
-        ip[K.IP_TMAX], ip[K.IP_CH], ip[K.IP_BLOCKS] = self.tmax, _QUEUE, _MAX_THREADS
-        ip[K.IP_ISQ:] = isq_table(nx.bl_max)
-        self.ip = ip
+        ip[K.IP_TMAX], ip[K.IP_BLOCKS], ip[K.IP_NBLK], ip[K.IP_CU] = self.tmax, 1, _MAX_THREADS, at_cu
         f32 = np.float32
         from .devices import _ratio
-        self.fp = np.array([float(1 << nx.frac_bits), float(nx.value_max), f32(c.dw_min_std),
-                            f32(_ratio(c.gamma_up, c.w_max)), f32(_ratio(c.gamma_down, c.w_min))],
-                           np.float64)
-        s = tile.streams
-        self.cu = np.concatenate([
-            np.array([dev.key], np.uint64),
-            _jump_table(X_WIDTH, tuple(X_TAPS), s.prob_bits).reshape(-1),
-            _jump_table(D_WIDTH, tuple(D_TAPS), s.prob_bits).reshape(-1),
-            s._x_cols[0].reshape(-1), s._x_cols[1].reshape(-1),
-            s._d_cols[0].reshape(-1), s._d_cols[1].reshape(-1)]).astype(np.uint64)
-        assert K._JD - K._JX == 8 * 256 and self.cu.size == K._TAPS + 8 * (n + m)
-        self.st = np.zeros(2, np.uint64)
-        self.out = np.zeros(10, np.int64)
-        self.ws = K.workspace(n, m, self.tmax, _MAX_THREADS, _QUEUE)
+        ip[K.IP_FP:K.IP_FP + 5] = np.array(
+            [float(1 << nx.frac_bits), float(nx.value_max), f32(c.dw_min_std),
+             f32(_ratio(c.gamma_up, c.w_max)), f32(_ratio(c.gamma_down, c.w_min))],
+            np.float64).view(np.int64)
+        ip[K.IP_ISQ:at_cu] = isq_table(nx.bl_max)
+        ip[at_cu:] = cu.view(np.int64)
+        self.ip = ip
+        o = K.ws_layout(n, m, self.tmax, _MAX_THREADS)
+        self.ws = ws = np.zeros(o[-1], np.int64)
+        self._st = ws[0:2].view(np.uint64)
+        self.out = ws[o[1]:o[2]]
+        self._head = ws[o[1]:o[1] + 4]
+        self._xc, self._dc = ws[o[4]:o[4] + n], ws[o[5]:o[5] + m]
+        flags = ws[o[14]:o[15]].view(np.bool_)
+        self._xclip, self._dclip = flags[:n], flags[n:n + m]
         self._stuck = (dev.stuck.reshape(-1) if dev.stuck is not None else np.zeros(0, np.bool_))
-        self._par = dev._rec.view(np.float32)
+        self._dev = dev
+        self._w_of, self._w = None, None
         self._regs = None
         self._parallel_ok = m * n >= PARALLEL_MIN_DEVICES
+        self._pending = None        # weak reference to the codes object of the last update
 
     def _load_regs(self, regs: dict) -> None:
         ip = self.ip
@@ -135,30 +149,167 @@ class FusedUpdate:
             regs["um_c1"], regs["um_lr_dw"]]
         self._regs = regs
 
-    def run(self, X: np.ndarray, D: np.ndarray) -> np.ndarray:
-        """Apply the updates of the rows of float64 C-contiguous ``X`` (B, N), ``D`` (B, M);
-        returns the kernel's ``out`` (see :func:`~rpu.models.kernels.update_batch`)."""
+    def run(self, X: np.ndarray, D: np.ndarray) -> list:
+        """Apply the updates of float64 ``X`` (B, N), ``D`` (B, M) (or one of each, (N,) and
+        (M,)); returns ``[error, x saturated, d saturated, lines clipped]`` (the start of the
+        kernel's ``out``, see :func:`~rpu.models.kernels.update_batch`)."""
         tile = self.tile
         if tile.regs is not self._regs:
             self._load_regs(tile.regs)
-        s, st = tile.streams, self.st
+        if self._pending is not None:           # the last update's codes, if still held
+            codes = self._pending()
+            if codes is not None:
+                codes._fill()
+            self._pending = None
+        dev = self._dev
+        if dev.w is not self._w_of:
+            self._w_of, self._w = dev.w, dev.w.reshape(-1)
+        s, st = tile.streams, self._st
         st[0], st[1] = s.x_state, s.d_state
-        parallel = _threads > 1 and self._parallel_ok
-        if parallel and numba.get_num_threads() != _threads:
-            numba.set_num_threads(_threads)
-        self.ip[K.IP_BLOCKS] = _threads if parallel else 1
-        ws, dev = self.ws, tile.crossbar.devices
-        out = self.out
-        K.update_batch(X, D, self.ip, self.fp, self.cu, st, dev._rec, self._par,
-                       dev.w.reshape(-1), self._stuck, ws["wi"], ws["wu"], ws["wc"], ws["wb"],
-                       ws["wf"], out, parallel)
-        if out[0]:
-            raise ValueError(f"{'x' if out[0] == 1 else 'd'} must be finite (no NaN/inf)")
+        nb = _threads if _threads > 1 and self._parallel_ok else 1
+        if nb > 1 and numba.get_num_threads() != nb:
+            numba.set_num_threads(nb)
+        ip = self.ip
+        ip[K.IP_BLOCKS] = nb
+        K.update_batch(X, D, ip, self.ws, dev._rec, self._w, self._stuck)
+        head = self._head.tolist()
+        if head[0]:
+            raise ValueError(f"{'x' if head[0] == 1 else 'd'} must be finite (no NaN/inf)")
         s.x_state, s.d_state = int(st[0]), int(st[1])
-        return out
+        return head
+
+    def codes(self) -> UpdateCodes:
+        """The :class:`UpdateCodes` of the last sample, copied out of the workspace when
+        first used (or before the next update, if still referenced)."""
+        codes = self._pending() if self._pending is not None else None
+        if codes is None:
+            codes = _FusedCodes(_engine=self)
+            self._pending = weakref.ref(codes)
+        return codes
+
+    def _fields(self) -> dict:
+        xm, dm, gx, gd, bl, err, clipped = self.out[4:11].tolist()
+        return dict(x_codes=self._xc.copy(), d_codes=self._dc.copy(), bl=bl, clipped=clipped,
+                    x_clip=self._xclip.copy(), d_clip=self._dclip.copy(), x_max=xm, d_max=dm,
+                    gain_x=gx, gain_d=gd, bl_error=bool(err))
 
     def last_codes(self):
         """(x_codes, d_codes, x_clip, d_clip) of the last sample, as copies."""
-        n, m, wi, wb = self.n, self.m, self.ws["wi"], self.ws["wb"]
-        return (wi[n + m:2 * n + m].copy(), wi[2 * n + m:2 * n + 2 * m].copy(),
-                wb[:n].copy(), wb[n:n + m].copy())
+        return self._xc.copy(), self._dc.copy(), self._xclip.copy(), self._dclip.copy()
+
+
+class _FusedCodes(UpdateCodes):
+    """An :class:`UpdateCodes` whose fields are copied from a :class:`FusedUpdate`'s
+    workspace on first access (the engine fills it before it overwrites them), so an update
+    whose codes nobody reads copies nothing."""
+
+    def __init__(self, *args, _engine=None, **kw):
+        if _engine is None:
+            UpdateCodes.__init__(self, *args, **kw)
+        else:
+            self.__dict__["_engine"] = _engine
+
+    def _fill(self) -> None:
+        engine = self.__dict__.pop("_engine", None)
+        if engine is not None:
+            UpdateCodes.__init__(self, **engine._fields())
+
+    def __getattr__(self, name):        # only for attributes not set yet: the fields
+        if name.startswith("__") or "_engine" not in self.__dict__:
+            raise AttributeError(name)
+        self._fill()
+        return getattr(self, name)
+
+    def __reduce__(self):
+        self._fill()
+        return UpdateCodes, tuple(getattr(self, f.name) for f in dataclasses.fields(UpdateCodes))
+
+
+class FusedRead:
+    """``FusedRead(tile)``: the forward and backward of a :class:`~rpu.models.TileReference`
+    on a single-device :class:`~rpu.models.Crossbar`, as ``read_path`` over
+    ``Readout.read`` computes them, bit for bit: the per-line steps (DAC codes and the
+    float32 input, noise, bound, ADC and saturation, result scaling) in compiled loops on
+    buffers the tile owns, the product ``W·v`` by numpy's own matmul into a buffer, the
+    noise by the crossbar's own generator into a buffer (the same draws); the arrays kept
+    in ``last_read`` (O(M + N) each) are the only allocation, nothing of matrix size.
+    Where an intermediate could pass the compiled kernels' 128 bits it defers to
+    ``read_path``."""
+
+    def __init__(self, tile):
+        cfg = tile.cfg
+        self.tile, self.cfg, self.nx = tile, cfg, numerics(cfg)
+        self._xb = tile.crossbar
+        n, m = cfg.in_size, cfg.out_size
+        io = cfg.io
+        self._v = {False: np.empty(n, np.float32), True: np.empty(m, np.float32)}
+        self._y = {False: np.empty(m, np.float32), True: np.empty(n, np.float32)}
+        self._nz_w = {b: np.empty(k if io.w_noise > 0 else 0) for b, k in ((False, m), (True, n))}
+        self._nz_o = {b: np.empty(k if io.out_noise > 0 else 0) for b, k in ((False, m), (True, n))}
+        self._w_noise, self._out_noise = float(io.w_noise), float(io.out_noise)
+        self._bound, self._lsb = float(io.out_bound), float(cfg.adc_lsb)
+        self._code_max = float(cfg.adc_max)
+        self._frac = float(1 << self.nx.frac_bits)
+        self._cycles = {}
+
+    def _read_cycles(self, backward: bool, passes: int) -> int:
+        key = (backward, passes)
+        c = self._cycles.get(key)
+        if c is None:
+            c = self._cycles[key] = read_cycles(self.cfg, backward=backward, passes=passes)
+        return c
+
+    def read(self, x: np.ndarray, backward: bool) -> ReadResult:
+        """The read of host fixed-point ``x`` (int64, within the value format), as
+        ``TileReference.forward_fixed`` / ``backward_fixed``: sets ``last_read`` and counts
+        the cycles."""
+        tile, nx = self.tile, self.nx
+        regs = tile.regs
+        alpha = int(K.abs_max(x))
+        p = nm_params(nx, alpha, regs["nm_mode"], regs["out_scale"])
+        bm = BoundState(cap=regs["bm_max_passes"], enable=bool(regs["bm_enable"]) and not backward)
+        in_mul, in_shift, out_mul = p["in_mul"], p["in_shift"], p["out_mul"]
+        if ((nx.value_max * nx.dac_max).bit_length() + max(in_mul, 1).bit_length() >= 126
+                or in_shift + bm.cap >= 126 or out_mul >= (1 << 63) or nx.out_scale_frac >= 126
+                or nx.adc_max.bit_length() + max(out_mul, 1).bit_length() + p["out_exp"] + bm.cap
+                + 1 >= 127):
+            xb = self._xb
+            r = read_path(self.cfg, x, xb.read_backward_pulses if backward else xb.read_forward_pulses,
+                          backward=backward, regs=regs)
+        else:
+            r = self._passes(x, backward, alpha, p, bm)
+        tile.last_read = r
+        tile.op_cycles += self._read_cycles(backward, r.passes)
+        return r
+
+    def _passes(self, x, backward, alpha, p, bm) -> ReadResult:
+        nx = self.nx
+        v, y32 = self._v[backward], self._y[backward]
+        nz_w, nz_o = self._nz_w[backward], self._nz_o[backward]
+        w = self._xb.devices.w
+        w = w.T if backward else w
+        rng = self._xb._readout.rng
+        history = []
+        while True:
+            dac = np.empty(x.size, np.int64)
+            K.read_dac_into(x, nx.dac_max, p["in_mul"], p["in_shift"] + bm.k, dac, v)
+            np.matmul(w, v, out=y32)
+            wn = 0.0
+            if nz_w.size:
+                wn = self._w_noise * float(np.linalg.norm(v))
+                rng.standard_normal(out=nz_w)
+            if nz_o.size:
+                rng.standard_normal(out=nz_o)
+            adc, sat = np.empty(y32.size, np.int64), np.empty(y32.size, np.bool_)
+            n_sat = K.read_adc_into(y32, wn, nz_w, self._out_noise, nz_o, self._bound, self._lsb,
+                                    self._code_max, nx.adc_max, adc, sat)
+            history.append((dac, adc))
+            k_used = bm.k
+            if not bm.pass_done(n_sat > 0):
+                break
+        y, clip, yf = np.empty(adc.size, np.int64), np.empty(adc.size, np.bool_), np.empty(adc.size)
+        K.read_results_into(adc, p["out_mul"], p["out_exp"] + k_used, nx.out_scale_frac,
+                            nx.result_max, self._frac, y, clip, yf)
+        return ReadResult(y_fixed=y, y=yf, passes=bm.passes, gave_up=bm.gave_up, saturated=sat,
+                          clipped=clip, adc_codes=adc, dac_codes=dac, alpha=alpha, k=k_used,
+                          params=p, history=history)

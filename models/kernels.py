@@ -43,7 +43,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from llvmlite import ir  # noqa: E402
 from numba.core import cgutils, types  # noqa: E402
-from numba.extending import intrinsic  # noqa: E402
+from numba.extending import intrinsic, overload  # noqa: E402
 
 numba.core.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]     # numba imported earlier
 
@@ -411,7 +411,7 @@ def cos_small32(x):
     return _ZERO32 - v if (iq & np.int32(2)) == 2 else v
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def log_cos_of(u1, theta, ln_out, cos_out):
     """:func:`log_pos32` and :func:`cos_small32` element-wise (the tests' and the run-time
     check's entry)."""
@@ -517,9 +517,11 @@ def _isqrt_wide(hi, lo):
 # integer parameters of a fused tile (one int64 array; TileEngine fills it)
 (IP_N, IP_M, IP_P, IP_ONE, IP_SH, IP_GAIN_MAX, IP_R, IP_S, IP_T, IP_PEAK_SHIFT, IP_NX_BL_MAX,
  IP_DEN_BITS, IP_NOUM_SHIFT, IP_BL, IP_BL_MAX, IP_DYN, IP_UM, IP_UM_C, IP_UM_C1, IP_UM_LRDW,
- IP_MODEL, IP_TMAX, IP_CH, IP_BLOCKS, IP_ISQ) = range(25)
-#: float parameters: host scale and saturation, c2c σ, linear-step slopes (float32 values)
+ IP_MODEL, IP_TMAX, IP_BLOCKS, IP_NBLK, IP_CU, IP_FP) = range(26)
+#: float parameters (float64 bits at ``IP_FP``): host scale and saturation, c2c σ,
+#: linear-step slopes (float32 values)
 FP_SCALE, FP_VMAX, FP_SIGMA, FP_SLOPE_UP, FP_SLOPE_DOWN = range(5)
+IP_ISQ = IP_FP + 5      # then the 1/sqrt(BL) table, then the stream constants at ``IP_CU``
 #: fused step models (DeviceArray._step, exactly)
 STEP_CONSTANT, STEP_LINEAR, STEP_SOFT = 0, 1, 2
 
@@ -631,8 +633,19 @@ def _all_finite(a):
 # fires only in the phases of its sign, and the four phases are the four sign pairs), so
 # n_ij = popcount(A_i & B_j) over the packed fire words of its lines, and only the order
 # of each device's own pulses matters (their c2c ordinals).  The array is therefore
-# processed device-major, in blocks of rows that own disjoint devices: the same bits
+# processed row by row, in blocks of rows that own disjoint devices: the same bits
 # whatever the number of blocks or threads, and whatever order the blocks run in.
+#
+# A row is cut into chunks of at most ``_CHUNK`` pulsed devices (a list in the block's
+# workspace, small enough to stay in L1).  A dense row's chunk is found by scanning
+# ``_CHUNK`` consecutive columns (counts by popcount, a branch-free compaction: the devices'
+# records are consecutive), a sparse row's by the columns that fire in the row's slots
+# (records prefetched).  The pulsed devices of sparse rows, and of rows narrower than
+# ``_CHUNK``, share a list with the next rows' until it is full (fewer, fuller rounds; the
+# devices are distinct, so the bits stay the same).  A chunk is then pulsed in rounds: round k takes every listed
+# device with more than k pulses, draws the c2c noise of its ordinal c0 + k in loops the
+# compiler vectorises (hash, ln u1, cos θ), and applies the step, noise and clip; the
+# devices with pulses left are compacted (branch-free) for the next round.
 
 from rpu.spec.streams import PHASES as _PHASES  # noqa: E402
 
@@ -641,13 +654,41 @@ _PH_D = np.array([p[1] for p in _PHASES], np.int64)
 _ONEBIT = np.uint64(1)
 _KEY, _JX, _JD = 0, 1, 1 + 8 * 256                        # layout of the constants ``cu``
 _TAPS = 1 + 16 * 256
-_DQ = 8192 * 2      # queued devices per block (at least one row's worth: a row is never split)
+_CHUNK = 256        # devices per pulse list (its arrays, ~14 KiB, stay in L1)
+_EVENT_COST = 2     # a sparse row's candidate costs about this many dense columns (A/B: 2 beats 1 and 4)
+_OUT = 13           # words of ``out``
+_U40, _U16 = np.uint64(40), np.uint64(16)
+_HALF32 = np.float32(0.5)
 
 
 @numba.njit(inline="always")
 def _ctz(v):
     """Index of the lowest set bit of a non-zero uint64."""
     return np.int64(_popcount((v & (~v + _ONEBIT)) - _ONEBIT))
+
+
+@numba.njit(cache=True)
+def ws_layout(n, m, tmax, blocks):
+    """Offsets (int64 words) of the regions of :func:`update_batch`'s workspace ``ws``, the
+    last entry its size: st (2), out, xf, df, xc, dc, xup, x_act, d_act, start, cost, parts,
+    plist, lim, xclip/dclip/event (bytes), x_states, d_states, xw, dw, cols, rows, idx
+    (int32), then ``blocks`` pulse-list blocks of :func:`_block_words` words."""
+    nw = (tmax + 63) // 64
+    o = np.empty(24, np.int64)
+    sizes = (2, _OUT, n, m, n, m, n, n, m, tmax + 1, m, blocks + 1, 4, max(n, m),
+             (n + 2 * m + 7) // 8, tmax, tmax, n * nw, m * nw, n * nw, m * nw,
+             (max(1, tmax * n) + 1) // 2, blocks * _block_words())
+    at = 0
+    for k in range(len(sizes)):
+        o[k] = at
+        at += sizes[k]
+    o[len(sizes)] = at
+    return o
+
+
+@numba.njit(inline="always")
+def _block_words():
+    return 6 * _CHUNK + (3 * _CHUNK) // 2
 
 
 @numba.njit(inline="always")
@@ -680,43 +721,58 @@ def _lfsr_run(state, cu, at, count, out):
 
 
 @numba.njit(inline="always")
-def _fire_words(states, slots, bl, plist, signs, codes, cu, taps, words, nw):
+def _fire_words(states, slots, bl, plist, signs, codes, cu, taps, words, nw, lim):
     """Packed fire bits: bit t of ``words[i·nw + t//64]`` = line i fires in slot t
-    (:func:`fire_bits`' rule, the slot's phase ``plist[t // bl]``)."""
+    (:func:`fire_bits`' rule, the slot's phase ``plist[t // bl]``); the line loops are
+    branch-free (vectorised)."""
     lines = codes.size
     for q in range(lines * nw):
         words[q] = 0
-    o0, o1, o2, o3 = taps, taps + lines, taps + 2 * lines, taps + 3 * lines
-    m0, m1, m2, m3 = taps + 4 * lines, taps + 5 * lines, taps + 6 * lines, taps + 7 * lines
-    for t in range(slots):
-        sign = signs[plist[t // bl]]
-        st = states[t]
-        word, bit = t >> 6, np.uint64(t & 63)
-        for i in range(lines):
-            r = (((st >> cu[o0 + i]) & cu[m0 + i]) ^ ((st >> cu[o1 + i]) & cu[m1 + i])
-                 ^ ((st >> cu[o2 + i]) & cu[m2 + i]) ^ ((st >> cu[o3 + i]) & cu[m3 + i]))
-            words[i * nw + word] |= np.uint64(np.int64(r) < codes[i] * sign) << bit
+    o0, o1 = cu[taps:taps + lines], cu[taps + lines:taps + 2 * lines]
+    o2, o3 = cu[taps + 2 * lines:taps + 3 * lines], cu[taps + 3 * lines:taps + 4 * lines]
+    m0, m1 = cu[taps + 4 * lines:taps + 5 * lines], cu[taps + 5 * lines:taps + 6 * lines]
+    m2, m3 = cu[taps + 6 * lines:taps + 7 * lines], cu[taps + 7 * lines:taps + 8 * lines]
+    lim = lim[:lines]
+    for ph in range(slots // bl):
+        sign = signs[plist[ph]]
+        for i in range(lines):          # lim <= 0: never fires (draws are >= 0)
+            lim[i] = codes[i] * sign
+        for t in range(ph * bl, (ph + 1) * bl):
+            st = states[t]
+            bit = np.uint64(t & 63)
+            if nw == 1:
+                for i in range(lines):
+                    r = (((st >> o0[i]) & m0[i]) ^ ((st >> o1[i]) & m1[i])
+                         ^ ((st >> o2[i]) & m2[i]) ^ ((st >> o3[i]) & m3[i]))
+                    words[i] |= np.uint64(np.int64(r) < lim[i]) << bit
+            else:
+                word = t >> 6
+                for i in range(lines):
+                    r = (((st >> o0[i]) & m0[i]) ^ ((st >> o1[i]) & m1[i])
+                         ^ ((st >> o2[i]) & m2[i]) ^ ((st >> o3[i]) & m3[i]))
+                    words[i * nw + word] |= np.uint64(np.int64(r) < lim[i]) << bit
 
 
 @numba.njit(inline="always")
 def _active(words, lines, nw, act, packed):
-    """Lines with any fire bit into ``act`` (their words copied, compact, into ``packed``)."""
+    """Lines with any fire bit into ``act`` (their words copied, compact, into ``packed``);
+    branch-free."""
     n = 0
     for i in range(lines):
         on = np.uint64(0)
         for q in range(nw):
-            on |= words[i * nw + q]
-        if on:
-            for q in range(nw):
-                packed[n * nw + q] = words[i * nw + q]
-            act[n] = i
-            n += 1
+            v = words[i * nw + q]
+            packed[n * nw + q] = v
+            on |= v
+        act[n] = i
+        n += on != 0
     return n
 
 
 @numba.njit(inline="always")
-def _slot_lists(packed, act, n_act, nw, slots, start, idx):
-    """Per slot t, the active lines that fire in it: ``idx[start[t]:start[t+1]]``, ascending."""
+def _slot_lists(packed, act, n_act, nw, slots, start, idx, fill):
+    """Per slot t, the number of active lines firing in it (``start[t+1] - start[t]``) and,
+    if ``fill``, the lines: ``idx[start[t]:start[t+1]]``, ascending."""
     for t in range(slots + 1):
         start[t] = 0
     for q in range(n_act):
@@ -727,6 +783,8 @@ def _slot_lists(packed, act, n_act, nw, slots, start, idx):
                 v &= v - _ONEBIT
     for t in range(slots):
         start[t + 1] += start[t]
+    if not fill:
+        return
     for q in range(n_act):                       # fill with a moving cursor per slot
         for w in range(nw):
             v = packed[q * nw + w]
@@ -741,10 +799,12 @@ def _slot_lists(packed, act, n_act, nw, slots, start, idx):
 
 
 @numba.njit(inline="always")
-def _row_costs(rows, n_rows, nw, n_cols, start, cost, event):
-    """Work of each active row: the coincidence scan over the lines of its slots, or the
-    dense scan over every active column, whichever is smaller (``event`` = which)."""
+def _row_costs(rows, n_rows, nw, n, start, cost, event):
+    """Method and work of each active row: the candidates of its slots (sparse: the columns
+    firing in them, each ~``_EVENT_COST`` dense columns) or all n columns (dense),
+    whichever is cheaper; returns the total work and whether any row is sparse."""
     total = 0
+    any_event = False
     for r in range(n_rows):
         ev = 0
         for w in range(nw):
@@ -753,10 +813,12 @@ def _row_costs(rows, n_rows, nw, n_cols, start, cost, event):
                 t = w * 64 + _ctz(v)
                 ev += start[t + 1] - start[t]
                 v &= v - _ONEBIT
-        event[r] = ev < n_cols
-        total += min(ev, n_cols) + 8
+        ev *= _EVENT_COST
+        event[r] = ev < n
+        any_event |= ev < n
+        total += min(ev, n) + 64
         cost[r] = total
-    return total
+    return total, any_event
 
 
 @numba.njit(inline="always")
@@ -773,50 +835,30 @@ def _partition(cost, n_rows, total, blocks, parts):
 
 
 @numba.njit(inline="always")
-def _drain(key, rec, par, w, stuck, model, sigma, s_up, s_down, tmax, ch, dq, be, bo, bx, bu,
-           base, dbase, count):
-    """Count the pulses of the ``count`` queued devices (``dq``: 2·device + up, then n) in
-    their records, read ahead of use (prefetch: the devices of a row are scattered), expand
-    them into the pulse queue with their c2c ordinals, and apply the pulses."""
-    fill = 0
-    for k in range(count):
-        if k + _AHEAD < count:
-            ahead = dq[dbase + 2 * (k + _AHEAD)] >> 1
-            _prefetch(rec, ahead)
-            _prefetch(w, ahead)
-        code, n = dq[dbase + 2 * k], dq[dbase + 2 * k + 1]
-        e = code >> 1
-        c0 = np.uint64(rec[e, _SET]) + np.uint64(rec[e, _SET + 1])
-        if code & 1:
-            rec[e, _SET] += np.uint32(n)
-        else:
-            rec[e, _SET + 1] += np.uint32(n)
-        for p in range(n):
-            be[base + fill + p] = code
-            bo[base + fill + p] = c0 + np.uint64(p)
-        fill += n
-        if fill > ch - tmax:
-            _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base, fill)
-            fill = 0
-    _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base, fill)
+def _noise(q, lh, lo, ua, ub, xi):
+    """ξ of each listed device's next pulse (ordinal ``lo``, device hash ``lh``): the hash
+    and uniforms, ln u1, cos θ and Box–Muller in three loops the compiler vectorises (the
+    24-bit uniforms pass through int32, exact)."""
+    for t in range(q):
+        z = _mix64(lh[t] ^ (lo[t] * _ODD))
+        ua[t] = (np.float32(np.int32(z >> _U40)) + _HALF32) * _F24
+        ub[t] = (np.float32(np.int32((z >> _U16) & _U24)) * _F24) * _TWO_PI
+    for t in range(q):
+        ua[t] = log_pos32(ua[t])
+    for t in range(q):
+        xi[t] = _xi(ua[t], cos_small32(ub[t]))
 
 
 @numba.njit(inline="always")
-def _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base, fill):
-    """Apply the queued pulses: their c2c draws (hash, ln u1, cos θ: simple passes the
-    compiler vectorises), then each pulse's step, noise and clip in queue order (a device's
-    pulses are consecutive, in order); stuck devices keep w."""
-    for p in range(base, base + fill):
-        bu[p], bx[p] = _uniforms(key, be[p] >> 1, bo[p])
-    for p in range(base, base + fill):
-        bu[p] = log_pos32(bu[p])
-    for p in range(base, base + fill):
-        bx[p] = _xi(bu[p], cos_small32(bx[p]))
-    for p in range(base, base + fill):
-        code = be[p]
-        e, up = code >> 1, (code & 1) == 1
-        if stuck.size and stuck[e]:
+def _apply(q, le, lu, xi, par, w, stuck, model, sigma, s_up, s_down):
+    """One pulse on each listed device (distinct): its step, noise and clip, as
+    ``DeviceArray.pulse_sequence``; stuck devices keep w."""
+    has_stuck = stuck.size != 0
+    for t in range(q):
+        e = le[t]
+        if has_stuck and stuck[e]:
             continue
+        up = lu[t] != 0
         dw = par[e, 0] if up else -par[e, 1]
         lo, hi = par[e, 2], par[e, 3]
         v = w[e]
@@ -826,30 +868,64 @@ def _flush(key, par, w, stuck, model, sigma, s_up, s_down, be, bo, bx, bu, base,
             step = dw * (_ONE32 - (s_up if up else s_down) * v)
         else:
             step = dw * (_ONE32 - v / (hi if up else lo))
-        v = v + step * (bx[p] * sigma + _ONE32)
+        v = v + step * (xi[t] * sigma + _ONE32)
         v = v if v > lo else lo
         w[e] = v if v < hi else hi
 
 
 @numba.njit(inline="always")
-def _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-               x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu):
-    """Pulse the devices of the active rows ``parts[b]:parts[b+1]`` (one block, one thread):
-    find each device's coincidence count, queue it, and drain the queue when full."""
-    ch, tmax = ip[IP_CH], ip[IP_TMAX]
-    base, dbase = b * ch, b * 2 * _DQ
+def _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln, lo, lh, lu,
+                ua, ub, xi):
+    """Pulse the ``q`` listed devices (flat index ``le``, pulses ``ln`` > 0, up flag ``lu``):
+    count the pulses in their records, then rounds of one pulse per device (ordinal order)."""
+    for t in range(q):
+        e = le[t]
+        lo[t] = np.uint64(rec[e, _SET]) + np.uint64(rec[e, _SET + 1])
+        rec[e, _SET + 1 - lu[t]] += np.uint32(ln[t])
+    for t in range(q):
+        lh[t] = _mix64(np.uint64(le[t]) * _GOLD + key)
+    while q:
+        _noise(q, lh, lo, ua, ub, xi)
+        _apply(q, le, lu, xi, par, w, stuck, model, sigma, s_up, s_down)
+        k = 0
+        for t in range(q):                       # devices with pulses left, compacted
+            left = ln[t] - 1
+            le[k], ln[k], lo[k], lh[k], lu[k] = le[t], left, lo[t] + _ONEBIT, lh[t], lu[t]
+            k += left > 0
+        q = k
+
+
+@numba.njit(inline="always")
+def _run_block(b, prm, ws, o, rec, w, stuck, nw):
+    """Pulse the devices of the active rows ``parts[b]:parts[b+1]`` (one block, one thread)."""
+    n, m = prm[IP_N], prm[IP_M]
+    fp = prm[IP_FP:IP_FP + 5].view(np.float64)
+    cu = prm[prm[IP_CU]:].view(np.uint64)
     key = cu[_KEY]
-    model = ip[IP_MODEL]
+    model = prm[IP_MODEL]
     sigma, s_up, s_down = np.float32(fp[FP_SIGMA]), np.float32(fp[FP_SLOPE_UP]), np.float32(fp[FP_SLOPE_DOWN])
-    queued = 0
+    par = rec.view(np.float32)
+    xup, d_act, start = ws[o[6]:o[6] + n], ws[o[8]:o[9]], ws[o[9]:o[10]]
+    parts = ws[o[11]:o[12]]
+    dc = ws[o[5]:o[6]]
+    event = ws[o[14]:o[15]].view(np.bool_)[n + m:n + 2 * m]
+    xw = ws[o[17]:o[18]].view(np.uint64)
+    rows = ws[o[20]:o[21]].view(np.uint64)
+    idx = ws[o[21]:o[22]].view(np.int32)
+    bw = o[22] + b * _block_words()
+    le = ws[bw:bw + _CHUNK]
+    ln = ws[bw + _CHUNK:bw + 2 * _CHUNK]
+    lo = ws[bw + 2 * _CHUNK:bw + 3 * _CHUNK].view(np.uint64)
+    lh = ws[bw + 3 * _CHUNK:bw + 4 * _CHUNK].view(np.uint64)
+    lu = ws[bw + 4 * _CHUNK:bw + 5 * _CHUNK]
+    cnt = ws[bw + 5 * _CHUNK:bw + 6 * _CHUNK]
+    f32 = ws[bw + 6 * _CHUNK:bw + _block_words()].view(np.float32)
+    ua, ub, xi = f32[:_CHUNK], f32[_CHUNK:2 * _CHUNK], f32[2 * _CHUNK:3 * _CHUNK]
+    q = 0                                         # the list fills across rows (distinct devices)
     for r in range(parts[b], parts[b + 1]):
         i = d_act[r]
-        d_pos = dc[i] > 0
-        if queued > _DQ - n_cols:
-            _drain(key, rec, par, w, stuck, model, sigma, s_up, s_down, tmax, ch, dq, be, bo,
-                   bx, bu, base, dbase, queued)
-            queued = 0
-        at = dbase + 2 * queued
+        base = i * n
+        dpos = np.int64(dc[i] > 0)               # up = (x > 0) != (d > 0) = xup ^ dpos
         if event[r]:                              # via the columns of the row's slots
             for w0 in range(nw):
                 v = rows[r * nw + w0]
@@ -857,125 +933,153 @@ def _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols
                     t = w0 * 64 + _ctz(v)
                     v &= v - _ONEBIT
                     for c in range(start[t], start[t + 1]):
-                        j = idx[c]
-                        first, cnt = -1, np.uint64(0)
-                        for q in range(nw):       # first common slot, and the count
-                            both = rows[r * nw + q] & xw[j * nw + q]
+                        j = np.int64(idx[c])
+                        first, k = -1, np.uint64(0)
+                        for s in range(nw):       # first common slot, and the count
+                            both = rows[r * nw + s] & xw[j * nw + s]
                             if both:
                                 if first < 0:
-                                    first = q * 64 + _ctz(both)
-                                cnt += _popcount(both)
+                                    first = s * 64 + _ctz(both)
+                                k += _popcount(both)
                         if first == t:            # the device's first coincidence
-                            dq[at] = 2 * (i * n + j) + ((xc[j] > 0) != d_pos)
-                            dq[at + 1] = np.int64(cnt)
-                            at += 2
-        else:                                     # every active column
-            for q in range(n_cols):
-                cnt = np.uint64(0)
-                for w0 in range(nw):
-                    cnt += _popcount(rows[r * nw + w0] & cols[q * nw + w0])
-                if cnt:
-                    j = x_act[q]
-                    dq[at] = 2 * (i * n + j) + ((xc[j] > 0) != d_pos)
-                    dq[at + 1] = np.int64(cnt)
-                    at += 2
-        queued = (at - dbase) // 2
-    _drain(key, rec, par, w, stuck, model, sigma, s_up, s_down, tmax, ch, dq, be, bo, bx, bu,
-           base, dbase, queued)
+                            e = base + j
+                            _prefetch(rec, e)
+                            _prefetch(w, e)
+                            le[q], ln[q], lu[q] = e, np.int64(k), xup[j] ^ dpos
+                            q += 1
+                            if q == _CHUNK:
+                                _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up,
+                                            s_down, le, ln, lo, lh, lu, ua, ub, xi)
+                                q = 0
+        elif n >= _CHUNK:                         # every column, _CHUNK at a time
+            if q:
+                _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln,
+                            lo, lh, lu, ua, ub, xi)
+            for j0 in range(0, n, _CHUNK):
+                j1 = min(n, j0 + _CHUNK)
+                if nw == 1:
+                    a = rows[r]
+                    for j in range(j0, j1):
+                        cnt[j - j0] = np.int64(_popcount(a & xw[j]))
+                else:
+                    for j in range(j0, j1):
+                        k = np.uint64(0)
+                        for s in range(nw):
+                            k += _popcount(rows[r * nw + s] & xw[j * nw + s])
+                        cnt[j - j0] = np.int64(k)
+                q = 0
+                for j in range(j0, j1):           # branch-free compaction
+                    k = cnt[j - j0]
+                    le[q], ln[q], lu[q] = base + j, k, xup[j] ^ dpos
+                    q += k != 0
+                if q:
+                    _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down,
+                                le, ln, lo, lh, lu, ua, ub, xi)
+            q = 0
+        else:                                     # narrow rows share the list
+            if q + n > _CHUNK:
+                _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln,
+                            lo, lh, lu, ua, ub, xi)
+                q = 0
+            if nw == 1:
+                a = rows[r]
+                for j in range(n):
+                    cnt[j] = np.int64(_popcount(a & xw[j]))
+            else:
+                for j in range(n):
+                    k = np.uint64(0)
+                    for s in range(nw):
+                        k += _popcount(rows[r * nw + s] & xw[j * nw + s])
+                    cnt[j] = np.int64(k)
+            for j in range(n):                    # branch-free compaction
+                k = cnt[j]
+                le[q], ln[q], lu[q] = base + j, k, xup[j] ^ dpos
+                q += k != 0
+    if q:
+        _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln, lo,
+                    lh, lu, ua, ub, xi)
 
 
-@numba.njit(cache=True, parallel=True)
-def _blocks_parallel(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-                     x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu):
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _blocks_parallel(nb, prm, ws, o, rec, w, stuck, nw):
     for b in numba.prange(nb):
-        _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-                   x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
+        _run_block(b, prm, ws, o, rec, w, stuck, nw)
 
 
-@numba.njit(cache=True)
-def _blocks_serial(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-                   x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu):
+@numba.njit(cache=True, error_model="numpy")
+def _blocks_serial(nb, prm, ws, o, rec, w, stuck, nw):
     for b in range(nb):
-        _run_block(b, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols, cols,
-                   x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
+        _run_block(b, prm, ws, o, rec, w, stuck, nw)
 
 
-def workspace(n: int, m: int, tmax: int, blocks: int, ch: int) -> dict:
-    """The arrays :func:`update_batch` carves its workspace from (same order and sizes as
-    its ``_take`` calls): int64 ``wi``, uint64 ``wu``, int32 ``wc``, bool ``wb``, float32 ``wf``."""
-    nw = (tmax + 63) // 64
-    return dict(
-        wi=np.zeros(3 * n + 4 * m + (tmax + 1) + (blocks + 1) + 4 + blocks * (ch + 2 * _DQ), np.int64),
-        wu=np.zeros(2 * tmax + 2 * (n + m) * nw + blocks * ch, np.uint64),
-        wc=np.zeros(max(1, tmax * n), np.int32),
-        wb=np.zeros(n + 2 * m, np.bool_),
-        wf=np.zeros(2 * blocks * ch, np.float32))
+def _samples(a):
+    """Rows of a batch (B, L), 1 for a single vector (L,)."""
 
 
-@numba.njit(inline="always")
-def _take(a, at, n):
-    return a[at:at + n], at + n
+def _sample(a, s):
+    """Row s of a batch, the vector itself for a single one."""
 
 
-@numba.njit(cache=True)
-def update_batch(X, D, ip, fp, cu, st, rec, par, w, stuck, wi, wu, wc, wb, wf, out, parallel):
-    """Updates with the rows of ``X`` (B, N) and ``D`` (B, M) (float64 host values), one
-    after another, exactly as ``to_fixed`` → ``update_codes`` → ``phase_trains`` →
+@overload(_samples)
+def _samples_ov(a):
+    return (lambda a: 1) if a.ndim == 1 else (lambda a: a.shape[0])
+
+
+@overload(_sample)
+def _sample_ov(a, s):
+    return (lambda a, s: a) if a.ndim == 1 else (lambda a, s: a[s])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def update_batch(X, D, prm, ws, rec, w, stuck):
+    """Updates with the rows of ``X`` (B, N) and ``D`` (B, M) (float64 host values; or one
+    update, X (N,) and D (M,)), one after another, exactly as ``to_fixed`` → ``update_codes`` → ``phase_trains`` →
     ``apply_phase_trains`` (constant, linear or soft-bounds step; no disturb): the LFSR
-    states ``st`` and the device records and weights are updated in place.
+    states (``ws`` words 0, 1) and the device records and weights are updated in place.
+    ``prm``: the tile's parameters (``IP_*``, float ``FP_*`` at ``IP_FP``, the 1/sqrt(BL)
+    table at ``IP_ISQ``, the stream constants at ``prm[IP_CU]``); ``prm[IP_BLOCKS]`` > 1
+    runs that many row blocks on numba's threads.
 
-    ``out`` = (error, x saturated, d saturated, lines clipped, then of the last sample:
-    x_max, d_max, gain_x, gain_d, bl, bl_error); error 1 / 2 = X / D not finite (nothing
-    changed).  The workspace arrays are carved as :data:`WORKSPACE` lists.
+    ``out`` (``ws`` region 1) = (error, x saturated, d saturated, lines clipped, then of the
+    last sample: x_max, d_max, gain_x, gain_d, bl, bl_error, lines clipped, then samples
+    and the sum over samples of active phases × BL, for the timing formulas); error 1 / 2 =
+    X / D not finite (nothing changed).  Regions: :func:`ws_layout`.
     """
-    n, m = ip[IP_N], ip[IP_M]
-    out[:] = 0
-    if not _all_finite(X):
-        out[0] = 1
-        return
-    if not _all_finite(D):
+    n, m = prm[IP_N], prm[IP_M]
+    tmax, blocks = prm[IP_TMAX], prm[IP_BLOCKS]
+    o = ws_layout(n, m, tmax, prm[IP_NBLK])
+    st = ws[0:2].view(np.uint64)
+    out = ws[o[1]:o[2]]
+    out[0] = 0 if _all_finite(X) else 1          # then nothing changes, not even ``out``
+    if out[0] == 0 and not _all_finite(D):
         out[0] = 2
+    if out[0]:
         return
-    tmax, blocks, ch = ip[IP_TMAX], ip[IP_BLOCKS], ip[IP_CH]
-    nw_max = (tmax + 63) // 64
-    at = 0
-    xf, at = _take(wi, at, n)
-    df, at = _take(wi, at, m)
-    xc, at = _take(wi, at, n)
-    dc, at = _take(wi, at, m)
-    x_act, at = _take(wi, at, n)
-    d_act, at = _take(wi, at, m)
-    start, at = _take(wi, at, tmax + 1)
-    cost, at = _take(wi, at, m)
-    parts, at = _take(wi, at, blocks + 1)
-    plist, at = _take(wi, at, 4)
-    be, at = _take(wi, at, blocks * ch)
-    dq, at = _take(wi, at, blocks * 2 * _DQ)
-    at = 0
-    x_states, at = _take(wu, at, tmax)
-    d_states, at = _take(wu, at, tmax)
-    xw, at = _take(wu, at, n * nw_max)
-    dw, at = _take(wu, at, m * nw_max)
-    cols, at = _take(wu, at, n * nw_max)
-    rows, at = _take(wu, at, m * nw_max)
-    bo, at = _take(wu, at, blocks * ch)
-    idx = wc
-    at = 0
-    xclip, at = _take(wb, at, n)
-    dclip, at = _take(wb, at, m)
-    event, at = _take(wb, at, m)
-    bx, at = _take(wf, 0, blocks * ch)
-    bu, at = _take(wf, at, blocks * ch)
-    for s in range(X.shape[0]):
-        out[1] += _to_fixed_into(X[s], xf, fp[FP_SCALE], fp[FP_VMAX])
-        out[2] += _to_fixed_into(D[s], df, fp[FP_SCALE], fp[FP_VMAX])
+    out[1:4] = 0
+    out[12] = 0
+    fp = prm[IP_FP:IP_FP + 5].view(np.float64)
+    cu = prm[prm[IP_CU]:].view(np.uint64)
+    xf, df, xc, dc = ws[o[2]:o[3]], ws[o[3]:o[4]], ws[o[4]:o[5]], ws[o[5]:o[6]]
+    xup, x_act, d_act, start = ws[o[6]:o[7]], ws[o[7]:o[8]], ws[o[8]:o[9]], ws[o[9]:o[10]]
+    cost, parts, plist, lim = ws[o[10]:o[11]], ws[o[11]:o[12]], ws[o[12]:o[13]], ws[o[13]:o[14]]
+    flags = ws[o[14]:o[15]].view(np.bool_)
+    xclip, dclip, event = flags[:n], flags[n:n + m], flags[n + m:n + 2 * m]
+    x_states, d_states = ws[o[15]:o[16]].view(np.uint64), ws[o[16]:o[17]].view(np.uint64)
+    xw, dw = ws[o[17]:o[18]].view(np.uint64), ws[o[18]:o[19]].view(np.uint64)
+    cols, rows = ws[o[19]:o[20]].view(np.uint64), ws[o[20]:o[21]].view(np.uint64)
+    idx = ws[o[21]:o[22]].view(np.int32)
+    for s in range(_samples(X)):
+        out[1] += _to_fixed_into(_sample(X, s), xf, fp[FP_SCALE], fp[FP_VMAX])
+        out[2] += _to_fixed_into(_sample(D, s), df, fp[FP_SCALE], fp[FP_VMAX])
         xm, dm = abs_max(xf), abs_max(df)
-        gx, gd, bl, err = um_gains(xm, dm, ip)
-        out[3] += _prob_codes_into(xf, gx, ip, xc, xclip) + _prob_codes_into(df, gd, ip, dc, dclip)
-        out[4], out[5], out[6], out[7], out[8], out[9] = xm, dm, gx, gd, bl, err
+        gx, gd, bl, err = um_gains(xm, dm, prm)
+        clipped = _prob_codes_into(xf, gx, prm, xc, xclip) + _prob_codes_into(df, gd, prm, dc, dclip)
+        out[3] += clipped
+        out[4], out[5], out[6], out[7], out[8], out[9], out[10] = xm, dm, gx, gd, bl, err, clipped
         mask = _phases_of(xc, dc)
         if bl == 0 or mask == 0:
             continue
+        out[12] += bl * ((mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + (mask >> 3))
         nph = 0
         for p in range(4):                       # the active phases, in order
             if mask & (1 << p):
@@ -985,22 +1089,25 @@ def update_batch(X, D, ip, fp, cu, st, rec, par, w, stuck, wi, wu, wc, wb, wf, o
         nw = (slots + 63) // 64
         st[0] = _lfsr_run(st[0], cu, _JX, slots, x_states)
         st[1] = _lfsr_run(st[1], cu, _JD, slots, d_states)
-        _fire_words(x_states, slots, bl, plist, _PH_X, xc, cu, _TAPS, xw, nw)
-        _fire_words(d_states, slots, bl, plist, _PH_D, dc, cu, _TAPS + 8 * n, dw, nw)
+        _fire_words(x_states, slots, bl, plist, _PH_X, xc, cu, _TAPS, xw, nw, lim)
+        _fire_words(d_states, slots, bl, plist, _PH_D, dc, cu, _TAPS + 8 * n, dw, nw, lim)
         n_cols = _active(xw, n, nw, x_act, cols)
         n_rows = _active(dw, m, nw, d_act, rows)
         if n_cols == 0 or n_rows == 0:
             continue
-        _slot_lists(cols, x_act, n_cols, nw, slots, start, idx)
-        total = _row_costs(rows, n_rows, nw, n_cols, start, cost, event)
-        nb = blocks if parallel else 1
+        for j in range(n):
+            xup[j] = np.int64(xc[j] > 0)
+        _slot_lists(cols, x_act, n_cols, nw, slots, start, idx, False)
+        total, any_event = _row_costs(rows, n_rows, nw, n, start, cost, event)
+        if any_event:
+            _slot_lists(cols, x_act, n_cols, nw, slots, start, idx, True)
+        nb = min(blocks, n_rows)
         _partition(cost, n_rows, total, nb, parts)
-        if parallel:
-            _blocks_parallel(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols,
-                             cols, x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
+        if nb > 1:
+            _blocks_parallel(nb, prm, ws, o, rec, w, stuck, nw)
         else:
-            _blocks_serial(nb, ip, fp, cu, rec, par, w, stuck, xc, dc, n, rows, d_act, n_cols,
-                           cols, x_act, xw, nw, start, idx, event, parts, dq, be, bo, bx, bu)
+            _blocks_serial(nb, prm, ws, o, rec, w, stuck, nw)
+    out[11] = _samples(X)
 
 
 # -- read-path scaling (ref_management.input_codes / scale_results) --------------------------
@@ -1028,3 +1135,55 @@ def scale_results_into(codes, out_mul, e, q, result_max, y, clipped):
         clipped[i] = mag > result_max
         mag = min(mag, result_max)
         y[i] = -mag if codes[i] < 0 else mag
+
+
+# -- the fused read (fused.FusedRead: read_path and Readout.read on tile-owned buffers) -------
+
+@numba.njit(cache=True, error_model="numpy")
+def read_dac_into(x, dac_max, in_mul, s, dac, v):
+    """One pass's DAC codes (:func:`input_codes_into`) and the crossbar's input
+    ``v = code / D`` as float32 (``Readout.read``'s ``(net / dac_max).astype(float32)``)."""
+    d = np.float64(dac_max)
+    for i in range(x.size):
+        hi, lo = _round_shift_mul(abs(x[i]) * dac_max, in_mul, s)
+        mag = np.int64(_cap_wide(hi, lo, dac_max))
+        c = -mag if x[i] < 0 else mag
+        dac[i] = c
+        v[i] = np.float32(np.float64(c) / d)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def read_adc_into(y32, wn, nz_w, on, nz_o, bound, lsb, code_max, adc_max, adc, sat):
+    """``Readout.read`` after the product, line by line in numpy's order: y = float64(W·v)
+    (+ ``wn``·``nz_w``) (+ ``on``·``nz_o``) (an empty noise array: none), clipped to
+    ±``bound``, code clip(rint(y / ``lsb``), ±``code_max``) as int32; ``sat``: |code| ≥
+    ``adc_max`` (read_path's saturation).  Returns the number of saturated lines."""
+    has_w, has_o = nz_w.size != 0, nz_o.size != 0
+    n_sat = 0
+    for i in range(y32.size):
+        y = np.float64(y32[i])
+        if has_w:
+            y = y + wn * nz_w[i]
+        if has_o:
+            y = y + on * nz_o[i]
+        y = min(max(y, -bound), bound)
+        c = np.rint(y / lsb)
+        c = min(max(c, -code_max), code_max)
+        a = np.int64(np.int32(c))
+        adc[i] = a
+        s = abs(a) >= adc_max
+        sat[i] = s
+        n_sat += s
+    return n_sat
+
+
+@numba.njit(cache=True, error_model="numpy")
+def read_results_into(codes, out_mul, e, q, result_max, frac, y, clipped, yf):
+    """:func:`scale_results_into` and the results as floats, ``y / frac`` (``from_fixed``);
+    returns the number clipped."""
+    scale_results_into(codes, out_mul, e, q, result_max, y, clipped)
+    n = 0
+    for i in range(y.size):
+        yf[i] = np.float64(y[i]) / frac
+        n += clipped[i]
+    return n

@@ -17,17 +17,20 @@ import numpy as np
 
 from rpu.config import TileConfig, UpdateConfig, check_instance
 from rpu.spec.formats import numerics, registers_from_config
-from rpu.spec.timing import read_cycles, transfer_cycles, update_cycles
+from rpu.spec.timing import UPDATE_FIXED, read_cycles, transfer_cycles, update_cycles
 
 from .clipping import ClipCounts, warn_clipped
 from .crossbar import Crossbar, check_batch, check_vector
-from .fused import FusedUpdate, fused_supported
+from .fused import FusedRead, FusedUpdate, fused_supported
 from .multiconductance import MultiConductanceCrossbar, PairCrossbar
 from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed_counted, update_codes
 from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
 from .ref_transfer import TransferEvent, TransferReference
 
 __all__ = ["TileReference"]
+
+_F64 = np.dtype(np.float64)
+_FUSED = object()       # last_update: the fused update's last codes (built when read)
 
 _LR = UpdateConfig.field_rules()["lr"][0]
 _INPUT_HINT = ("the host format holds |v| <= {lim:g}: scale the vectors, or give the format "
@@ -59,11 +62,14 @@ class TileReference:
         self._lr = cfg.update.lr
         self.streams = UpdateStreamsModel(cfg)
         self.last_read: ReadResult | None = None
-        self.last_update: UpdateCodes | None = None
+        self._last_update: UpdateCodes | None = None
         self.clips = ClipCounts()
         #: the fused update (one compiled call per update or batch, no allocation), where
         #: it reproduces the general path (:func:`~rpu.models.fused.fused_supported`)
         self.fused = FusedUpdate(self) if fused_supported(cfg, crossbar) else None
+        #: the fused read (compiled per-line steps on tile-owned buffers, the same bits) of
+        #: a single-device crossbar; None: ``read_path`` over the crossbar's read
+        self.fused_read = FusedRead(self) if type(crossbar) is Crossbar else None
         #: the multi-conductance transfer (None on a single-pair crossbar)
         self.transfers = (TransferReference(cfg, crossbar)
                           if isinstance(crossbar, MultiConductanceCrossbar)
@@ -109,6 +115,16 @@ class TileReference:
             self.updates_since_transfer = 0
             if self.auto_transfer:
                 self.transfer()
+
+    @property
+    def last_update(self) -> UpdateCodes | None:
+        """The codes of the last update (of the last sample of a batch)."""
+        codes = self._last_update
+        return self.fused.codes() if codes is _FUSED else codes
+
+    @last_update.setter
+    def last_update(self, codes: UpdateCodes | None) -> None:
+        self._last_update = codes
 
     # -- weights -------------------------------------------------------------------------
     @property
@@ -172,8 +188,9 @@ class TileReference:
     def _count_input(self, name: str, saturated: int, total: int) -> None:
         self.clips.input_values += saturated
         self.clips.input_total += total
-        warn_clipped(saturated, total, f"{name} values", _INPUT_HINT.format(
-            lim=numerics(self.cfg).value_max / (1 << self.cfg.host.value_frac_bits)))
+        if saturated:
+            warn_clipped(saturated, total, f"{name} values", _INPUT_HINT.format(
+                lim=numerics(self.cfg).value_max / (1 << self.cfg.host.value_frac_bits)))
 
     def _count_read(self, r: ReadResult) -> ReadResult:
         c = self.clips
@@ -191,15 +208,21 @@ class TileReference:
         c.update_total += codes.x_codes.size + codes.d_codes.size
         return codes
 
+    def _read_host(self, v_fixed, backward: bool) -> ReadResult:
+        """A read of host values already in the format (``_host``'s), counted."""
+        if self.fused_read is not None:
+            r = self.fused_read.read(v_fixed, backward)
+        else:
+            r = self.backward_fixed(v_fixed) if backward else self.forward_fixed(v_fixed)
+        return self._count_read(r)
+
     def forward(self, x) -> np.ndarray:
         """y = W·x through DAC/NM/BM/ADC (float (M,)); details in ``last_read``."""
-        r = self._count_read(self.forward_fixed(self._host("x", x, self.cfg.in_size, batch=False)))
-        return np.asarray(r.y, dtype=np.float64)
+        return self._read_host(self._host("x", x, self.cfg.in_size, batch=False), False).y
 
     def backward(self, d) -> np.ndarray:
         """z = Wᵀ·d (float (N,)); details in ``last_read``."""
-        r = self._count_read(self.backward_fixed(self._host("d", d, self.cfg.out_size, batch=False)))
-        return np.asarray(r.y, dtype=np.float64)
+        return self._read_host(self._host("d", d, self.cfg.out_size, batch=False), True).y
 
     def update(self, x, d, lr: float | None = None) -> UpdateCodes:
         """Stochastic update, E[ΔW] = −lr·d·xᵀ (``lr`` sets :attr:`lr` first); returns the
@@ -207,31 +230,34 @@ class TileReference:
         if lr is not None:
             self.lr = lr
         if self.fused is not None:
-            return self._fused_update(_rows("x", x, self.cfg.in_size, batch=False),
-                                      _rows("d", d, self.cfg.out_size, batch=False))
+            cfg = self.cfg
+            return self._fused_update(_vector("x", x, cfg.in_size), _vector("d", d, cfg.out_size))
         xf = self._host("x", x, self.cfg.in_size, batch=False)
         df = self._host("d", d, self.cfg.out_size, batch=False)
         return self._update(xf, df)
 
     def _fused_update(self, X: np.ndarray, D: np.ndarray) -> UpdateCodes | None:
-        """The rows of ``X``, ``D`` through :attr:`fused`, counted as the general path
-        counts them; the last sample's codes become :attr:`last_update`."""
-        out = self.fused.run(X, D)
-        self._count_input("x", int(out[1]), X.size)
-        self._count_input("d", int(out[2]), D.size)
-        b = X.shape[0]
+        """The rows of ``X``, ``D`` (or one vector each) through :attr:`fused`, counted as
+        the general path counts them; the last sample's codes become :attr:`last_update`
+        (copied out of the workspace only when read)."""
+        b = 1 if X.ndim == 1 else X.shape[0]
         if not b:
             return None
+        _, sx, sd, lines = self.fused.run(X, D)
         c = self.clips
+        if sx or sd:
+            self._count_input("x", sx, X.size)
+            self._count_input("d", sd, D.size)
+        else:
+            c.input_total += X.size + D.size
         c.updates += b
-        c.update_lines += int(out[3])
-        c.update_total += b * (self.cfg.in_size + self.cfg.out_size)
-        xc, dc, xk, dk = self.fused.last_codes()
-        self.last_update = UpdateCodes(
-            x_codes=xc, d_codes=dc, bl=int(out[8]), clipped=int(np.count_nonzero(xk) + np.count_nonzero(dk)),
-            x_clip=xk, d_clip=dk, x_max=int(out[4]), d_max=int(out[5]), gain_x=int(out[6]),
-            gain_d=int(out[7]), bl_error=bool(out[9]))
-        return self.last_update
+        c.update_lines += lines
+        c.update_total += X.size + D.size
+        # update_cycles of each sample: Σ phases·BL (the kernel's) · slot cycles + fixed
+        self.op_cycles += (int(self.fused.out[12]) * self.cfg.converters.slot_cycles
+                           + b * UPDATE_FIXED)
+        self._last_update = _FUSED
+        return self.fused.codes()
 
     def _update(self, x_fixed, d_fixed) -> UpdateCodes:
         codes = update_codes(self.cfg, x_fixed, d_fixed, regs=self.regs)
@@ -245,13 +271,13 @@ class TileReference:
     def forward_batch(self, X) -> np.ndarray:
         """Forwards of the rows of ``X`` (B, N) → (B, M)."""
         xf = self._host("x", X, self.cfg.in_size, batch=True)
-        return np.stack([np.asarray(self._count_read(self.forward_fixed(v)).y) for v in xf]) \
+        return np.stack([self._read_host(v, False).y for v in xf]) \
             if len(xf) else np.zeros((0, self.cfg.out_size))
 
     def backward_batch(self, D) -> np.ndarray:
         """Backwards of the rows of ``D`` (B, M) → (B, N)."""
         df = self._host("d", D, self.cfg.out_size, batch=True)
-        return np.stack([np.asarray(self._count_read(self.backward_fixed(v)).y) for v in df]) \
+        return np.stack([self._read_host(v, True).y for v in df]) \
             if len(df) else np.zeros((0, self.cfg.in_size))
 
     def update_batch(self, X, D, lr: float | None = None) -> None:
@@ -274,6 +300,14 @@ class TileReference:
 def _same_rows(X, D) -> None:
     if len(X) != len(D):
         raise ValueError(f"X and D must have the same number of rows, not {len(X)} and {len(D)}")
+
+
+def _vector(name: str, v, size: int) -> np.ndarray:
+    """``v`` as a float64 vector (size,) for the fused update (:func:`_rows`' checks); a
+    float64 array of that shape passes as it is."""
+    if type(v) is np.ndarray and v.dtype is _F64 and v.shape == (size,) and v.flags.c_contiguous:
+        return v
+    return _rows(name, v, size, batch=False).reshape(size)
 
 
 def _rows(name: str, v, size: int, *, batch: bool) -> np.ndarray:

@@ -33,6 +33,7 @@ CASES = {
     "dynamic_bl": dict(dynamic_bl=True, lr=0.05),
     "um_off": dict(update_management=False),
     "odd": dict(prob_bits=5, bl=3, bl_max=70, value_bits=20, value_frac_bits=9),
+    "multiword": dict(bl=40, bl_max=60),       # 4 phases x 40 slots: 3 fire words per line
 }
 
 
@@ -69,6 +70,7 @@ def test_fused_update_equals_the_general_path_for_any_thread_count(name, monkeyp
             assert all(np.array_equal(a, b) for a, b in zip(got.crossbar.pulse_counts, ref.crossbar.pulse_counts))
             assert (got.streams.x_state, got.streams.d_state) == (ref.streams.x_state, ref.streams.d_state)
             assert got.clips == ref.clips
+            assert got.op_cycles == ref.op_cycles > 0     # the timing formulas' count
             for a, b in zip(codes + [got.last_update], ref_codes + [ref.last_update]):
                 assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in vars(b))
     finally:
@@ -131,3 +133,71 @@ def test_steady_state_update_allocates_nothing_of_matrix_size():
         tracemalloc.stop()
     assert peak < 4 * n * n / 32, peak
     assert tile.crossbar.pulse_counts[0].sum() > n * n // 4
+
+
+READ_CASES = {
+    "default": dict(),
+    "pow2_w_noise": dict(noise_management="pow2", w_noise=0.05),
+    "off_noiseless": dict(noise_management="off", out_noise=0.0),
+    "bm_saturating": dict(out_bound=0.6, bm_max_passes=3, dac_bits=5, adc_bits=6),
+    "bm_off_saturating": dict(out_bound=0.6, bound_management=False, w_noise=0.02),
+}
+
+
+def _reads(cfg, fused_read: bool):
+    tile = TileReference(cfg)
+    if not fused_read:
+        tile.fused_read = None
+    rng = np.random.default_rng(9)
+    n, m = cfg.in_size, cfg.out_size
+    tile.set_weights(rng.uniform(-0.6, 0.6, (m, n)))
+    out = []
+    for k in range(5):
+        x = rng.uniform(-1, 1, n) * (0 if k == 2 else 10.0 ** (k - 2))
+        out.append((tile.forward(x), tile.last_read))
+        out.append((tile.backward(rng.uniform(-1, 1, m)), tile.last_read))
+    out.append((tile.forward_batch(rng.uniform(-1, 1, (3, n))), tile.last_read))
+    out.append((tile.backward_batch(rng.uniform(-1, 1, (3, m))), tile.last_read))
+    return tile, out
+
+
+@pytest.mark.parametrize("size", [(37, 29), (300, 211)])
+@pytest.mark.parametrize("name", sorted(READ_CASES))
+def test_fused_read_equals_read_path(name, size):
+    """Forward, backward and their batches through :class:`FusedRead` give the general
+    path's results, ReadResult fields (every pass's codes), counts, cycles and noise stream,
+    bit for bit (the cases reach BM retries, give-ups, the weight noise and no noise)."""
+    cfg = TileConfig(in_size=size[0], out_size=size[1], **READ_CASES[name])
+    ref, want = _reads(cfg, False)
+    got, have = _reads(cfg, True)
+    assert got.fused_read is not None and ref.fused_read is None
+    for (ya, ra), (yb, rb) in zip(have, want):
+        assert ya.dtype == yb.dtype and np.array_equal(ya.view(np.uint64), yb.view(np.uint64))
+        for f in ("y_fixed", "y", "saturated", "clipped", "adc_codes", "dac_codes"):
+            a, b = getattr(ra, f), getattr(rb, f)
+            assert a.dtype == b.dtype and np.array_equal(a, b), f
+        assert (ra.passes, ra.gave_up, ra.alpha, ra.k, ra.params) == (rb.passes, rb.gave_up, rb.alpha, rb.k, rb.params)
+        assert len(ra.history) == len(rb.history)
+        assert all(np.array_equal(a, b) for pa, pb in zip(ra.history, rb.history) for a, b in zip(pa, pb))
+    assert got.clips == ref.clips and got.op_cycles == ref.op_cycles
+    rg, rr = got.crossbar._readout.rng, ref.crossbar._readout.rng
+    assert rg.bit_generator.state == rr.bit_generator.state
+    if name.startswith("bm_sat"):
+        assert ref.clips.bm_giveups > 0 and any(r.passes > 1 for _, r in want)
+
+
+def test_steady_state_read_allocates_nothing_of_matrix_size():
+    """tracemalloc peak of a steady-state forward and backward of a 512² tile: only the
+    O(M + N) arrays of ``last_read`` (about 40 bytes per line), below 1/16 of one weight
+    matrix."""
+    n = 512
+    tile = TileReference(TileConfig(in_size=n, out_size=n))
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, n)
+    tile.forward(x), tile.backward(x)
+    tracemalloc.start()
+    try:
+        tile.forward(x), tile.backward(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * n * n / 16, peak
