@@ -1,10 +1,8 @@
 """``rpu timing``: a co-simulated forward's trace drawn as a WaveDrom diagram, its stage
 boundaries (as the trace marks them) equal to the cycle formulas of rpu.spec.timing.
 
-Under Icarus only: Verilator needs a traced build of its own (about 150 s here, once per
-design); the same cycles under Verilator are the CYC_* = formula checks of the co-simulation
-tests (test_tile_e2e, both simulators), and `rpu timing --simulator verilator` gave the same
-boundaries (docs/verification.md)."""
+Under both simulators (the ``sim`` fixture); Verilator builds a traced model of its own
+(once per design, cached)."""
 
 import json
 
@@ -21,9 +19,9 @@ TRACED = {"CTRL write", "load", "hand-over", "NM", "commit", "integrator reset",
 
 
 @pytest.mark.cosim
-def test_forward_diagram_boundaries_equal_the_formulas(tmp_path):
+def test_forward_diagram_boundaries_equal_the_formulas(sim, tmp_path):
     cfg = TileConfig()
-    run = run_timing(cfg, tmp_path, op="forward", simulator="icarus")
+    run = run_timing(cfg, tmp_path, op="forward", simulator=sim)
     want = {s.name: s.first for s in command_stages(cfg, "forward")}
     assert set(run.observed) == TRACED
     for name, cycle in run.observed.items():
