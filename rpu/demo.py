@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,9 +115,23 @@ def _normal_quantile(p: float) -> float:
     return lo
 
 
-def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: bool = False,
-             updates: int = 100) -> int:
-    """Generate, co-simulate and report; returns the exit code (0 = every check passed)."""
+@dataclass
+class _DemoRun:
+    """What both demos share: the generated files, the lint verdict, the co-simulation."""
+    files: dict
+    verilog: Path
+    lint: str
+    results: dict
+    log: Path
+    wave_note: str
+    generate_s: float
+    cosim_s: float
+
+
+def _cosimulate(cfg: TileConfig, out_dir, *, simulator: str, waves: bool, updates: int,
+                testcase: str, scale: float, what: str) -> _DemoRun:
+    """Generate the tile into ``out_dir`` (linted: the verdict is reported, not raised),
+    co-simulate the bench ``tb_tile.<testcase>`` on it and keep its log and waveforms."""
     from rpu.generate import LintError, generate, lint_verilog
     from rpu.rtl.blocks import TOP_NAME
     from rpu.testbench.gtkwave import write_save_file
@@ -134,13 +149,12 @@ def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: b
     except LintError as e:
         lint = f"FAILED: {e}"
     t1 = time.time()
-    # the generated rpu_tile.v itself, inside the co-simulation harness (player, recorder);
-    # a small input scale keeps 100 updates' ΔW inside the device bounds
+    # the generated rpu_tile.v itself, inside the co-simulation harness (player, recorder)
     sources = harness_sources(cfg, out_dir / "harness", tile_verilog=verilog)
-    status(f"co-simulating a forward, a backward and {updates} updates under {simulator}")
+    status(f"co-simulating {what} under {simulator}")
     run = run_cocotb(sim=simulator, verilog=sources, toplevel=HARNESS_NAME,
-                     test_module="rpu.testbench.tb_tile", name="tile", testcase="demo",
-                     waves=waves, params=dict(config=cfg.to_dict(), updates=updates, scale=0.3),
+                     test_module="rpu.testbench.tb_tile", name="tile", testcase=testcase,
+                     waves=waves, params=dict(config=cfg.to_dict(), updates=updates, scale=scale),
                      quiet=True)
     log = Path(shutil.copy(run.test_dir / "sim.log", out_dir / "sim.log"))
     wave_note = "(not dumped; use --waves)"
@@ -148,16 +162,25 @@ def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: b
         if run.waves is None:
             wave_note = "(the simulator wrote none)"
         else:
-            wave = Path(shutil.copy(run.waves, out_dir / f"tile_demo{run.waves.suffix}"))
-            save = write_save_file(out_dir / "tile_demo.gtkw", wave, cfg, top=HARNESS_NAME,
+            wave = Path(shutil.copy(run.waves, out_dir / f"tile_{testcase}{run.waves.suffix}"))
+            save = write_save_file(out_dir / f"tile_{testcase}.gtkw", wave, cfg, top=HARNESS_NAME,
                                    simulator=simulator)
             wave_note = f"{wave} (GTKWave: gtkwave {save})"
-    t2 = time.time()
-    res = dict(run.results, updates=updates)
+    return _DemoRun(files, verilog, lint, run.results, log, wave_note, t1 - t0, time.time() - t1)
+
+
+def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: bool = False,
+             updates: int = 100) -> int:
+    """Generate, co-simulate and report; returns the exit code (0 = every check passed)."""
+    # a small input scale keeps 100 updates' ΔW inside the device bounds
+    d = _cosimulate(cfg, out_dir, simulator=simulator, waves=waves, updates=updates, testcase="demo",
+                    scale=0.3, what=f"a forward, a backward and {updates} updates")
+    files, verilog, lint, log, wave_note = d.files, d.verilog, d.lint, d.log, d.wave_note
+    res = dict(d.results, updates=updates)
     ev = evaluate(cfg, res)
     f, b, u = ev["forward"], ev["backward"], ev["update"]
     print(f"rpu demo: {cfg.out_size} × {cfg.in_size} tile (out_size × in_size), {simulator}, {updates} updates "
-          f"(generate {t1 - t0:.1f} s, co-simulation {t2 - t1:.1f} s incl. build)")
+          f"(generate {d.generate_s:.1f} s, co-simulation {d.cosim_s:.1f} s incl. build)")
     for name, r, exact in (("forward ", f, "W·x"), ("backward", b, "Wᵀ·d")):
         print(f"  {name}: bit-exact vs reference {'yes' if r['bit_exact'] else 'NO'}; "
               f"rms error vs {exact} {r['rms_error']:.4f} (noise model σ {r['rms_sigma']:.4f}, "
@@ -220,39 +243,18 @@ def run_mc_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves
     """``rpu demo --mc``: generate a multi-conductance tile, co-simulate a forward, ``updates``
     updates, one commanded transfer event and a forward again; PASS only when all of it is
     bit-exact against the reference and the weight survived the transfer."""
-    from rpu.generate import LintError, generate, lint_verilog
-    from rpu.rtl.blocks import TOP_NAME
-    from rpu.testbench.harness import HARNESS_NAME, harness_sources
-    from rpu.testbench.simulators import run_cocotb
-
-    IntRule(1, 100000).check("updates", updates)
     if not cfg.mc.enabled:
         raise ValueError("rpu demo --mc needs mc.enabled")
-    out_dir = output_dir(out_dir)
-    t0 = time.time()
-    files = generate(cfg, out_dir, lint=False)
-    verilog = files[TOP_NAME]
-    try:
-        lint_verilog(verilog, TOP_NAME)
-        lint = "clean"
-    except LintError as e:
-        lint = f"FAILED: {e}"
-    t1 = time.time()
-    sources = harness_sources(cfg, out_dir / "harness", tile_verilog=verilog)
-    status(f"co-simulating a forward, {updates} updates, a transfer and a forward under {simulator}")
-    run = run_cocotb(sim=simulator, verilog=sources, toplevel=HARNESS_NAME,
-                     test_module="rpu.testbench.tb_tile", name="tile", testcase="mc_demo",
-                     waves=waves, params=dict(config=cfg.to_dict(), updates=updates, scale=0.5),
-                     quiet=True)
-    log = Path(shutil.copy(run.test_dir / "sim.log", out_dir / "sim.log"))
-    t2 = time.time()
-    res = run.results
+    d = _cosimulate(cfg, out_dir, simulator=simulator, waves=waves, updates=updates, testcase="mc_demo",
+                    scale=0.5, what=f"a forward, {updates} updates, a transfer and a forward")
+    verilog, lint, log = d.verilog, d.lint, d.log
+    res = d.results
     ev = evaluate_mc(cfg, res)
     yes = {True: "yes", False: "NO"}
     mc = cfg.mc
     print(f"rpu demo --mc: {cfg.out_size} × {cfg.in_size} multi-conductance tile (F {mc.significance:g}, "
           f"MSP {mc.msp_model}, LSP {mc.lsp_kind} {mc.lsp_model}), {simulator}, {updates} updates "
-          f"(generate {t1 - t0:.1f} s, co-simulation {t2 - t1:.1f} s incl. build)")
+          f"(generate {d.generate_s:.1f} s, co-simulation {d.cosim_s:.1f} s incl. build)")
     print(f"  forward before   : bit-exact vs reference {yes[res['forward_before_exact']]}")
     print(f"  updates (LSP)    : weights equal to the reference {yes[res['updates_exact']]}; "
           f"LSP RMS {ev['lsp_before_rms']:.4f} on the columns to transfer")
@@ -267,6 +269,7 @@ def run_mc_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves
           f"max |ΔW| {ev['max_moved_nonconverged']:.4f}); LSP after the reset ≤ {ev['lsp_after_max']:.4f}")
     print(f"  forward after    : bit-exact vs reference {yes[res['forward_after_exact']]}")
     print(f"  Verilog          : {verilog} (lint {lint})")
+    print(f"  waves            : {d.wave_note}")
     print(f"  sim log          : {log}")
     print(f"  result           : {'PASS' if ev['ok'] else 'FAIL'}")
     return 0 if ev["ok"] else 1

@@ -336,7 +336,8 @@ def run_cocotb(*, sim: str, verilog: str | Path | list, toplevel: str, test_modu
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
                     build_dir=build_dir,
-                    test_dir=test_dir, testcase=testcase, waves=waves, extra_env=env,
+                    test_dir=test_dir, test_filter=_exact_filter(test_module, testcase),
+                    waves=waves, extra_env=env,
                     results_xml=str(results_xml), seed=seed, log_file=sim_log,
                     timescale=TIMESCALE if sim == "icarus" else None)
     except SystemExit:  # the runner exits under pytest on failure
@@ -360,3 +361,13 @@ def run_cocotb(*, sim: str, verilog: str | Path | list, toplevel: str, test_modu
         cand = [build_dir / f"{toplevel}.fst", test_dir / "dump.fst", test_dir / "dump.vcd"]
         wave_file = next((c for c in cand if c.exists()), None)
     return CosimResult(sim, build_dir, test_dir, results, wave_file)
+
+
+def _exact_filter(test_module: str, testcase: str | None) -> str | None:
+    """A test filter naming exactly ``testcase`` (comma-separated names) of ``test_module``:
+    the runner's own ``testcase`` matches every name that *ends* in it (``demo`` would also
+    run ``mc_demo``)."""
+    if testcase is None:
+        return None
+    names = [re.escape(n.strip()) for n in testcase.split(",") if n.strip()]
+    return rf"^{re.escape(test_module)}\.({'|'.join(names)})$"
