@@ -95,3 +95,16 @@ def test_old_runs_are_pruned(tmp_path):
     S._prune_runs(tmp_path)
     left = sorted(p.name for p in tmp_path.glob("run-*"))
     assert len(left) == S.RUNS_KEPT - 1 and left[-1] == f"run-{S.RUNS_KEPT + 2:02d}"
+
+
+def test_testcase_filter_names_exactly_one_test():
+    """`testcase="demo"` must not also run `mc_demo` (the runner's own filter matches any
+    name ending in the testcase)."""
+    import re
+
+    from rpu.testbench.simulators import _exact_filter
+    f = _exact_filter("rpu.testbench.tb_tile", "demo, ops")
+    assert re.search(f, "rpu.testbench.tb_tile.demo") and re.search(f, "rpu.testbench.tb_tile.ops")
+    assert not re.search(f, "rpu.testbench.tb_tile.mc_demo")
+    assert not re.search(f, "rpu.testbench.tb_tile.demo_long")
+    assert _exact_filter("m", None) is None
