@@ -8,7 +8,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
 from rpu.config import ConfigValueError, TileConfig, check_instance
-from rpu.spec.encodings import READ_PART_BITS, ErrorFlag, Op, tile_ops
+from rpu.spec.encodings import READ_PART_BITS, ErrorFlag, tile_ops
 from rpu.spec.registers import register_map
 
 from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters, register_layout

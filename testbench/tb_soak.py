@@ -18,10 +18,9 @@ import numpy as np
 import cocotb
 from cocotb.utils import get_sim_time
 
-from rpu.models import Crossbar, TileReference
 from rpu.testbench.layouts import sim_cycles
 from rpu.testbench.report import bench_config, bench_params, write_results
-from rpu.testbench.tb_tile import bringup, vectors
+from rpu.testbench.tb_tile import bringup, twin_with_weights, vectors
 
 TIMEOUT = dict(timeout_time=100, timeout_unit="sec")      # simulated: 10 G cycles
 
@@ -32,10 +31,7 @@ async def soak(dut):
     n, every, k = p["updates"], p.get("read_every", 10), p.get("checkpoints", 10)
     rng = np.random.default_rng(p.get("seed", 21))
     host, afe = await bringup(dut, cfg)
-    ref = TileReference(cfg, Crossbar(cfg))
-    w0 = rng.uniform(-0.2, 0.2, (cfg.out_size, cfg.in_size))
-    afe.xb.set_weights(w0)
-    ref.crossbar.set_weights(w0)
+    ref = twin_with_weights(cfg, afe, rng, 0.2)
     px, pd = np.zeros(cfg.in_size, np.int64), np.zeros(cfg.out_size, np.int64)
     ops = np.zeros(3, np.int64)                      # forward, backward, update
     marks = sorted({max(1, round(n * (j + 1) / k)) for j in range(k)})

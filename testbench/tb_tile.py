@@ -44,6 +44,24 @@ def array_of(cfg):
     return MultiConductanceCrossbar if cfg.mc.enabled else Crossbar
 
 
+def twin_with_weights(cfg, afe, rng, span: float) -> TileReference:
+    """The reference tile beside the front-end's array, both set to the same weights drawn
+    uniformly in ±``span`` (an array of ``cfg``'s kind: single pair or multi-conductance)."""
+    ref = TileReference(cfg, array_of(cfg)(cfg))
+    w0 = rng.uniform(-span, span, (cfg.out_size, cfg.in_size))
+    afe.xb.set_weights(w0)
+    ref.crossbar.set_weights(w0)
+    return ref
+
+
+async def pulse_reset(dut, cycles: int = 2) -> None:
+    """``rst`` high for ``cycles`` cycles, then ``cycles`` cycles out of reset."""
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, cycles)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, cycles)
+
+
 def vectors(cfg, rng, scale=1.0):
     """x, d in fixed point.  A side of two or more lines has both signs (x: ±scale at its
     ends, d: ±scale/2), so an update exercises all four sign quadrants; the one line of a
@@ -324,10 +342,7 @@ async def robustness(dut):
             await host.send(x if op == "forward" else d)
         await ClockCycles(dut.clk, delay)
         states.append((await host.status())["state"])
-        dut.rst.value = 1
-        await ClockCycles(dut.clk, 2)
-        dut.rst.value = 0
-        await ClockCycles(dut.clk, 2)
+        await pulse_reset(dut)
         st = await host.status()
         assert not st["busy"] and not st["loading"] and st["cmd_ready"], f"after reset in {op}: {st}"
         resets += 1
@@ -348,10 +363,7 @@ async def demo(dut):
     cfg, p = bench_config(), bench_params()
     rng = np.random.default_rng(p.get("seed", 5))
     host, afe = await bringup(dut, cfg)
-    w0 = rng.uniform(-0.3, 0.3, (cfg.out_size, cfg.in_size))
-    afe.xb.set_weights(w0)
-    ref = TileReference(cfg, Crossbar(cfg))
-    ref.crossbar.set_weights(w0)
+    ref = twin_with_weights(cfg, afe, rng, 0.3)
     x, d = vectors(cfg, rng, scale=p.get("scale", 1.0))
     out = dict(w_read=afe.xb.weights.tolist(), x=x.tolist(), d=d.tolist())
     out["y"] = (await host.forward(x)).tolist()
@@ -556,10 +568,7 @@ async def mc_transfer(dut):
     st = host.rm.decode("TRANSFER_STATUS", await host.read("TRANSFER_STATUS"))
     assert st["state"] != 0, f"reset must hit a running transfer: {st}"
     fig["reset_state"] = st["state"]
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 2)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 2)
+    await pulse_reset(dut)
     st = await host.status()
     assert not st["busy"] and not st["loading"] and st["cmd_ready"], f"after reset: {st}"
     assert await host.read("TRANSFER_COLUMNS") == 0
@@ -591,10 +600,7 @@ async def mc_demo(dut):
     cfg, p = bench_config(), bench_params()
     rng = np.random.default_rng(p.get("seed", 5))
     host, afe = await bringup(dut, cfg)
-    ref = TileReference(cfg, MultiConductanceCrossbar(cfg))
-    w0 = rng.uniform(-0.3, 0.3, (cfg.out_size, cfg.in_size))
-    afe.xb.set_weights(w0)
-    ref.crossbar.set_weights(w0)
+    ref = twin_with_weights(cfg, afe, rng, 0.3)
     x, _ = vectors(cfg, rng, scale=0.5)
     out = dict(x=x.tolist())
     y = await host.forward(x)

@@ -15,9 +15,8 @@ import cocotb
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 
-from rpu.models import TileReference
 from rpu.testbench.report import bench_config, bench_params, write_results
-from rpu.testbench.tb_tile import TIMEOUT, array_of, bringup, vectors
+from rpu.testbench.tb_tile import TIMEOUT, bringup, twin_with_weights, vectors
 
 #: idle cycles drawn before the CTRL write
 LEAD = 3
@@ -29,10 +28,7 @@ async def timing(dut):
     op, count = p["op"], p.get("count", 2)
     rng = np.random.default_rng(p.get("seed", 11))
     host, afe = await bringup(dut, cfg)
-    ref = TileReference(cfg, array_of(cfg)(cfg))
-    w0 = rng.uniform(-0.3, 0.3, (cfg.out_size, cfg.in_size))
-    afe.xb.set_weights(w0)
-    ref.crossbar.set_weights(w0)
+    ref = twin_with_weights(cfg, afe, rng, 0.3)
     await host.wait_idle()
     afe.flush()
     x, d = vectors(cfg, rng, scale=0.5)

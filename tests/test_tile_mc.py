@@ -3,12 +3,11 @@ simulators bit-, counter- and cycle-exact against the reference (transfers inter
 updates, back-pressure, a reset in the middle of a transfer); the single-pair tile keeps
 its ports and refuses op 3."""
 
-import numpy as np
 import pytest
 
 from rpu.config import DeviceConfig, MultiConductanceConfig, TileConfig
 from rpu.generate import generate
-from rpu.rtl.tile import Tile, tile_signature
+from rpu.rtl.tile import tile_signature
 from rpu.spec.registers import register_map
 
 from test_tile_e2e import run

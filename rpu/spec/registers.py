@@ -25,7 +25,7 @@ from pathlib import Path
 from rpu.config import (MAX_LINES, ConverterConfig, HostConfig, MultiConductanceConfig,
                         TileConfig, UpdateConfig, check_instance)
 
-from .encodings import (ID_MAGIC, NM_BITS, OP_BITS, ErrorFlag, NmCode, Op, RunState,
+from .encodings import (ID_MAGIC, NM_BITS, OP_BITS, ErrorFlag, NmCode, RunState,
                         TransferState, tile_ops)
 from .formats import (BL_LIMIT, BM_CAP_MAX, REG_BITS, bit_width, registers_from_config,
                       transfer_registers)
@@ -338,7 +338,7 @@ def _transfer_registers(cfg: TileConfig, polarity_offset: int) -> list[Register]
     """The multi-conductance tile's registers (docs/programming.md, "Transfer"); formats:
     :func:`rpu.spec.formats.transfer_registers`."""
     R, F = Register, Field
-    v, mc = transfer_registers(cfg), cfg.mc
+    v = transfer_registers(cfg)
     rules = MultiConductanceConfig.field_rules()
     w_cols = bit_width(MAX_LINES)
     names = [
