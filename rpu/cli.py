@@ -37,30 +37,29 @@ def _config_sections():
         yield name, name, prefix, group.field_rules()
 
 
-def _int_in(lo: int, hi: int):
-    """argparse type: an integer in [lo, hi], else a one-line usage error."""
-    def parse(text: str) -> int:
+def _number_in(kind: type, lo, hi):
+    """argparse type: a ``kind`` (int or float) in [lo, hi], else a one-line usage error."""
+    what = "an integer" if kind is int else "a number"
+    lo_s, hi_s = (str(lo), str(hi)) if kind is int else (f"{lo:g}", f"{hi:g}")
+
+    def parse(text: str):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
             value = None
         if value is None or not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}], not {text!r}")
+            raise argparse.ArgumentTypeError(f"must be {what} in [{lo_s}, {hi_s}], not {text!r}")
         return value
     return parse
+
+
+def _int_in(lo: int, hi: int):
+    return _number_in(int, lo, hi)
 
 
 def _float_in(lo: float, hi: float):
-    """argparse type: a number in [lo, hi], else a one-line usage error."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = None
-        if value is None or not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be a number in [{lo:g}, {hi:g}], not {text!r}")
-        return value
-    return parse
+    return _number_in(float, lo, hi)
+
 
 _TITLES = {
     "tile": "tile shape and model seed", "converters": "converters (DAC, ADC, slots)",
