@@ -47,8 +47,9 @@ def check_vector(name: str, v, size: int) -> np.ndarray:
     return a
 
 
-def check_batch(name: str, v, size: int) -> np.ndarray:
-    """A finite real (B, ``size``) array (B >= 0), as float64; a 1-D vector is one row."""
+def batch_rows(name: str, v, size: int) -> np.ndarray:
+    """A real (B, ``size``) array (B >= 0) as it is (no copy, finiteness not checked); a
+    1-D vector is one row."""
     a = np.asarray(v)
     if a.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be a real numeric array, not dtype {a.dtype}")
@@ -56,10 +57,24 @@ def check_batch(name: str, v, size: int) -> np.ndarray:
         a = a[None, :]
     if a.ndim != 2 or a.shape[1] != size:
         raise ValueError(f"{name} must have shape (B, {size}), not {np.shape(v)}")
-    a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} must be finite (no NaN/inf)")
     return a
+
+
+def check_batch(name: str, v, size: int, *, pad: float | None = None) -> np.ndarray:
+    """A finite real (B, ``size``) array (B >= 0), as float64; a 1-D vector is one row.
+    With ``pad``, one more column of that value (a layer's bias line), in the same copy."""
+    a = batch_rows(name, v, size)
+    if pad is None:
+        out = a.astype(np.float64)
+        body = out
+    else:
+        out = np.empty((a.shape[0], size + 1))
+        body = out[:, :size]
+        body[...] = a
+        out[:, size] = pad
+    if not np.isfinite(body).all():
+        raise ValueError(f"{name} must be finite (no NaN/inf)")
+    return out
 
 
 def check_net_slots(name: str, codes, size: int, limit: int) -> np.ndarray:

@@ -29,7 +29,10 @@ from .crossbar import Crossbar
 from .ref_management import BoundState, ReadResult, UpdateCodes, nm_params, read_path
 from .ref_stochastic import _jump_table
 
-__all__ = ["FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES"]
+#: ``TileReference.last_update`` / ``last_read``: the fused engine's last result (built when used)
+FUSED = object()
+
+__all__ = ["FUSED", "FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES"]
 
 _STEP_MODELS = {DeviceModel.CONSTANT_STEP: K.STEP_CONSTANT, DeviceModel.LINEAR_STEP: K.STEP_LINEAR,
                 DeviceModel.SOFT_BOUNDS: K.STEP_SOFT}
@@ -198,21 +201,23 @@ class FusedUpdate:
         return self._xc.copy(), self._dc.copy(), self._xclip.copy(), self._dclip.copy()
 
 
-class _FusedCodes(UpdateCodes):
-    """An :class:`UpdateCodes` whose fields are copied from a :class:`FusedUpdate`'s
-    workspace on first access (the engine fills it before it overwrites them), so an update
-    whose codes nobody reads copies nothing."""
+class _Deferred:
+    """Mixin of a result dataclass (``_base``) whose fields are copied out of an engine's
+    buffers on first access (``engine._fields()``; the engine fills it before it overwrites
+    them), so a result nobody reads copies nothing.  Fields set at creation stay."""
+
+    _base: type
 
     def __init__(self, *args, _engine=None, **kw):
         if _engine is None:
-            UpdateCodes.__init__(self, *args, **kw)
+            self._base.__init__(self, *args, **kw)
         else:
             self.__dict__["_engine"] = _engine
 
     def _fill(self) -> None:
         engine = self.__dict__.pop("_engine", None)
         if engine is not None:
-            UpdateCodes.__init__(self, **engine._fields())
+            self.__dict__.update(engine._fields())
 
     def __getattr__(self, name):        # only for attributes not set yet: the fields
         if name.startswith("__") or "_engine" not in self.__dict__:
@@ -222,7 +227,13 @@ class _FusedCodes(UpdateCodes):
 
     def __reduce__(self):
         self._fill()
-        return UpdateCodes, tuple(getattr(self, f.name) for f in dataclasses.fields(UpdateCodes))
+        return self._base, tuple(getattr(self, f.name) for f in dataclasses.fields(self._base))
+
+
+class _FusedCodes(_Deferred, UpdateCodes):
+    """The :class:`UpdateCodes` of a :class:`FusedUpdate`'s last sample."""
+
+    _base = UpdateCodes
 
 
 class FusedRead:
@@ -251,6 +262,18 @@ class FusedRead:
         self._code_max = float(cfg.adc_max)
         self._frac = float(1 << self.nx.frac_bits)
         self._cycles = {}
+        lines = {False: m, True: n}
+        self._dac = {b: np.empty(n if not b else m, np.int64) for b in (False, True)}
+        self._adc = {b: np.empty(lines[b], np.int64) for b in (False, True)}
+        self._sat = {b: np.empty(lines[b], np.bool_) for b in (False, True)}
+        self._yfix = {b: np.empty(lines[b], np.int64) for b in (False, True)}
+        self._clip = {b: np.empty(lines[b], np.bool_) for b in (False, True)}
+        self._regs_of, self._read_regs, self._param_cache = None, None, {}
+        self._bufs = {b: (self._v[b], self._y[b], self._nz_w[b], self._nz_o[b], self._dac[b],
+                          self._adc[b], self._sat[b], self._yfix[b], self._clip[b])
+                      for b in (False, True)}
+        self._last = None           # (backward, scalar fields, history) of the last read
+        self._held = None           # weak reference to its ReadResult, once built
 
     def _read_cycles(self, backward: bool, passes: int) -> int:
         key = (backward, passes)
@@ -259,57 +282,135 @@ class FusedRead:
             c = self._cycles[key] = read_cycles(self.cfg, backward=backward, passes=passes)
         return c
 
+    def _params_cache(self, regs: dict) -> dict:
+        """alpha → (nm_params, whether the compiled steps hold every intermediate) under
+        ``regs`` (kept while the read registers stay: an lr change does not clear it)."""
+        if regs is not self._regs_of:
+            read_regs = (regs["nm_mode"], regs["out_scale"], regs["bm_max_passes"])
+            if read_regs != self._read_regs:
+                self._read_regs, self._param_cache = read_regs, {}
+            self._regs_of = regs
+        return self._param_cache
+
+    def _params(self, alpha: int, regs: dict) -> tuple[dict, bool]:
+        """The entry of :meth:`_params_cache` for ``alpha``, computed and kept."""
+        nx = self.nx
+        p = nm_params(nx, alpha, regs["nm_mode"], regs["out_scale"])
+        cap = BoundState.clamp(regs["bm_max_passes"])
+        ok = not ((nx.value_max * nx.dac_max).bit_length() + max(p["in_mul"], 1).bit_length() >= 126
+                  or p["in_shift"] + cap >= 126 or p["out_mul"] >= (1 << 63)
+                  or nx.out_scale_frac >= 126
+                  or nx.adc_max.bit_length() + max(p["out_mul"], 1).bit_length() + p["out_exp"]
+                  + cap + 1 >= 127)
+        got = self._param_cache[alpha] = (p, ok)
+        return got
+
     def read(self, x: np.ndarray, backward: bool) -> ReadResult:
         """The read of host fixed-point ``x`` (int64, within the value format), as
         ``TileReference.forward_fixed`` / ``backward_fixed``: sets ``last_read`` and counts
-        the cycles."""
-        tile, nx = self.tile, self.nx
-        regs = tile.regs
-        alpha = int(K.abs_max(x))
-        p = nm_params(nx, alpha, regs["nm_mode"], regs["out_scale"])
-        bm = BoundState(cap=regs["bm_max_passes"], enable=bool(regs["bm_enable"]) and not backward)
-        in_mul, in_shift, out_mul = p["in_mul"], p["in_shift"], p["out_mul"]
-        if ((nx.value_max * nx.dac_max).bit_length() + max(in_mul, 1).bit_length() >= 126
-                or in_shift + bm.cap >= 126 or out_mul >= (1 << 63) or nx.out_scale_frac >= 126
-                or nx.adc_max.bit_length() + max(out_mul, 1).bit_length() + p["out_exp"] + bm.cap
-                + 1 >= 127):
-            xb = self._xb
-            r = read_path(self.cfg, x, xb.read_backward_pulses if backward else xb.read_forward_pulses,
-                          backward=backward, regs=regs)
-        else:
-            r = self._passes(x, backward, alpha, p, bm)
-        tile.last_read = r
-        tile.op_cycles += self._read_cycles(backward, r.passes)
-        return r
+        the cycles (not the clip counters: :meth:`read_batch` returns them)."""
+        y = np.empty((1, self._y[backward].size))
+        self.read_batch(x.reshape(1, -1), backward, y)
+        return self.tile.last_read
 
-    def _passes(self, x, backward, alpha, p, bm) -> ReadResult:
-        nx = self.nx
-        v, y32 = self._v[backward], self._y[backward]
-        nz_w, nz_o = self._nz_w[backward], self._nz_o[backward]
+    def read_batch(self, X: np.ndarray, backward: bool, Y: np.ndarray) -> tuple[int, int, int]:
+        """The reads of the rows of host fixed-point ``X`` (B ≥ 1, int64) one after another
+        into the float rows of ``Y``: the same bits, generator draws and cycles as one
+        ``read_path`` per row, one compiled step per pass and line loop on reused buffers.
+        Sets ``last_read`` to the last row's :class:`ReadResult` (its arrays copied out of
+        the buffers when first used, or before the next read) and returns the saturated
+        lines, clipped results and BM give-ups of all rows (the tile's counters)."""
+        tile, nx = self.tile, self.nx
+        self._settle()
+        regs = tile.regs
+        bm_on = bool(regs["bm_enable"]) and not backward
+        cap = BoundState.clamp(regs["bm_max_passes"])
+        alphas = K.row_abs_max(X).tolist()
+        v, y32, nz_w, nz_o, dac, adc, sat, yfix, clip = self._bufs[backward]
         w = self._xb.devices.w
         w = w.T if backward else w
         rng = self._xb._readout.rng
-        history = []
-        while True:
-            dac = np.empty(x.size, np.int64)
-            K.read_dac_into(x, nx.dac_max, p["in_mul"], p["in_shift"] + bm.k, dac, v)
-            np.matmul(w, v, out=y32)
-            wn = 0.0
-            if nz_w.size:
-                wn = self._w_noise * float(np.linalg.norm(v))
-                rng.standard_normal(out=nz_w)
-            if nz_o.size:
-                rng.standard_normal(out=nz_o)
-            adc, sat = np.empty(y32.size, np.int64), np.empty(y32.size, np.bool_)
-            n_sat = K.read_adc_into(y32, wn, nz_w, self._out_noise, nz_o, self._bound, self._lsb,
-                                    self._code_max, nx.adc_max, adc, sat)
-            history.append((dac, adc))
-            k_used = bm.k
-            if not bm.pass_done(n_sat > 0):
+        has_w, has_o = nz_w.size != 0, nz_o.size != 0
+        dac_max, q, rmax, frac = nx.dac_max, nx.out_scale_frac, nx.result_max, self._frac
+        sat_lines = clipped = giveups = cycles = 0
+        last = X.shape[0] - 1
+        params, cycles_of = self._params_cache(regs), self._cycles
+        for b, alpha in enumerate(alphas):
+            got = params.get(alpha)
+            p, ok = got if got is not None else self._params(alpha, regs)
+            if not ok:                  # a wide intermediate: the general path
+                xb = self._xb
+                r = read_path(self.cfg, X[b], xb.read_backward_pulses if backward
+                              else xb.read_forward_pulses, backward=backward, regs=regs)
+                Y[b] = r.y
+                sat_lines += int(np.count_nonzero(r.saturated))
+                clipped += int(np.count_nonzero(r.clipped))
+                giveups += int(r.gave_up)
+                cycles += self._read_cycles(backward, r.passes)
+                if b == last:
+                    tile.last_read = r
+                continue
+            x, in_mul, in_shift = X[b], p["in_mul"], p["in_shift"]
+            k, history = 0, []
+            while True:
+                K.read_dac_into(x, dac_max, in_mul, in_shift + k, dac, v)
+                np.matmul(w, v, out=y32)
+                wn = 0.0
+                if has_w:
+                    wn = self._w_noise * float(np.linalg.norm(v))
+                    rng.standard_normal(out=nz_w)
+                if has_o:
+                    rng.standard_normal(out=nz_o)
+                n_sat = K.read_adc_into(y32, wn, nz_w, self._out_noise, nz_o, self._bound,
+                                        self._lsb, self._code_max, nx.adc_max, adc, sat)
+                if bm_on and n_sat and k + 1 < cap:
+                    if b == last:
+                        history.append((dac.copy(), adc.copy()))
+                    k += 1
+                    continue
                 break
-        y, clip, yf = np.empty(adc.size, np.int64), np.empty(adc.size, np.bool_), np.empty(adc.size)
-        K.read_results_into(adc, p["out_mul"], p["out_exp"] + k_used, nx.out_scale_frac,
-                            nx.result_max, self._frac, y, clip, yf)
-        return ReadResult(y_fixed=y, y=yf, passes=bm.passes, gave_up=bm.gave_up, saturated=sat,
-                          clipped=clip, adc_codes=adc, dac_codes=dac, alpha=alpha, k=k_used,
-                          params=p, history=history)
+            gave_up = bool(bm_on and n_sat)
+            sat_lines += n_sat
+            giveups += gave_up
+            clipped += K.read_results_into(adc, p["out_mul"], p["out_exp"] + k, q, rmax, frac,
+                                           yfix, clip, Y[b])
+            c = cycles_of.get((backward, k + 1))
+            cycles += c if c is not None else self._read_cycles(backward, k + 1)
+            if b == last:
+                self._last = (backward, dict(passes=k + 1, gave_up=gave_up, alpha=alpha, k=k,
+                                             params=p), history)
+                tile.last_read = FUSED
+        tile.op_cycles += cycles
+        return sat_lines, clipped, giveups
+
+    def _settle(self) -> None:
+        """Copy the last read's arrays into its ReadResult, if one is still held."""
+        r = self._held() if self._held is not None else None
+        if r is not None:
+            r._fill()
+        self._held = None
+
+    def result(self) -> ReadResult:
+        """The :class:`ReadResult` of the last read (its arrays copied out of the buffers
+        when first used, or before the next read, if still referenced)."""
+        r = self._held() if self._held is not None else None
+        if r is None:
+            r = _DeferredRead(_engine=self)
+            scalars = self._last[1]
+            r.__dict__.update(scalars, params=dict(scalars["params"]))
+            self._held = weakref.ref(r)
+        return r
+
+    def _fields(self) -> dict:
+        backward, _, history = self._last
+        dac, adc = self._dac[backward].copy(), self._adc[backward].copy()
+        yfix = self._yfix[backward].copy()
+        return dict(y_fixed=yfix, y=yfix / self._frac, saturated=self._sat[backward].copy(),
+                    clipped=self._clip[backward].copy(), adc_codes=adc, dac_codes=dac,
+                    history=history + [(dac, adc)])
+
+
+class _DeferredRead(_Deferred, ReadResult):
+    """The :class:`ReadResult` of a :class:`FusedRead`'s last read."""
+
+    _base = ReadResult

@@ -13,6 +13,7 @@ inside the installed package.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -89,6 +90,44 @@ def abs_max(v):
     for i in range(1, v.size):
         top = max(top, abs(v[i]))
     return top
+
+
+@numba.njit(cache=True)
+def scale_errors(D, peak_exp, base_exp, k_max, E, scales):
+    """Per row of ``D`` (B, M), the power s = 2^(base_exp·k) (|k| ≤ ``k_max``) that puts
+    max|d| into (2^(peak_exp − base_exp), 2^peak_exp] (s = 1 for a zero row), exactly (by
+    the exponent of max|d|); writes ``E`` = s·D and ``scales``.  Returns False (nothing
+    written past the row) at a non-finite value."""
+    for b in range(D.shape[0]):
+        top = 0.0
+        for i in range(D.shape[1]):
+            v = D[b, i]
+            if not np.isfinite(v):
+                return False
+            top = max(top, abs(v))
+        k = 0
+        if top > 0.0:
+            m, e = math.frexp(top)          # top = m·2^e, m in [0.5, 1)
+            # the largest k with m·2^(e + base_exp·k) <= 2^peak_exp
+            k = (peak_exp + (1 if m == 0.5 else 0) - e) // base_exp
+            k = min(max(k, -k_max), k_max)
+        s = math.ldexp(1.0, base_exp * k)
+        scales[b] = s
+        for i in range(D.shape[1]):
+            E[b, i] = D[b, i] * s
+    return True
+
+
+@numba.njit(cache=True)
+def row_abs_max(a):
+    """max |a[b, :]| of each row of an int64 matrix (B,) (0 for empty rows)."""
+    out = np.zeros(a.shape[0], np.int64)
+    for b in range(a.shape[0]):
+        top = 0
+        for i in range(a.shape[1]):
+            top = max(top, abs(a[b, i]))
+        out[b] = top
+    return out
 
 
 @numba.njit(cache=True)

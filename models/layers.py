@@ -31,7 +31,7 @@ from .clipping import ClipCounts, ClipWarning
 
 __all__ = ["AnalogLinear", "FloatLinear", "training_config", "tile_seeds", "split_sizes",
            "UpdateClipWarning", "UpdateClipMonitor", "TRAINING_DEFAULTS",
-           "TRAINING_WEIGHT_SCALE", "error_scales", "scale_runs"]
+           "TRAINING_WEIGHT_SCALE", "error_scales", "scaled_errors", "scale_runs"]
 
 _LR = UpdateConfig.field_rules()["lr"][0]
 _SIZE = IntRule(1, 1 << 20)
@@ -45,6 +45,11 @@ _SCALE = FloatRule(0.0, 1e6, lo_open=True)
 ERROR_PEAK = 4.0
 ERROR_BASE = 16.0
 ERROR_SCALE_MAX = 2.0 ** 24
+# all three are powers of two, so the scales are exact and found from exponents
+_PEAK_EXP, _BASE_EXP = 2, 4
+_K_MAX = 24 // _BASE_EXP
+assert (ERROR_PEAK, ERROR_BASE, ERROR_SCALE_MAX) == (2.0 ** _PEAK_EXP, 2.0 ** _BASE_EXP,
+                                                     ERROR_BASE ** _K_MAX)
 
 
 def training_config(**changes) -> TileConfig:
@@ -87,18 +92,31 @@ def _as_seed_sequence(seed) -> np.random.SeedSequence:
     return np.random.SeedSequence(IntRule(0, (1 << 128) - 1).check("seed", seed))
 
 
+def scaled_errors(D: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(E, s)`` for finite float64 rows ``D`` (B, M): per row the power ``s`` of
+    :data:`ERROR_BASE` that brings max|d| into (ERROR_PEAK / ERROR_BASE, ERROR_PEAK]
+    (1 for a zero row; within 2^±24), found exactly from the exponent of max|d|, and
+    ``E = s·D`` (exact: a power of two); ``None`` when ``D`` holds a NaN or inf."""
+    from . import kernels as K
+    D = np.ascontiguousarray(D, dtype=np.float64)
+    E, s = np.empty_like(D), np.empty(len(D))
+    if not K.scale_errors(D, _PEAK_EXP, _BASE_EXP, _K_MAX, E, s):
+        return None
+    return E, s
+
+
 def error_scales(D: np.ndarray) -> np.ndarray:
-    """Per row of ``D``, the power of :data:`ERROR_BASE` that brings its max|d| into
-    (ERROR_PEAK / ERROR_BASE, ERROR_PEAK] (1 for a zero row; within 2^±24)."""
-    peak = np.abs(D).max(axis=1) if D.shape[1] else np.zeros(len(D))
-    with np.errstate(divide="ignore"):
-        k = np.floor(np.log(ERROR_PEAK / peak) / np.log(ERROR_BASE))
-    k = np.where(peak > 0, k, 0.0)
-    return np.clip(ERROR_BASE ** k, 1.0 / ERROR_SCALE_MAX, ERROR_SCALE_MAX)
+    """The scales of :func:`scaled_errors` (finite ``D``)."""
+    got = scaled_errors(D)
+    if got is None:
+        raise ValueError("d must be finite (no NaN/inf)")
+    return got[1]
 
 
 def scale_runs(scales: np.ndarray) -> list[tuple[int, int, float]]:
     """``(start, stop, scale)`` of the runs of equal consecutive scales."""
+    if len(scales) == 1:
+        return [(0, 1, float(scales[0]))]
     edges = [0] + [i for i in range(1, len(scales)) if scales[i] != scales[i - 1]] + [len(scales)]
     return [(a, b, float(scales[a])) for a, b in zip(edges[:-1], edges[1:])]
 
@@ -123,7 +141,7 @@ class UpdateClipMonitor:
         self.window = IntRule(1, 1 << 30).check("window", window)
         self.threshold = FloatRule(0.0, 1e6).check("threshold", threshold)
         self._calls: deque = deque()       # (updates, clipped lines, lines) per update call
-        self._sums = np.zeros(3, dtype=np.int64)
+        self._sums = [0, 0, 0]
         self.warning: str | None = None     # the warning's text, once given
 
     def per_update(self) -> float:
@@ -139,10 +157,16 @@ class UpdateClipMonitor:
         ``clipped`` clipped); warn once the window is full and over the threshold."""
         if not updates:
             return
-        self._calls.append((updates, clipped, lines))
-        self._sums += (updates, clipped, lines)
-        while len(self._calls) > 1 and self._sums[0] - self._calls[0][0] >= self.window:
-            self._sums -= self._calls.popleft()
+        calls, sums = self._calls, self._sums
+        calls.append((updates, clipped, lines))
+        sums[0] += updates
+        sums[1] += clipped
+        sums[2] += lines
+        while len(calls) > 1 and sums[0] - calls[0][0] >= self.window:
+            u, c, n = calls.popleft()
+            sums[0] -= u
+            sums[1] -= c
+            sums[2] -= n
         if self.warning is None and self._sums[0] >= self.window and self.per_update() > self.threshold:
             self.warning = self.message()
             warnings.warn(self.warning, UpdateClipWarning, stacklevel=4)
@@ -218,6 +242,7 @@ class AnalogLinear:
         self.lr = cfg.update.lr if lr is None else lr
         self.monitor = UpdateClipMonitor(self.name, cfg, window=clip_window, threshold=clip_threshold)
         self.recorder = None            # a TileRecorder while ops are logged (co-simulation)
+        self._single_tile = len(self.in_blocks) == len(self.out_blocks) == 1
 
     # -- shape helpers -------------------------------------------------------------------
     @property
@@ -232,15 +257,17 @@ class AnalogLinear:
         """(B, lines) input rows with the bias column, and whether X was one vector."""
         from .crossbar import check_batch       # (numba: not imported with the constants)
         single = np.ndim(X) == 1
-        A = check_batch("x", X, self.in_features)
-        if self.bias:
-            A = np.hstack([A, np.full((len(A), 1), self.bias_value)])
-        return A, single
+        return check_batch("x", X, self.in_features, pad=self.bias_value if self.bias else None), single
 
-    def _errors(self, D) -> tuple[np.ndarray, bool]:
-        from .crossbar import check_batch
+    def _errors(self, D) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(B, out) error rows scaled by :func:`scaled_errors`, their scales, and whether
+        D was one vector."""
+        from .crossbar import batch_rows
         single = np.ndim(D) == 1
-        return check_batch("d", D, self.out_features), single
+        got = scaled_errors(batch_rows("d", D, self.out_features))
+        if got is None:
+            raise ValueError("d must be finite (no NaN/inf)")
+        return *got, single
 
     # -- weights -------------------------------------------------------------------------
     @property
@@ -351,6 +378,10 @@ class AnalogLinear:
     def forward(self, X) -> np.ndarray:
         """``W·x + b`` of each row of ``X`` (B, in) → (B, out) (a vector → a vector)."""
         A, single = self._inputs(X)
+        if self._single_tile:
+            Y = self._call(self.tiles[0][0], "forward", A)
+            Y *= self.weight_scale
+            return Y[0] if single else Y
         Y = np.zeros((len(A), self.out_features))
         for r, row in zip(self.out_blocks, self.tiles):
             for c, tile in zip(self.in_blocks, row):
@@ -360,13 +391,15 @@ class AnalogLinear:
 
     def backward(self, D) -> np.ndarray:
         """``Wᵀ·d`` of each row of ``D`` (B, out) → (B, in) (the bias line's share dropped)."""
-        E, single = self._errors(D)
-        s = error_scales(E)[:, None]
-        Z = np.zeros((len(E), self.lines))
-        for r, row in zip(self.out_blocks, self.tiles):
-            for c, tile in zip(self.in_blocks, row):
-                Z[:, c] += self._call(tile, "backward", E[:, r] * s)
-        Z = Z[:, :self.in_features] * (self.weight_scale / s)
+        E, s, single = self._errors(D)
+        if self._single_tile:
+            Z = self._call(self.tiles[0][0], "backward", E)
+        else:
+            Z = np.zeros((len(E), self.lines))
+            for r, row in zip(self.out_blocks, self.tiles):
+                for c, tile in zip(self.in_blocks, row):
+                    Z[:, c] += self._call(tile, "backward", E[:, r])
+        Z = Z[:, :self.in_features] * (self.weight_scale / s)[:, None]
         return Z[0] if single else Z
 
     def update(self, X, D, lr: float | None = None) -> None:
@@ -375,30 +408,31 @@ class AnalogLinear:
         if lr is not None:
             self.lr = lr
         A, _ = self._inputs(X)
-        E, _ = self._errors(D)
+        E, scales, _ = self._errors(D)
         if len(A) != len(E):
             raise ValueError(f"X and D must have the same number of rows, not {len(A)} and {len(E)}")
-        for start, stop, s in scale_runs(error_scales(E)):
+        for start, stop, s in scale_runs(scales):
             before = self._update_counts()
             for r, row in zip(self.out_blocks, self.tiles):
                 for c, tile in zip(self.in_blocks, row):
                     tile.lr = self._lr / (self.weight_scale * s)
-                    self._call(tile, "update", A[start:stop, c], E[start:stop, r] * s)
+                    self._call(tile, "update", A[start:stop, c], E[start:stop, r])
             after = self._update_counts()
             self.monitor.add(*(a - b for a, b in zip(after, before)))
 
     def _update_counts(self) -> tuple[int, int, int]:
+        if self._single_tile:
+            c = self.tiles[0][0].clips
+            return c.updates, c.update_lines, c.update_total
         c = [(t.clips.updates, t.clips.update_lines, t.clips.update_total) for t in self._all_tiles()]
         return tuple(int(sum(v)) for v in zip(*c))
 
     def _call(self, tile, op: str, *arrays):
         """One batch operation of ``tile`` (logged while a recorder is attached)."""
-        if op == "forward":
-            out = tile.forward_batch(arrays[0])
-        elif op == "backward":
-            out = tile.backward_batch(arrays[0])
+        if op == "update":
+            out = tile.update_rows(*arrays)
         else:
-            out = tile.update_batch(*arrays)
+            out = tile.read_rows(arrays[0], op == "backward")
         if self.recorder is not None:
             self.recorder.op(tile, op, arrays, out)
         return out

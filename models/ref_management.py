@@ -147,7 +147,12 @@ class BoundState:
 
     def __post_init__(self):
         self.cap_error = not 1 <= self.cap <= BM_CAP_MAX
-        self.cap = min(max(self.cap, 1), BM_CAP_MAX)
+        self.cap = self.clamp(self.cap)
+
+    @staticmethod
+    def clamp(cap: int) -> int:
+        """The pass cap in effect for a ``bm_max_passes`` register value."""
+        return min(max(cap, 1), BM_CAP_MAX)
 
     def pass_done(self, any_sat: bool) -> bool:
         """Record a finished pass; True = retry with the new ``k``, False = accept."""

@@ -21,7 +21,7 @@ from rpu.spec.timing import UPDATE_FIXED, read_cycles, transfer_cycles, update_c
 
 from .clipping import ClipCounts, warn_clipped
 from .crossbar import Crossbar, check_batch, check_vector
-from .fused import FusedRead, FusedUpdate, fused_supported
+from .fused import FUSED, FusedRead, FusedUpdate, fused_supported
 from .multiconductance import MultiConductanceCrossbar, PairCrossbar
 from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed_counted, update_codes
 from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
@@ -30,7 +30,6 @@ from .ref_transfer import TransferEvent, TransferReference
 __all__ = ["TileReference"]
 
 _F64 = np.dtype(np.float64)
-_FUSED = object()       # last_update: the fused update's last codes (built when read)
 
 _LR = UpdateConfig.field_rules()["lr"][0]
 _INPUT_HINT = ("the host format holds |v| <= {lim:g}: scale the vectors, or give the format "
@@ -59,6 +58,7 @@ class TileReference:
                         else MultiConductanceCrossbar)(cfg, seed=seed)
         self.crossbar = crossbar
         self.regs = registers_from_config(cfg)
+        self._regs_by_lr = {cfg.update.lr: self.regs}
         self._lr = cfg.update.lr
         self.streams = UpdateStreamsModel(cfg)
         self.last_read: ReadResult | None = None
@@ -120,11 +120,21 @@ class TileReference:
     def last_update(self) -> UpdateCodes | None:
         """The codes of the last update (of the last sample of a batch)."""
         codes = self._last_update
-        return self.fused.codes() if codes is _FUSED else codes
+        return self.fused.codes() if codes is FUSED else codes
 
     @last_update.setter
     def last_update(self, codes: UpdateCodes | None) -> None:
         self._last_update = codes
+
+    @property
+    def last_read(self) -> ReadResult | None:
+        """The result of the last read (of the last row of a batch)."""
+        r = self._last_read
+        return self.fused_read.result() if r is FUSED else r
+
+    @last_read.setter
+    def last_read(self, r: ReadResult | None) -> None:
+        self._last_read = r
 
     # -- weights -------------------------------------------------------------------------
     @property
@@ -144,7 +154,12 @@ class TileReference:
     def lr(self, value: float) -> None:
         value = _LR.check("lr", value)
         if value != self._lr:
-            self.regs = registers_from_config(self.cfg, lr=value)
+            regs = self._regs_by_lr.get(value)
+            if regs is None:            # a layer's lr over its error scales: a few values
+                if len(self._regs_by_lr) >= 64:
+                    self._regs_by_lr.clear()
+                regs = self._regs_by_lr[value] = registers_from_config(self.cfg, lr=value)
+            self.regs = regs
             self._lr = value
 
     # -- host format (what the tile's streams carry) ----------------------------------------
@@ -185,6 +200,26 @@ class TileReference:
         self._count_input(name, saturated, a.size)
         return ints
 
+    def _host_rows(self, name: str, a: np.ndarray) -> np.ndarray:
+        """Rows already checked (finite float64, :func:`check_batch`) → host fixed point,
+        counted: the analog layer's entry, which checks its inputs once."""
+        ints, saturated = to_fixed_counted(self.cfg, a)
+        self._count_input(name, saturated, a.size)
+        return ints
+
+    def read_rows(self, A: np.ndarray, backward: bool) -> np.ndarray:
+        """:meth:`forward_batch` (or :meth:`backward_batch`) of checked float64 rows
+        (B, lines): the layers' call, without a second check."""
+        return self._read_batch(self._host_rows("d" if backward else "x", A), backward)
+
+    def update_rows(self, A: np.ndarray, E: np.ndarray) -> None:
+        """:meth:`update_batch` of checked float64 rows of equal count."""
+        if self.fused is not None:
+            self._fused_update(np.ascontiguousarray(A), np.ascontiguousarray(E))
+            return
+        for x, d in zip(self._host_rows("x", A), self._host_rows("d", E)):
+            self._update(x, d)
+
     def _count_input(self, name: str, saturated: int, total: int) -> None:
         self.clips.input_values += saturated
         self.clips.input_total += total
@@ -208,21 +243,13 @@ class TileReference:
         c.update_total += codes.x_codes.size + codes.d_codes.size
         return codes
 
-    def _read_host(self, v_fixed, backward: bool) -> ReadResult:
-        """A read of host values already in the format (``_host``'s), counted."""
-        if self.fused_read is not None:
-            r = self.fused_read.read(v_fixed, backward)
-        else:
-            r = self.backward_fixed(v_fixed) if backward else self.forward_fixed(v_fixed)
-        return self._count_read(r)
-
     def forward(self, x) -> np.ndarray:
         """y = W·x through DAC/NM/BM/ADC (float (M,)); details in ``last_read``."""
-        return self._read_host(self._host("x", x, self.cfg.in_size, batch=False), False).y
+        return self._read_batch(self._host("x", x, self.cfg.in_size, batch=False)[None], False)[0]
 
     def backward(self, d) -> np.ndarray:
         """z = Wᵀ·d (float (N,)); details in ``last_read``."""
-        return self._read_host(self._host("d", d, self.cfg.out_size, batch=False), True).y
+        return self._read_batch(self._host("d", d, self.cfg.out_size, batch=False)[None], True)[0]
 
     def update(self, x, d, lr: float | None = None) -> UpdateCodes:
         """Stochastic update, E[ΔW] = −lr·d·xᵀ (``lr`` sets :attr:`lr` first); returns the
@@ -256,7 +283,7 @@ class TileReference:
         # update_cycles of each sample: Σ phases·BL (the kernel's) · slot cycles + fixed
         self.op_cycles += (int(self.fused.out[12]) * self.cfg.converters.slot_cycles
                            + b * UPDATE_FIXED)
-        self._last_update = _FUSED
+        self._last_update = FUSED
         return self.fused.codes()
 
     def _update(self, x_fixed, d_fixed) -> UpdateCodes:
@@ -269,16 +296,37 @@ class TileReference:
 
     # -- batches: B samples, applied one after another as the hardware would ------------------
     def forward_batch(self, X) -> np.ndarray:
-        """Forwards of the rows of ``X`` (B, N) → (B, M)."""
-        xf = self._host("x", X, self.cfg.in_size, batch=True)
-        return np.stack([self._read_host(v, False).y for v in xf]) \
-            if len(xf) else np.zeros((0, self.cfg.out_size))
+        """Forwards of the rows of ``X`` (B, N) → (B, M), one after another (``last_read``:
+        the last row's)."""
+        return self._read_batch(self._host("x", X, self.cfg.in_size, batch=True), False)
 
     def backward_batch(self, D) -> np.ndarray:
         """Backwards of the rows of ``D`` (B, M) → (B, N)."""
-        df = self._host("d", D, self.cfg.out_size, batch=True)
-        return np.stack([self._read_host(v, True).y for v in df]) \
-            if len(df) else np.zeros((0, self.cfg.in_size))
+        return self._read_batch(self._host("d", D, self.cfg.out_size, batch=True), True)
+
+    def _read_batch(self, V: np.ndarray, backward: bool) -> np.ndarray:
+        """Reads of host fixed-point rows, counted: the fused read's batch where there is
+        one (the same bits, draws, counts and cycles as one read per row)."""
+        lines = self.cfg.in_size if backward else self.cfg.out_size
+        Y = np.empty((len(V), lines))
+        if not len(V):
+            return Y
+        if self.fused_read is None:
+            for b, v in enumerate(V):
+                Y[b] = self._count_read(self.backward_fixed(v) if backward else self.forward_fixed(v)).y
+            return Y
+        self._count_fused(lines, *self.fused_read.read_batch(V, backward, Y), reads=len(V))
+        return Y
+
+    def _count_fused(self, lines: int, sat_lines: int, clipped: int, giveups: int, *,
+                     reads: int = 1) -> None:
+        """:meth:`_count_read` from the fused read's sums over ``reads`` reads."""
+        c = self.clips
+        c.reads += reads
+        c.read_lines += sat_lines
+        c.read_total += reads * lines
+        c.result_values += clipped
+        c.bm_giveups += giveups
 
     def update_batch(self, X, D, lr: float | None = None) -> None:
         """Updates with the rows of ``X`` (B, N) and ``D`` (B, M), sample after sample: the

@@ -70,7 +70,8 @@ class IntRule:
         return f"an integer in [{self.lo}, {self.hi}]"
 
     def check(self, name: str, value: Any) -> int:
-        if isinstance(value, (bool, enum.Enum)) or not isinstance(value, numbers.Integral):
+        if type(value) is not int and (isinstance(value, (bool, enum.Enum))
+                                       or not isinstance(value, numbers.Integral)):
             raise ConfigTypeError(f"{name} must be {self.describe()}, not {value!r}")
         value = int(value)
         if not self.lo <= value <= self.hi:
@@ -96,7 +97,7 @@ class FloatRule:
                 f"{self.hi:g}{')' if self.hi_open else ']'}")
 
     def check(self, name: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if type(value) is not float and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
             raise ConfigTypeError(f"{name} must be {self.describe()}, not {value!r}")
         value = float(value)
         ok = (math.isfinite(value)

@@ -8,7 +8,7 @@ import pytest
 
 from rpu.config import ConfigError, DeviceConfig
 from rpu.models.layers import (AnalogLinear, FloatLinear, UpdateClipWarning, error_scales,
-                               scale_runs, split_sizes, tile_seeds, training_config)
+                               scale_runs, scaled_errors, split_sizes, tile_seeds, training_config)
 from rpu.models.ref_management import to_fixed
 from rpu.models.tile_log import NetworkRecorder
 
@@ -173,6 +173,24 @@ def test_error_scale_leaves_the_update_unchanged():
     assert np.all((peaks > 0.25) & (peaks <= 4.0))
     assert np.all(np.log(s) / np.log(16) == np.round(np.log(s) / np.log(16)))
     assert error_scales(np.zeros((1, 3)))[0] == 1.0
+
+
+def test_error_scales_are_exact_at_the_window_ends():
+    """The window (1/4, 4] holds exactly: its ends and the doubles next to them (a scale
+    from log() put 0.25 + 1 ulp at 4 + 1 ulp), far values within 2^±24, zero and empty rows
+    at 1, and the scaled rows are exact multiples."""
+    ulp = np.nextafter
+    peaks = [4.0, ulp(4.0, 5), ulp(4.0, 0), 0.25, ulp(0.25, 1), ulp(0.25, 0), 1.0, 64.0,
+             1e-300, 1e300, 0.0]
+    want = [1.0, 1 / 16, 1.0, 16.0, 1.0, 16.0, 1.0, 1 / 16, 2.0 ** 24, 2.0 ** -24, 1.0]
+    D = np.array([[0.0, -p, p / 2] for p in peaks])
+    assert error_scales(D).tolist() == want
+    E, s = scaled_errors(D)
+    assert np.array_equal(E, D * s[:, None])
+    assert error_scales(np.zeros((2, 0))).tolist() == [1.0, 1.0]
+    assert scaled_errors(np.array([[1.0, np.nan]])) is None
+    with pytest.raises(ValueError, match="d must be finite"):
+        error_scales(np.array([[1.0, np.inf]]))
 
 
 def _clip_layer(dynamic_bl, lr):
