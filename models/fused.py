@@ -31,6 +31,9 @@ from .ref_stochastic import _jump_table
 
 #: ``TileReference.last_update`` / ``last_read``: the fused engine's last result (built when used)
 FUSED = object()
+#: batches of at least this many rows are read in one compiled call
+COMPILED_READ_ROWS = 2
+_DOT_EQUAL: dict = {}       # (M, N, backward) -> the compiled product equals numpy's
 
 __all__ = ["FUSED", "FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES"]
 
@@ -269,6 +272,11 @@ class FusedRead:
         self._yfix = {b: np.empty(lines[b], np.int64) for b in (False, True)}
         self._clip = {b: np.empty(lines[b], np.bool_) for b in (False, True)}
         self._regs_of, self._read_regs, self._param_cache = None, None, {}
+        self._rows_of = None        # (backward, BM on, cap) the compiled batch's arrays are for
+        self._rows_sums, self._rows_at = np.empty(5, np.int64), np.empty(4, np.int64)
+        self._noise_buf = np.empty(0)
+        self._read_fp = np.array([self._out_noise, self._bound, self._lsb, self._code_max,
+                                  self._frac])
         self._bufs = {b: (self._v[b], self._y[b], self._nz_w[b], self._nz_o[b], self._dac[b],
                           self._adc[b], self._sat[b], self._yfix[b], self._clip[b])
                       for b in (False, True)}
@@ -302,8 +310,83 @@ class FusedRead:
                   or nx.out_scale_frac >= 126
                   or nx.adc_max.bit_length() + max(p["out_mul"], 1).bit_length() + p["out_exp"]
                   + cap + 1 >= 127)
-        got = self._param_cache[alpha] = (p, ok)
+        got = self._param_cache[alpha] = (p, ok, (p["in_mul"], p["in_shift"], p["out_mul"],
+                                                   p["out_exp"]) if ok else None)
         return got
+
+    def _dot_equal(self, backward: bool) -> bool:
+        """Whether the compiled ``np.dot`` gives numpy's float32 product for this tile's
+        shape and direction, bit for bit (both call BLAS ``sgemv``; checked once per shape
+        on random data, as the fused update checks its log and cos)."""
+        m, n = self.cfg.out_size, self.cfg.in_size
+        key = (m, n, backward)
+        got = _DOT_EQUAL.get(key)
+        if got is None:
+            rng = np.random.default_rng(key)
+            w = rng.standard_normal((m, n)).astype(np.float32)
+            w = w.T if backward else w
+            v = rng.uniform(-1, 1, (8, w.shape[1])).astype(np.float32)
+            mine = np.empty(w.shape[0], np.float32)
+            got = True
+            for row in v:
+                K.matvec_into(w, row, mine)
+                got = got and np.array_equal(mine.view(np.uint32), np.matmul(w, row).view(np.uint32))
+            _DOT_EQUAL[key] = got
+        return got
+
+    def _read_rows(self, X, backward, Y, w, rng, rows, alpha_last, bm_on, cap):
+        """:meth:`read_batch` in one compiled call (:func:`~rpu.models.kernels.read_rows`).
+        The output noise is drawn ahead in numpy, exactly the draws the rows are sure to
+        use (one pass each), and topped up, again exactly, when a retry needs more: the
+        values and the generator's state end as with one draw per pass."""
+        v, y32, nz_w, nz_o, dac, adc, sat, yfix, clip = self._bufs[backward]
+        key = (backward, bm_on, cap)
+        if self._rows_of != key:
+            nx = self.nx
+            self._rows_of = key
+            self._rows_ip = np.array([nx.dac_max, nx.adc_max, nx.out_scale_frac, nx.result_max,
+                                      bm_on, cap, nz_o.size != 0], np.int64)
+            self._rows_hist = np.empty((cap, dac.size), np.int64), np.empty((cap, adc.size), np.int64)
+            self._rows_passes = np.empty(cap + 1, np.int64)
+        passes, sums, at = self._rows_passes, self._rows_sums, self._rows_at
+        passes[:] = 0
+        sums[:] = 0
+        hist_dac, hist_adc = self._rows_hist
+        B, per = len(rows), nz_o.size
+        noise = self._noise(B * per, 0, 0)
+        rng.standard_normal(out=noise[:B * per])
+        at[:] = (0, 0, 0, B * per)
+        P = np.array([r[2] for r in rows], np.int64)
+        while not K.read_rows(X, w, noise, P, self._rows_ip, self._read_fp, Y, dac, v, y32,
+                              nz_w, adc, sat, yfix, clip, hist_dac, hist_adc, passes, sums, at):
+            b, _, used, drawn = at.tolist()     # a retry: the passes still certain to run
+            more = per * (B - b) - (drawn - used)
+            noise = self._noise(more, used, drawn)
+            at[2], at[3] = 0, drawn - used + more
+            rng.standard_normal(out=noise[drawn - used:drawn - used + more])
+        sat_lines, clipped, giveups, last_passes, gave_up = sums.tolist()
+        self.tile.op_cycles += sum(c * self._read_cycles(backward, p)
+                                   for p, c in enumerate(passes.tolist()) if c)
+        k = last_passes - 1
+        self._last = (backward, dict(passes=last_passes, gave_up=bool(gave_up), alpha=alpha_last,
+                                     k=k, params=rows[-1][0]),
+                      [(hist_dac[j].copy(), hist_adc[j].copy()) for j in range(k)])
+        self.tile.last_read = FUSED
+        return sat_lines, clipped, giveups
+
+    def _noise(self, more: int, used: int, drawn: int) -> np.ndarray:
+        """The noise buffer with the unused draws ``[used, drawn)`` moved to its start and
+        room for ``more`` after them."""
+        keep = drawn - used
+        buf = self._noise_buf
+        if keep + more > buf.size:
+            grown = np.empty(max(keep + more, 2 * buf.size))
+            grown[:keep] = buf[used:drawn]
+            self._noise_buf = grown
+            return grown
+        if keep:
+            buf[:keep] = buf[used:drawn].copy()
+        return buf
 
     def read(self, x: np.ndarray, backward: bool) -> ReadResult:
         """The read of host fixed-point ``x`` (int64, within the value format), as
@@ -335,9 +418,14 @@ class FusedRead:
         sat_lines = clipped = giveups = cycles = 0
         last = X.shape[0] - 1
         params, cycles_of = self._params_cache(regs), self._cycles
+        if len(alphas) >= COMPILED_READ_ROWS and not has_w and self._dot_equal(backward):
+            # (the weight noise needs the norm of v numpy's way: it stays per row below)
+            rows = [params.get(a) or self._params(a, regs) for a in alphas]
+            if all(ok for _, ok, _ in rows):
+                return self._read_rows(X, backward, Y, w, rng, rows, alphas[-1], bm_on, cap)
         for b, alpha in enumerate(alphas):
             got = params.get(alpha)
-            p, ok = got if got is not None else self._params(alpha, regs)
+            p, ok, _ = got if got is not None else self._params(alpha, regs)
             if not ok:                  # a wide intermediate: the general path
                 xb = self._xb
                 r = read_path(self.cfg, X[b], xb.read_backward_pulses if backward

@@ -1226,3 +1226,66 @@ def read_results_into(codes, out_mul, e, q, result_max, frac, y, clipped, yf):
         yf[i] = np.float64(y[i]) / frac
         n += clipped[i]
     return n
+
+
+
+@numba.njit(cache=True)
+def matvec_into(w, v, out):
+    """``out = w·v`` by ``np.dot`` (BLAS ``sgemv`` for float32), as :func:`read_rows` does."""
+    np.dot(w, v, out)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def read_rows(X, w, noise, P, ip, fp, Y, dac, v, y32, nz_w, adc, sat, yfix, clip, hist_dac,
+              hist_adc, passes, sums, at):
+    """The reads of the rows of ``X`` (B, lines) one after another, each as ``read_path``
+    over ``Readout.read`` computes it without weight noise (``fused.FusedRead``'s per-row
+    loop in one call): per pass the DAC step (:func:`read_dac_into`), ``W·v`` by ``np.dot``
+    (BLAS ``sgemv``; the caller has checked it equals numpy's product for this shape), the
+    output noise (the next M values of ``noise``, the crossbar generator's draws in order,
+    when ``ip[6]``), the ADC step (:func:`read_adc_into`, ``nz_w`` empty) and bound
+    management's retry decision; then the results (:func:`read_results_into`) into ``Y[b]``.
+
+    ``P[b]`` = (in_mul, in_shift, out_mul, out_exp) of row b; ``ip`` = (dac_max, adc_max,
+    out_scale_frac, result_max, BM on, BM cap, output noise on); ``fp`` = (out_noise, bound,
+    lsb, code_max, frac).  ``at`` = (row, pass, noise used, noise drawn): where to start,
+    and where it stopped when it returns False because a retry needs noise not drawn yet
+    (the caller draws more and calls again).  The buffers hold the last row's accepted pass
+    afterwards, ``hist_dac`` / ``hist_adc`` (cap, ·) its passes before that; ``passes[p]``
+    counts the rows that ran p passes, ``sums`` = (saturated lines, clipped results, BM
+    give-ups) of all rows (both added to), then the last row's passes and give-up."""
+    dac_max, adc_max, q, rmax, bm_on, cap = ip[0], ip[1], ip[2], ip[3], ip[4] != 0, ip[5]
+    m = y32.size
+    per = m if ip[6] != 0 else 0
+    on, bound, lsb, code_max, frac = fp[0], fp[1], fp[2], fp[3], fp[4]
+    last = X.shape[0] - 1
+    b0, k, used, drawn = at[0], at[1], at[2], at[3]
+    for b in range(b0, X.shape[0]):
+        x = X[b]
+        if b != b0:
+            k = 0
+        while True:
+            if used + per > drawn:
+                at[0], at[1], at[2] = b, k, used
+                return False
+            read_dac_into(x, dac_max, P[b, 0], P[b, 1] + k, dac, v)
+            np.dot(w, v, y32)
+            n_sat = read_adc_into(y32, 0.0, nz_w, on, noise[used:used + per], bound, lsb,
+                                  code_max, adc_max, adc, sat)
+            used += per
+            if bm_on and n_sat > 0 and k + 1 < cap:
+                if b == last:
+                    hist_dac[k, :] = dac
+                    hist_adc[k, :] = adc
+                k += 1
+                continue
+            break
+        passes[k + 1] += 1
+        gave_up = bm_on and n_sat > 0
+        sums[0] += n_sat
+        sums[2] += gave_up
+        sums[1] += read_results_into(adc, P[b, 2], P[b, 3] + k, q, rmax, frac, yfix, clip, Y[b])
+        if b == last:
+            sums[3], sums[4] = k + 1, gave_up
+    at[0], at[1], at[2] = X.shape[0], 0, used
+    return True
