@@ -16,7 +16,7 @@ import numpy as np
 
 from rpu.config import EmulatorConfig, TileConfig, check_instance
 from rpu.spec.emulator import (DRAW_BITS, DRAW_LEAP, EMU_LFSR_TAPS, EMU_LFSR_WIDTH, column_taps,
-                               emu_format, emu_seed_state, read_stall, slot_stall, HOST_STALL)
+                               emu_format, emu_seed_state, read_stall, slot_stall)
 
 from .crossbar import check_net_slots, check_slots, phase_slots
 from .ref_stochastic import lfsr_states
@@ -63,9 +63,11 @@ class EmulatedCrossbarRef:
     (initialised from ``ecfg.seed``).
 
     State: :attr:`states` (M, N) int64, :attr:`up`, :attr:`down` (the per-device steps).
-    Counters (as the emulator's registers): :attr:`stall_update`, :attr:`stall_read`,
-    :attr:`stall_host` (frozen tile cycles), :attr:`slots` (slots that pulsed a row),
-    :attr:`rows` (rows processed), :attr:`pulses_up`, :attr:`pulses_down`, :attr:`reads`.
+    Counters (as the emulator's registers): :attr:`stall_update`, :attr:`stall_read`
+    (frozen tile cycles), :attr:`slots` (slots that pulsed a row), :attr:`rows` (rows
+    processed), :attr:`pulses_up`, :attr:`pulses_down`, :attr:`reads`.  (A host command
+    freezes the tile for ``spec.emulator.HOST_STALL`` cycles, ``EMU_STALL_HOST``: the host
+    counts its own commands.)
     """
 
     def __init__(self, cfg: TileConfig, ecfg: EmulatorConfig | None = None):
@@ -81,7 +83,7 @@ class EmulatedCrossbarRef:
         self.down = f.step + g - r
         self._set = np.zeros((m, n), np.uint32)
         self._reset = np.zeros((m, n), np.uint32)
-        self.stall_update = self.stall_read = self.stall_host = 0
+        self.stall_update = self.stall_read = 0
         self.slots = self.rows = self.pulses_up = self.pulses_down = self.reads = 0
         self.lsb = weight_lsb(cfg, self.ecfg)
 
@@ -106,14 +108,9 @@ class EmulatedCrossbarRef:
         return int(np.count_nonzero(np.abs(s) > lim))
 
     def poke(self, row: int, col: int, value: int) -> None:
-        """What ``EMU_POKE`` does (one host command: its stall counted)."""
+        """What ``EMU_POKE`` does to the states (clipped to the state range)."""
         lim = self.fmt.state_max
         self.states[row, col] = min(max(int(value), -lim), lim)
-        self.stall_host += HOST_STALL
-
-    def load_row(self) -> None:
-        """Count an ``EMU_ROW`` command (a read-out changes nothing else)."""
-        self.stall_host += HOST_STALL
 
     @property
     def pulse_counts(self) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +185,7 @@ class EmulatedCrossbarRef:
     def counters(self) -> dict[str, int]:
         """The emulator's counter registers, by register name."""
         return {"EMU_STALL_UPDATE": self.stall_update, "EMU_STALL_READ": self.stall_read,
-                "EMU_STALL_HOST": self.stall_host, "EMU_SLOTS": self.slots,
+                "EMU_SLOTS": self.slots,
                 "EMU_ROWS": self.rows, "EMU_PULSES_UP": self.pulses_up,
                 "EMU_PULSES_DOWN": self.pulses_down, "EMU_READS": self.reads}
 

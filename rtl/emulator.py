@@ -413,10 +413,12 @@ class EmulatedTile(wiring.Component):
             t.awvalid.eq(s.awvalid & ~wsel & ~b_busy), e.awvalid.eq(s.awvalid & wsel & ~b_busy),
             t.wvalid.eq(s.wvalid & ~wsel & ~b_busy), e.wvalid.eq(s.wvalid & wsel & ~b_busy),
             t.arvalid.eq(s.arvalid & ~rsel & ~r_busy), e.arvalid.eq(s.arvalid & rsel & ~r_busy),
-            # slave channels of the tile: ready only while it runs
-            s.awready.eq(Mux(wsel, e.awready, t.awready & en) & ~b_busy),
-            s.wready.eq(Mux(wsel, e.wready, t.wready & en) & ~b_busy),
-            s.arready.eq(Mux(rsel, e.arready, t.arready & en) & ~r_busy),
+            # slave channels of the tile: ready only while it runs; a ready is also gated
+            # by its valid, so no address bit is looked at while the master is idle (an
+            # idle master's address may be undefined)
+            s.awready.eq(s.awvalid & Mux(wsel, e.awready, t.awready & en) & ~b_busy),
+            s.wready.eq(s.wvalid & Mux(wsel, e.wready, t.wready & en) & ~b_busy),
+            s.arready.eq(s.arvalid & Mux(rsel, e.arready, t.arready & en) & ~r_busy),
             # master channels: held while frozen
             s.bvalid.eq(t_bvalid | e.bvalid), s.bresp.eq(Mux(e.bvalid, e.bresp, t.bresp)),
             t.bready.eq(t_bready), e.bready.eq(s.bready),
