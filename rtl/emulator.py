@@ -210,8 +210,11 @@ class CrossbarEmulator(wiring.Component):
         b_valid, b_row, b_first = Signal(), Signal(range(max(M, 2))), Signal()
         m.d.comb += [rp.addr.eq(issue_row), rp.en.eq(1)]
 
+        # the lowest row left: of the slot's rows when a job is accepted (its first read is
+        # issued in that cycle), of the remaining ones during the job
+        enc = Signal(M)
         lowest = Signal(M)
-        m.d.comb += lowest.eq(rem & (~rem + 1))
+        m.d.comb += [enc.eq(Mux(idle, row_mask, rem)), lowest.eq(enc & (~enc + 1))]
         low_idx = Cat(*[Cat(*[lowest[i] for i in range(M) if (i >> k) & 1]).any()
                         for k in range(len(issue_row))])
 
@@ -222,9 +225,6 @@ class CrossbarEmulator(wiring.Component):
             m.d.comb += [issue.eq(~last), issue_row.eq(row_ctr)]
             with m.If(~last):
                 m.d.sync += [row_ctr.eq(row_ctr + 1), last.eq(row_ctr == M - 1)]
-        with m.Elif(fsm.ongoing("LOAD") | fsm.ongoing("POKE")):
-            m.d.comb += [issue.eq(~b_valid & ~last), issue_row.eq(host_row)]
-            m.d.sync += last.eq(1)
         m.d.sync += [b_valid.eq(issue), b_row.eq(issue_row), b_first.eq(issue & (b_valid == 0))]
 
         # stage B: the row read last cycle
@@ -313,20 +313,25 @@ class CrossbarEmulator(wiring.Component):
                     m.d.sync += init_row.eq(init_row + 1)
                     with m.If(init_row == M - 1):
                         fsm.goto("IDLE")
-        with m.Elif(idle):
+        with m.Elif(idle):                              # accept a job, issue its first read
             m.d.sync += [last.eq(0), row_ctr.eq(0)]
             with m.If(upd_req):
                 fsm.goto("UPDATE")
+                m.d.comb += [issue.eq(1), issue_row.eq(low_idx)]
                 m.d.sync += [lat_xp.eq(xp), lat_xn.eq(xn), lat_dp.eq(dp), lat_dn.eq(dn),
-                             rem.eq(row_mask), cnt["EMU_SLOTS"].eq(cnt["EMU_SLOTS"] + 1)]
+                             rem.eq(row_mask & ~lowest), cnt["EMU_SLOTS"].eq(cnt["EMU_SLOTS"] + 1)]
             with m.Elif(fwd_req | bwd_req):
                 fsm.goto("READ")
-                m.d.sync += [fwd.eq(fwd_req), cnt["EMU_READS"].eq(cnt["EMU_READS"] + 1)]
+                m.d.comb += [issue.eq(1), issue_row.eq(0)]
+                m.d.sync += [fwd.eq(fwd_req), cnt["EMU_READS"].eq(cnt["EMU_READS"] + 1),
+                             row_ctr.eq(1), last.eq(M == 1)]
             with m.Elif(pend_load & ~regs.emu_row_stb):
                 fsm.goto("LOAD")
+                m.d.comb += [issue.eq(1), issue_row.eq(host_row)]
                 m.d.sync += pend_load.eq(0)
             with m.Elif(pend_poke & ~regs.emu_poke_stb):
                 fsm.goto("POKE")
+                m.d.comb += [issue.eq(1), issue_row.eq(host_row)]
                 m.d.sync += pend_poke.eq(0)
         with m.Else():                                  # a job: done when nothing is left
             with m.If(~issue & b_valid):

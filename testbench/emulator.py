@@ -25,7 +25,7 @@ from rpu.spec.emulator import emulator_register_map, emulator_window
 from rpu.spec.timing import stream_beats
 from rpu.testbench.harness import VectorPlayer
 
-__all__ = ["EmulatorHarness", "EMU_HARNESS_NAME", "emulator_sources", "EmuHost"]
+__all__ = ["EmulatorHarness", "EMU_HARNESS_NAME", "emulator_sources", "EmuHost", "run_emulated"]
 
 EMU_HARNESS_NAME = "rpu_emulated_tile_harness"
 
@@ -74,6 +74,26 @@ def emulator_sources(cfg: TileConfig, ecfg: EmulatorConfig, out_dir) -> list:
     from rpu.rtl.generate import write_verilog
     return [write_verilog(EmulatedTile(cfg, ecfg), EMULATOR_TOP_NAME, out_dir),
             write_verilog(EmulatorHarness(cfg, ecfg), EMU_HARNESS_NAME, out_dir)]
+
+
+def run_emulated(cfg: TileConfig, ecfg: EmulatorConfig, *, sim: str, testcase: str,
+                 out_dir=None, quiet: bool = True, **params):
+    """Generate the emulated tile (into ``out_dir``, default a folder of the build root
+    keyed by the two configurations) and run ``rpu.testbench.tb_emulator.<testcase>``
+    under ``sim`` with ``params``; the :class:`~rpu.testbench.simulators.CosimResult`."""
+    import hashlib
+    import json
+    from rpu.testbench.simulators import build_root, run_cocotb
+    check_instance("cfg", cfg, TileConfig)
+    check_instance("ecfg", ecfg, EmulatorConfig)
+    if out_dir is None:
+        key = hashlib.sha256((cfg.to_json() + json.dumps(ecfg.to_dict())).encode()).hexdigest()[:10]
+        out_dir = build_root() / "emulator" / key
+    files = emulator_sources(cfg, ecfg, out_dir)
+    return run_cocotb(sim=sim, verilog=files, toplevel=EMU_HARNESS_NAME,
+                      test_module="rpu.testbench.tb_emulator", name="emulator",
+                      testcase=testcase, quiet=quiet,
+                      params=dict(config=cfg.to_dict(), emulator=ecfg.to_dict(), **params))
 
 
 class EmuHost:

@@ -179,35 +179,55 @@ async def ops_bit_exact(dut):
 
 @cocotb.test(**TIMEOUT)
 async def throughput(dut):
-    """Back-to-back updates (one CTRL write per update, then CTRL.count bursts), no check
-    inside the timed region; afterwards the states and counters against the reference."""
+    """Wall-clock rate of forwards and of back-to-back updates (each by its own CTRL write,
+    then all by one, ``CTRL.count``), the workload of ``tb_tile.throughput`` (the same
+    vectors and seeds), no Python per cycle or slot and no check in the timed region;
+    afterwards the states and the emulator's counters against the reference."""
     cfg, p = bench_config(), bench_params()
     ecfg = emulator_config(p)
-    rng = np.random.default_rng(p.get("seed", 9))
+    rng = np.random.default_rng(p.get("seed", 6))
     host, emu = await bringup(dut, cfg, ecfg)
-    n, burst = p.get("updates", 100), p.get("burst", 50)
-    pairs = [vectors(cfg, rng, scale=0.6) for _ in range(2 * n)]
-    fig = {}
-    for name, part in (("update", pairs[:n]), ("burst", pairs[n:])):
-        c0, t0 = sim_cycles(get_sim_time("ns")), time.perf_counter()
-        if name == "update":
-            for x, d in part:
-                await host.update(x, d)
-        else:
-            for b in range(0, n, burst):
-                await host.update_burst(part[b:b + burst])
+    x, d = vectors(cfg, rng, scale=0.3)
+    n_fwd, n_upd = p.get("forwards", 20), p.get("updates", 200)
+    await host.update(x, d)                             # warm-up, as tb_tile's
+    await host.wait_idle()
+    out = {}
+
+    async def timed(name, run):
+        t, c = time.perf_counter(), sim_cycles(get_sim_time("ns"))
+        await run()
         await host.wait_idle()
-        fig[name + "_s"] = time.perf_counter() - t0
-        fig[name + "_cycles"] = sim_cycles(get_sim_time("ns")) - c0
+        out[name + "_s"] = time.perf_counter() - t
+        out[name + "_cycles"] = sim_cycles(get_sim_time("ns")) - c
+
+    async def forwards():
+        for _ in range(n_fwd):
+            await host.forward(x)
+
+    async def updates():
+        for _ in range(n_upd):
+            await host.update(x, d)
+
+    async def burst():
+        await host.update_burst([(x, d)] * n_upd)
+
+    await timed("forward", forwards)
+    await timed("update", updates)
+    await timed("burst", burst)
     ref = TileReference(cfg, crossbar=EmulatedCrossbarRef(cfg, ecfg))
-    tile_cycles = 0
-    for x, d in pairs:
-        codes, _ = ref.update_fixed(x, d)
-        tile_cycles += update_cycles(cfg, ref.phases(codes), codes.bl)
+    codes, _ = ref.update_fixed(x, d)
+    y = None
+    for _ in range(n_fwd):
+        y = ref.forward_fixed(x).y_fixed
+    for _ in range(2 * n_upd):
+        ref.update_fixed(x, d)
     got = await emu.states()
     assert np.array_equal(got, ref.crossbar.states), "states differ from the reference"
     counters = await emu.counters()
-    assert counters["EMU_STALL_UPDATE"] == ref.crossbar.stall_update
-    assert counters["EMU_ROWS"] == ref.crossbar.rows
-    write_results(updates=n, **fig, stall_update=ref.crossbar.stall_update,
-                  tile_cycles=tile_cycles, rows=ref.crossbar.rows, slots=ref.crossbar.slots)
+    want = dict(ref.crossbar.counters(), EMU_STALL_HOST=HOST_STALL * emu.commands)
+    assert counters == want, f"emulator counters {counters}, reference {want}"
+    write_results(forwards=n_fwd, updates=n_upd, **out, stall_update=ref.crossbar.stall_update,
+                  stall_read=ref.crossbar.stall_read, rows=ref.crossbar.rows,
+                  slots=ref.crossbar.slots, last_forward=[int(v) for v in y],
+                  update_tile_cycles=update_cycles(cfg, ref.phases(codes), codes.bl),
+                  read_tile_cycles=read_cycles(cfg, passes=ref.last_read.passes))

@@ -92,7 +92,7 @@ def test_reference_plugs_into_the_tile_reference_on_the_general_path():
 
 def test_reference_device_rule_by_hand():
     """One slot, ideal device without noise: potentiated cells move by +step, depressed by
-    −step, half-selected ones not; the stall is rows + 1."""
+    −step, half-selected ones not; the stall is one cycle per row."""
     e = EmulatorConfig.preset("ideal")
     xb = EmulatedCrossbarRef(SMALL, e)
     n, m = SMALL.in_size, SMALL.out_size
@@ -105,9 +105,9 @@ def test_reference_device_rule_by_hand():
     want[2, 1] = e.step
     want[5, 4] = want[7, 4] = -e.step
     assert np.array_equal(xb.states, want)
-    assert xb.stall_update == slot_stall(3) == 4 and xb.rows == 3 and xb.slots == 1
+    assert xb.stall_update == slot_stall(3) == 3 and xb.rows == 3 and xb.slots == 1
     xb.apply_slot(xp, np.zeros(n, bool), dp, np.zeros(m, bool))     # no coincidence
-    assert xb.stall_update == 4 and xb.slots == 1
+    assert xb.stall_update == 3 and xb.slots == 1
     # bounds saturate
     xb.states[2, 1] = xb.fmt.state_max - 1
     xb.apply_slot(xp, xn, dp, dn)

@@ -3,14 +3,11 @@ only from the host side, bit-exact against TileReference over EmulatedCrossbarRe
 device states, the emulator's counters and stalls, the tile's cycle and pulse counters.
 The 1,000-update run is ``scripts/emulator_soak.py``'s (docs/fpga.md)."""
 
-import hashlib
-from functools import lru_cache
-
 import pytest
 
 from rpu.config import EmulatorConfig, TileConfig
-from rpu.testbench.emulator import EMU_HARNESS_NAME, emulator_sources
-from rpu.testbench.simulators import CosimFailure, build_root, run_cocotb
+from rpu.testbench.emulator import run_emulated
+from rpu.testbench.simulators import CosimFailure
 
 SMALL = TileConfig(in_size=6, out_size=8, out_bound=6.0)
 ECFG = EmulatorConfig(read_shift=9)
@@ -18,22 +15,8 @@ SHARED = TileConfig(in_size=4, out_size=6, lines_per_adc=2, slot_cycles=2, strea
                     out_bound=4.0)
 
 
-@lru_cache(maxsize=None)
-def sources(cfg_json: str, ecfg_json: str):
-    import json
-    cfg = TileConfig.from_json(cfg_json)
-    ecfg = EmulatorConfig.from_dict(json.loads(ecfg_json))
-    key = hashlib.sha256((cfg_json + ecfg_json).encode()).hexdigest()[:10]
-    return emulator_sources(cfg, ecfg, build_root() / "emulator" / key)
-
-
 def run(sim, cfg, ecfg, testcase="ops_bit_exact", **params):
-    import json
-    path = sources(cfg.to_json(), json.dumps(ecfg.to_dict()))
-    return run_cocotb(sim=sim, verilog=path, toplevel=EMU_HARNESS_NAME,
-                      test_module="rpu.testbench.tb_emulator", name="emulator",
-                      testcase=testcase, quiet=True,
-                      params=dict(config=cfg.to_dict(), emulator=ecfg.to_dict(), **params))
+    return run_emulated(cfg, ecfg, sim=sim, testcase=testcase, **params)
 
 
 def test_forward_backward_updates_bit_exact(sim):

@@ -19,10 +19,12 @@ uniform); a field of b bits uses the value's low b bits.  Order: at reset the st
 loaded, then each row i = 0 … M−1 takes three draws, initial state, gain, imbalance; after
 that every row an update slot processes takes one draw (its noise), in processing order.
 
-**Stalls** (cycles the tile is frozen, its clock enable low): an update slot with k rows
-to process (rows whose d-line is driven while some x-line has the opposite polarity),
-``k + 1`` if k > 0 else 0; a read pass (the first conversion of a window) ``M + 1``; a
-host command (load a row, poke a state) 2; the initialisation after reset ``3·M + 1``.
+**Stalls** (cycles the tile is frozen, its clock enable low; the engine reads one row per
+cycle and issues the first read in the cycle it accepts the job, so each row costs one
+cycle): an update slot with k rows to process (rows whose d-line is driven while some
+x-line has the opposite polarity), k (none when k = 0); a read pass (the first conversion
+of a window) M; a host command (load a row, poke a state) 1; the initialisation after
+reset ``3·M + 1``.
 """
 
 from __future__ import annotations
@@ -45,9 +47,9 @@ DRAW_BITS = 8                     # bits per column and draw (fields use their l
 DRAW_LEAP = 64                    # LFSR shifts per draw: a whole state, so draws share no bits
 EMU_LFSR_WIDTH, EMU_LFSR_TAPS = X_WIDTH, X_TAPS
 EMU_ID_MAGIC = 0x454D5531         # 'EMU1'
-READ_STALL_FIXED = 1              # a read sweep: M row reads + 1 pipeline cycle
-HOST_STALL = 2                    # a host command: one row read + one cycle to use it
-UPDATE_STALL_FIXED = 1            # an update slot: k row reads + 1 pipeline cycle
+READ_STALL_FIXED = 0              # a read sweep: M rows (the first read issued on acceptance)
+HOST_STALL = 1                    # a host command: its row (read issued on acceptance)
+UPDATE_STALL_FIXED = 0            # an update slot: k rows
 EMU_STATES_BASE = 0x100           # first word of the row readout window
 #: engine states (EMU_STATUS.state), in encoding order
 ENGINE_STATES = ("INIT", "IDLE", "UPDATE", "READ", "LOAD", "POKE")
