@@ -378,3 +378,18 @@ def test_frozen_master_channel_delivers_every_beat_once_amaranth_sim():
     simulate(dut, tb)
     assert len(got) > 500 and got == list(range(len(got)))
     assert set(offered) == set(got) or set(offered) - set(got) == {len(got)}
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (9, 1), (1, 4), (6, 8, 2)], ids=["1x1", "9x1", "1x4", "6x8-lpa2"])
+def test_emulated_tile_verilog_is_lint_clean(tmp_path, shape):
+    """Verilator's lint with only the project's width waivers (a one-row array once gave a
+    zero-width memory address)."""
+    from rpu.generate import lint_verilog
+    from rpu.rtl.emulator import EMULATOR_TOP_NAME, EmulatedTile
+    from rpu.rtl.generate import write_verilog
+    from rpu.testbench.simulators import setup_verilator
+    setup_verilator()
+    n, m, *lpa = shape
+    cfg = TileConfig(in_size=n, out_size=m, lines_per_adc=lpa[0] if lpa else 1)
+    path = write_verilog(EmulatedTile(cfg, ECFG), EMULATOR_TOP_NAME, tmp_path)
+    lint_verilog(path, EMULATOR_TOP_NAME)
