@@ -38,7 +38,7 @@ __all__ = [
     "NoiseManagement", "DeviceModel", "LspKind",
     "ConverterConfig", "HostConfig", "IOConfig", "UpdateConfig", "DeviceConfig",
     "MultiConductanceConfig", "TileConfig", "DEVICE_PRESETS", "MAX_LINES", "TRAINING_DEFAULTS",
-    "TRAINING_WEIGHT_SCALE",
+    "TRAINING_WEIGHT_SCALE", "EmulatorConfig", "EMULATOR_PRESETS",
 ]
 
 MAX_LINES = 4096                  # lines per side the generator supports (docs/spec.md §6)
@@ -479,6 +479,70 @@ class MultiConductanceConfig(_Validated):
         if self.lsp_kind == LspKind.CAPACITOR and self.lsp_model == DeviceModel.EXP_STEP:
             raise self._bad("lsp_model", str(self.lsp_model), "a bidirectional model (constant_step, "
                             "linear_step or soft_bounds) with lsp_kind 'capacitor'")
+
+
+# -- the emulated crossbar (FPGA prototyping aid, not part of the tile) ---------------------
+
+@dataclass(frozen=True)
+class EmulatorConfig(_Validated):
+    """The digital crossbar emulator (``rpu.rtl.emulator``, reference
+    ``rpu.models.ref_emulator``): integer device states in block RAM, a constant-step device
+    with per-device gain and up/down imbalance drawn at reset, saturating bounds, additive
+    cycle-to-cycle noise per pulse, integer reads.  Not a :class:`TileConfig` group: the
+    generated tile is the same whatever these are.
+
+    Every random quantity is an *odd spread* of a ``b``-bit uniform draw u, 2u − (2^b − 1):
+    zero-mean, uniform over the odd integers in ±(2^b − 1) (0 when b = 0).  A device (i, j)
+    holds its state s (``state_bits`` two's complement, saturating at ±(2^(state_bits−1) − 1))
+    and its steps up = step + g + r, down = step + g − r, g the spread of ``gain_bits``, r of
+    ``imbalance_bits`` bits; its initial state is the spread of ``init_bits`` bits.  A
+    potentiating pulse adds up + n, a depressing one adds n − down, n the spread of
+    ``noise_bits`` bits drawn per pulse.  A read converts Σ_j s_ij·net_j to the ADC code
+    round(acc / 2^read_shift) (halves up), clipped to ±adc_max.  ``seed`` seeds the on-chip
+    generator (docs/fpga.md, "The emulated crossbar").
+    """
+
+    _prefix = "emulator."
+
+    state_bits: int = _f(14, IntRule(4, 16), "device state width (two's complement, saturating)")
+    step: int = _f(16, IntRule(1, 1 << 12), "nominal step of one pulse, in state LSBs")
+    gain_bits: int = _f(2, IntRule(0, 8), "device-to-device gain spread: odd spread of this many bits")
+    imbalance_bits: int = _f(1, IntRule(0, 8), "device-to-device up/down imbalance: odd spread of this many bits")
+    noise_bits: int = _f(3, IntRule(0, 8), "cycle-to-cycle noise per pulse: odd spread of this many bits")
+    init_bits: int = _f(8, IntRule(0, 8), "initial state: odd spread of this many bits")
+    read_shift: int = _f(15, IntRule(0, 40), "ADC code = round(sum_j s_ij*net_j / 2^read_shift)")
+    seed: int = _f(0x5EED1234, IntRule(1, (1 << 32) - 1), "seed of the emulator's generator (non-zero)")
+
+    def _check_cross(self) -> None:
+        spread = (1 << self.gain_bits) - 1 + (1 << self.imbalance_bits) - 1
+        if self.step <= spread:
+            raise self._bad("step", self.step, f"above the gain + imbalance spread ({spread}), "
+                            "so every device steps by at least 1")
+        smax = (1 << (self.state_bits - 1)) - 1
+        if self.step + spread + (1 << self.noise_bits) - 1 > smax:
+            raise self._bad("step", self.step, f"at most {smax - spread - (1 << self.noise_bits) + 1} "
+                            f"(one pulse must fit the state range ±{smax})")
+        if (1 << self.init_bits) - 1 > smax:
+            raise self._bad("init_bits", self.init_bits, f"at most {self.state_bits - 1} "
+                            f"(initial states within ±{smax})")
+
+    @classmethod
+    def preset(cls, name: str) -> "EmulatorConfig":
+        """A named emulator (:data:`EMULATOR_PRESETS`)."""
+        if name not in EMULATOR_PRESETS:
+            raise ConfigValueError(f"emulator preset must be one of {', '.join(EMULATOR_PRESETS)}, "
+                                   f"not {name!r}")
+        return cls(**EMULATOR_PRESETS[name])
+
+
+#: named emulators: ``default`` (±25 % gain, ±6 % imbalance, noise σ ≈ 29 % of a step, like
+#: the default device's spreads), ``ideal`` (every device the nominal step, no noise, zero
+#: initial states) and ``noisy`` (twice the spreads and noise)
+EMULATOR_PRESETS: dict[str, dict] = {
+    "default": {},
+    "ideal": dict(gain_bits=0, imbalance_bits=0, noise_bits=0, init_bits=0),
+    "noisy": dict(gain_bits=3, imbalance_bits=2, noise_bits=4),
+}
 
 
 # -- training ------------------------------------------------------------------------------
