@@ -166,7 +166,7 @@ class EmulatedCrossbarRef:
         f = self.fmt
         half = (1 << f.read_shift) >> 1
         codes = np.clip((acc + half) >> f.read_shift, -f.adc_max, f.adc_max)
-        self.stall_read += read_stall(self.cfg)
+        self.stall_read += read_stall(self.cfg, self.ecfg)
         self.reads += 1
         return codes.astype(np.int32), np.abs(codes) >= f.adc_max
 

@@ -499,7 +499,9 @@ class EmulatorConfig(_Validated):
     potentiating pulse adds up + n, a depressing one adds n − down, n the spread of
     ``noise_bits`` bits drawn per pulse.  A read converts Σ_j s_ij·net_j to the ADC code
     round(acc / 2^read_shift) (halves up), clipped to ±adc_max.  ``seed`` seeds the on-chip
-    generator (docs/fpga.md, "The emulated crossbar").
+    generator; ``read_lanes`` sets how many of a row's products a read forms per cycle (the
+    multipliers it uses; the results do not depend on it) (docs/fpga.md, "The emulated
+    crossbar").
     """
 
     _prefix = "emulator."
@@ -512,6 +514,9 @@ class EmulatorConfig(_Validated):
     init_bits: int = _f(8, IntRule(0, 8), "initial state: odd spread of this many bits")
     read_shift: int = _f(15, IntRule(0, 40), "ADC code = round(sum_j s_ij*net_j / 2^read_shift)")
     seed: int = _f(0x5EED1234, IntRule(1, (1 << 32) - 1), "seed of the emulator's generator (non-zero)")
+    read_lanes: int = _f(0, IntRule(0, 1 << 12), "products per cycle of a read (0: one per "
+                         "column; fewer share the FPGA's multipliers: a row takes "
+                         "ceil(N/read_lanes) cycles)")
 
     def _check_cross(self) -> None:
         spread = (1 << self.gain_bits) - 1 + (1 << self.imbalance_bits) - 1

@@ -38,7 +38,7 @@ from amaranth.lib.wiring import In, Out, flipped
 from rpu.config import EmulatorConfig, TileConfig, check_instance
 from rpu.spec.emulator import (DRAW_BITS, DRAW_LEAP, EMU_LFSR_TAPS, EMU_LFSR_WIDTH,
                                ENGINE_STATES, column_taps, emu_format, emu_seed_state,
-                               emulator_register_map, emulator_window)
+                               emulator_register_map, emulator_window, read_chunks, read_lanes)
 from rpu.spec.registers import register_map
 
 from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters, register_layout
@@ -203,11 +203,14 @@ class CrossbarEmulator(wiring.Component):
                                           ((xp, "xp"), (xn, "xn"), (dp, "dp"), (dn, "dn")))
         rem = Signal(M)                                 # rows left to issue (update)
         row_ctr = Signal(range(max(M, 2)))              # next row to issue (read)
+        C, L = read_chunks(cfg, e), read_lanes(cfg, e)  # a read: C cycles per row, L products each
+        chunk_ctr = Signal(range(max(C, 2)))            # next chunk of that row to issue
         last = Signal()                                 # read: the last row was issued
         fwd = Signal()                                  # read direction latched
         issue = Signal()
         issue_row = Signal(range(max(M, 2)))
-        b_valid, b_row, b_first = Signal(), Signal(range(max(M, 2))), Signal()
+        b_valid, b_row = Signal(), Signal(range(max(M, 2)))
+        issue_chunk, b_chunk = Signal(range(max(C, 2))), Signal(range(max(C, 2)))
         m.d.comb += [rp.addr.eq(issue_row), rp.en.eq(1)]
 
         # the lowest row left: of the slot's rows when a job is accepted (its first read is
@@ -222,10 +225,14 @@ class CrossbarEmulator(wiring.Component):
             m.d.comb += [issue.eq(rem != 0), issue_row.eq(low_idx)]
             m.d.sync += rem.eq(rem & ~lowest)
         with m.Elif(fsm.ongoing("READ")):
-            m.d.comb += [issue.eq(~last), issue_row.eq(row_ctr)]
+            m.d.comb += [issue.eq(~last), issue_row.eq(row_ctr), issue_chunk.eq(chunk_ctr)]
             with m.If(~last):
-                m.d.sync += [row_ctr.eq(row_ctr + 1), last.eq(row_ctr == M - 1)]
-        m.d.sync += [b_valid.eq(issue), b_row.eq(issue_row), b_first.eq(issue & (b_valid == 0))]
+                with m.If(chunk_ctr == C - 1):
+                    m.d.sync += [chunk_ctr.eq(0), row_ctr.eq(row_ctr + 1),
+                                 last.eq(row_ctr == M - 1)]
+                with m.Else():
+                    m.d.sync += chunk_ctr.eq(chunk_ctr + 1)
+        m.d.sync += [b_valid.eq(issue), b_row.eq(issue_row), b_chunk.eq(issue_chunk)]
 
         # stage B: the row read last cycle
         data = rp.data
@@ -246,10 +253,19 @@ class CrossbarEmulator(wiring.Component):
         def row_word(states):
             return Cat(*[Cat(states[j][:B], ups[j], downs[j]) for j in range(N)])
 
-        # read products: forward Σ_j s_ij·net_j (one row per cycle), backward acc_j += s_ij·net_i
+        # read products: forward Σ_j s_ij·net_j, backward acc_j += s_ij·net_i; a row in C
+        # cycles (chunks), L products in each: lane l works on column b_chunk·L + l
         b_net = Cat(*net_d).word_select(b_row, f.net_bits).as_signed()
-        prods = [s[j] * Mux(fwd, net_x[j], b_net) for j in range(N)]
-        dot = tree_sum(prods)
+        cols = [[c * L + lane for c in range(C)] for lane in range(L)]
+        lane_s = [pick(b_chunk, [s[j] if j < N else Const(0, signed(B)) for j in cs])
+                  for cs in cols]
+        lane_n = [pick(b_chunk, [net_x[j] if j < N else Const(0, signed(f.net_bits)) for j in cs])
+                  for cs in cols]
+        prods = [a * Mux(fwd, n, b_net) for a, n in zip(lane_s, lane_n)]
+        partial = tree_sum(prods)
+        dot_acc = Signal(signed(f.acc_bits))            # forward: the row's earlier chunks
+        dot = Signal(signed(f.acc_bits))
+        m.d.comb += dot.eq(Mux(b_chunk == 0, 0, dot_acc) + partial)
         half = (1 << f.read_shift) >> 1
 
         def convert(acc):
@@ -275,9 +291,13 @@ class CrossbarEmulator(wiring.Component):
                              cnt["EMU_PULSES_DOWN"].eq(cnt["EMU_PULSES_DOWN"] + tree_sum(list(pd)))]
             with m.Elif(fsm.ongoing("READ")):
                 with m.If(fwd):
-                    m.d.sync += res_d.eq(Cat(res_d[f.adc_bits:], convert(dot)))
+                    m.d.sync += dot_acc.eq(dot)
+                    with m.If(b_chunk == C - 1):
+                        m.d.sync += res_d.eq(Cat(res_d[f.adc_bits:], convert(dot)))
                 with m.Else():
-                    m.d.sync += [a.eq(Mux(b_first, 0, a) + p) for a, p in zip(accs, prods)]
+                    for j, a in enumerate(accs):
+                        with m.If(b_chunk == j // L):
+                            m.d.sync += a.eq(Mux(b_row == 0, 0, a) + prods[j % L])
             with m.Elif(fsm.ongoing("LOAD")):
                 m.d.sync += [b.eq(v) for b, v in zip(buf, s)]
             with m.Elif(fsm.ongoing("POKE")):
@@ -322,9 +342,10 @@ class CrossbarEmulator(wiring.Component):
                              rem.eq(row_mask & ~lowest), cnt["EMU_SLOTS"].eq(cnt["EMU_SLOTS"] + 1)]
             with m.Elif(fwd_req | bwd_req):
                 fsm.goto("READ")
-                m.d.comb += [issue.eq(1), issue_row.eq(0)]
+                m.d.comb += [issue.eq(1), issue_row.eq(0), issue_chunk.eq(0)]
                 m.d.sync += [fwd.eq(fwd_req), cnt["EMU_READS"].eq(cnt["EMU_READS"] + 1),
-                             row_ctr.eq(1), last.eq(M == 1)]
+                             row_ctr.eq(0 if C > 1 else 1), chunk_ctr.eq(1 if C > 1 else 0),
+                             last.eq((M == 1) & (C == 1))]
             with m.Elif(pend_load & ~regs.emu_row_stb):
                 fsm.goto("LOAD")
                 m.d.comb += [issue.eq(1), issue_row.eq(host_row)]

@@ -216,8 +216,9 @@ def _random_slot(rng, cfg, p=0.4):
     return x > 0, x < 0, d > 0, d < 0
 
 
-@pytest.mark.parametrize("ecfg", [ECFG, EmulatorConfig.preset("noisy").replace(read_shift=8)],
-                         ids=["default", "noisy"])
+@pytest.mark.parametrize("ecfg", [ECFG, EmulatorConfig.preset("noisy").replace(read_shift=8),
+                                  ECFG.replace(read_lanes=4), ECFG.replace(read_lanes=1)],
+                         ids=["default", "noisy", "4-lanes", "1-lane"])
 def test_block_updates_reads_and_window_match_the_reference_amaranth_sim(ecfg):
     """Initialisation, 25 random update slots (some without a coincidence), a forward and
     a backward read with every conversion group answered after adc_latency tile cycles,
@@ -289,7 +290,7 @@ def test_block_updates_reads_and_window_match_the_reference_amaranth_sim(ecfg):
     got_b = np.concatenate([_codes(w, cfg.num_adcs_x, bits) for w in out["bwd"]])
     assert np.array_equal(got_f, want_f) and np.array_equal(got_b, want_b)
     assert np.abs(want_f).max() > 0 and np.abs(want_b).max() > 0
-    assert out["read_frozen"] == 2 * read_stall(cfg)
+    assert out["read_frozen"] == 2 * read_stall(cfg, ecfg)
     ref.poke(5, 3, -1234)
     assert np.array_equal(out["s2"], ref.states)
     regs = out["regs"]

@@ -37,6 +37,13 @@ def test_shared_adcs_slot_cycles_noisy_devices(sim):
     assert res["checks"] == 3 and res["phases"] == [0, 1, 2, 3]
 
 
+def test_reads_sharing_multipliers(sim):
+    """read_lanes 4 of 6 columns: a row in two cycles, the second with two idle lanes."""
+    res = run(sim, SMALL, ECFG.replace(read_lanes=4), updates=6, check_every=3,
+              read_every=3).results
+    assert res["checks"] == 4 and res["stall_read"] > 0 and max(res["passes"]) > 1
+
+
 def test_a_reference_off_by_one_state_fails(sim):
     """The comparison can fail: one reference state moved by one LSB before the first check."""
     with pytest.raises(CosimFailure, match="states differ from the reference"):

@@ -39,7 +39,7 @@ from .streams import X_TAPS, X_WIDTH, expand_seed, line_taps
 
 __all__ = ["DRAW_BITS", "DRAW_LEAP", "EMU_LFSR_WIDTH", "EMU_LFSR_TAPS", "EMU_ID_MAGIC", "EmuFormat",
            "emu_format", "column_taps", "emu_seed_state", "spread", "slot_stall",
-           "READ_STALL_FIXED", "HOST_STALL", "read_stall", "init_cycles", "EMU_STATES_BASE",
+           "READ_STALL_FIXED", "HOST_STALL", "read_stall", "read_lanes", "read_chunks", "init_cycles", "EMU_STATES_BASE",
            "emulator_register_map", "EmuWindow", "emulator_window", "ENGINE_STATES",
            "UPDATE_STALL_FIXED"]
 
@@ -114,9 +114,21 @@ def slot_stall(rows: int) -> int:
     return rows + UPDATE_STALL_FIXED if rows else 0
 
 
-def read_stall(cfg: TileConfig) -> int:
-    """Frozen cycles of one read pass (a sweep over the M rows)."""
-    return cfg.out_size + READ_STALL_FIXED
+def read_lanes(cfg: TileConfig, ecfg: EmulatorConfig) -> int:
+    """Products a read forms per cycle: ``ecfg.read_lanes`` (0: all N), at most N."""
+    return min(ecfg.read_lanes or cfg.in_size, cfg.in_size)
+
+
+def read_chunks(cfg: TileConfig, ecfg: EmulatorConfig) -> int:
+    """Cycles a read spends on one row: ceil(N / :func:`read_lanes`)."""
+    lanes = read_lanes(cfg, ecfg)
+    return -(-cfg.in_size // lanes)
+
+
+def read_stall(cfg: TileConfig, ecfg: EmulatorConfig) -> int:
+    """Frozen cycles of one read pass (a sweep over the M rows, :func:`read_chunks` cycles
+    each)."""
+    return cfg.out_size * read_chunks(cfg, ecfg) + READ_STALL_FIXED
 
 
 def init_cycles(cfg: TileConfig) -> int:
