@@ -191,7 +191,7 @@ class BoardTop(Elaboratable):
 
         m.submodules.core = core = BoardCore(self.cfg, self.ecfg, self.divisor,
                                              blink_cycles=int(self.pll.fout * 1e6) // 16)
-        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        uart = platform.request("uart", 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
         m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
         m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
