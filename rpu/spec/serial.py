@@ -40,7 +40,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from rpu.config import EmulatorConfig, FloatRule, IntRule, TileConfig, check_instance
+from rpu.config import (ConfigValueError, EmulatorConfig, FloatRule, IntRule, TileConfig,
+                         check_instance)
 
 from .encodings import RESP_OKAY, RESP_SLVERR
 from .emulator import emulator_window
@@ -94,12 +95,12 @@ def uart_divisor(clk_hz: float, baud: float) -> int:
     FloatRule(300.0, 1e8).check("baud", baud)
     div = round(clk_hz / baud)
     if not UART_MIN_DIVISOR <= div <= UART_MAX_DIVISOR:
-        raise ValueError(f"baud must give {UART_MIN_DIVISOR} to {UART_MAX_DIVISOR} clock cycles per "
+        raise ConfigValueError(f"baud must give {UART_MIN_DIVISOR} to {UART_MAX_DIVISOR} clock cycles per "
                          f"bit at {clk_hz / 1e6:g} MHz (at most {clk_hz / UART_MIN_DIVISOR:.0f}), "
                          f"not {baud:g}")
     err = abs(clk_hz / div - baud) / baud
     if err > BAUD_TOLERANCE:
-        raise ValueError(f"baud must be within {BAUD_TOLERANCE:.0%} of clk_hz / an integer at "
+        raise ConfigValueError(f"baud must be within {BAUD_TOLERANCE:.0%} of clk_hz / an integer at "
                          f"{clk_hz / 1e6:g} MHz (the nearest, divisor {div}, is off by "
                          f"{err:.1%}), not {baud:g}")
     return div
@@ -194,7 +195,7 @@ class SerialFormat:
 def info_fields(data: bytes) -> dict[str, int]:
     """INFO's data bytes by name."""
     if len(data) != INFO_BYTES:
-        raise ValueError(f"INFO data must be {INFO_BYTES} bytes, not {len(data)}")
+        raise ConfigValueError(f"INFO data must be {INFO_BYTES} bytes, not {len(data)}")
     return {"version": data[0], "flags": data[1], "addr_bytes": data[2],
             "rx_fifo_depth": 1 << data[3], "in_beat_bytes": int.from_bytes(data[4:6], "little"),
             "out_beat_bytes": int.from_bytes(data[6:8], "little")}
