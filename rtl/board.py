@@ -183,7 +183,7 @@ class BoardTop(Elaboratable):
         m.submodules.clk_buf = clk_buf = io.Buffer("i", clk_res)
         fin = platform.default_clk_frequency / 1e6
         self.pll = ecp5_pll(fin, self.clock_mhz)
-        clk, locked = Signal(), Signal()
+        clk, locked = Signal(name="pll_clk"), Signal(name="pll_locked")
         m.submodules.pll = _pll_instance(self.pll, clk_buf.i, clk, locked)
         m.domains.sync = ClockDomain("sync")
         m.d.comb += ClockSignal("sync").eq(clk)

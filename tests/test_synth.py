@@ -181,7 +181,7 @@ def test_board_flow_on_a_tiny_tile_writes_a_bitstream(tmp_path):
     assert bit.stat().st_size > 100_000 and rep["bitstream"]["bytes"] == bit.stat().st_size
     assert rep["board"]["clock_mhz"] == 12.5 and rep["board"]["uart_divisor"] == 109
     assert rep["pnr"]["fmax"] > 0 and not rep["pnr"]["out_of_context"]
-    assert rep["pnr"]["utilization"]["TRELLIS_IO"][0] >= 9        # clk, button, uart, 5 LEDs
+    assert rep["pnr"]["utilization"]["TRELLIS_IO"]["used"] >= 9     # clk, button, uart, 5 LEDs
     text = (out / "report.txt").read_text()
     assert "board ulx3s-85f" in text and "bitstream:" in text and "the 12.5 MHz clock" in text
 
