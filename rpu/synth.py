@@ -360,10 +360,12 @@ def place_and_route(netlist: Path, device: Device, freq: float, out_dir: Path, *
         "--seed", str(seed), "--timing-allow-fail"]
     if out_of_context:
         argv.append("--out-of-context")
+    # paths relative to out_dir, nextpnr's working folder: the WebAssembly build sees the
+    # host's files through the folders it was given, and a /tmp path was not one of them
     if lpf is not None:
-        argv += ["--lpf", str(lpf)]
+        argv += ["--lpf", os.path.relpath(lpf, out_dir)]
     if textcfg is not None:
-        argv += ["--textcfg", str(textcfg)]
+        argv += ["--textcfg", os.path.relpath(textcfg, out_dir)]
     log = out_dir / "pnr.log"
     seconds = run_tool(argv, cwd=out_dir, log=log, step=f"pnr (nextpnr-ecp5 {device.name})",
                        phase_of=_nextpnr_phase)
