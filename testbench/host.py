@@ -15,8 +15,7 @@ import cocotb
 from cocotb.triggers import RisingEdge, ValueChange
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink
 
-from rpu.spec.encodings import Op
-from rpu.spec.registers import register_map
+from rpu.driver.host import TileOps
 from rpu.testbench.lanes import pack_lanes
 
 __all__ = ["Host", "am_axil_write", "am_axil_read", "am_axil_read_resp"]
@@ -27,13 +26,14 @@ def _signed(values, bits):
     return np.where(v >= 1 << (bits - 1), v - (1 << bits), v)
 
 
-class Host:
+class Host(TileOps):
     """``Host(dut, cfg)`` on a :class:`~rpu.testbench.harness.CosimHarness` top: AXI-Lite
-    master, vector player and result sink, registers named after the register map."""
+    master, vector player and result sink; the operations by register name are
+    :class:`~rpu.driver.host.TileOps`' (shared with the board's serial host)."""
 
     def __init__(self, dut, cfg, *, result_bits: int | None = None):
-        self.cfg, self.dut = cfg, dut
-        self.rm = register_map(cfg)
+        super().__init__(cfg)
+        self.dut = dut
         self.result_bits = result_bits or len(dut.m_axis__tdata) // cfg.host.stream_width
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__"),
                                   dut.clk, dut.rst)
@@ -57,24 +57,13 @@ class Host:
             self.dut.vp_go.value = 0
             self.sink.clear()
 
-    # -- registers --
-    async def read(self, name: str, index: int = 0) -> int:
-        return await self.axil.read_dword(self.rm.addr(name, index))
+    # -- the access primitives of TileOps --
+    async def read_addr(self, addr: int) -> int:
+        return await self.axil.read_dword(addr)
 
-    async def write(self, name: str, value: int) -> int:
-        """Write a register; returns the AXI response (0 OKAY, 2 SLVERR)."""
-        resp = await self.axil.write(self.rm.addr(name), int(value).to_bytes(4, "little"))
+    async def write_addr(self, addr: int, value: int) -> int:
+        resp = await self.axil.write(addr, int(value).to_bytes(4, "little"))
         return int(resp.resp)
-
-    async def write_fields(self, name: str, **fields) -> int:
-        return await self.write(name, self.rm.encode(name, **fields))
-
-    async def status(self) -> dict[str, int]:
-        return self.rm.decode("STATUS", await self.read("STATUS"))
-
-    async def read_array(self, name: str) -> np.ndarray:
-        r = self.rm[name]
-        return np.array([await self.read(name, i) for i in range(r.words)], dtype=np.int64)
 
     # -- vectors --
     async def send(self, *frames) -> None:
@@ -115,53 +104,6 @@ class Host:
             return values
         assert not values[lines:].any(), f"lanes past line {lines - 1} not 0: {values[lines:]}"
         return values[:lines]
-
-    # -- operations --
-    async def start(self, op: str, count: int = 1) -> int:
-        """Queue ``count`` operations ``op`` with one CTRL write (``CTRL.count``)."""
-        return await self.write_fields("CTRL", start=1, op=Op[op.upper()], count=count)
-
-    async def forward(self, x_fixed) -> np.ndarray:
-        await self.start("forward")
-        await self.send(x_fixed)
-        return await self.recv(self.cfg.out_size)
-
-    async def backward(self, d_fixed) -> np.ndarray:
-        await self.start("backward")
-        await self.send(d_fixed)
-        return await self.recv(self.cfg.in_size)
-
-    async def update(self, x_fixed, d_fixed) -> None:
-        """Start an update and hand its two frames (x, then d) to the player.  Waits first
-        until the previous frames were taken (so the tile's command queue is free): back-to-
-        back calls keep the tile busy without polling STATUS."""
-        await self.wait_sent()
-        await self.start("update")
-        await self.send(x_fixed, d_fixed)
-
-    async def update_burst(self, pairs) -> None:
-        """``len(pairs)`` updates (``(x_fixed, d_fixed)`` each) from one CTRL write with
-        ``count``; their frames then follow each other as fast as the tile takes them."""
-        pairs = list(pairs)
-        if not 1 <= len(pairs) <= 0xFFFF:
-            raise ValueError(f"a burst must have 1 to 65535 updates, not {len(pairs)}")
-        await self.wait_sent()
-        await self.start("update", count=len(pairs))
-        for x, d in pairs:
-            await self.send(x, d)
-
-    async def wait_cmd_ready(self, max_polls: int = 100000) -> None:
-        for _ in range(max_polls):
-            if (await self.status())["cmd_ready"]:
-                return
-        raise TimeoutError("tile did not accept a command")
-
-    async def wait_idle(self, max_polls: int = 100000) -> dict[str, int]:
-        for _ in range(max_polls):
-            st = await self.status()
-            if not st["busy"] and not st["loading"]:
-                return st
-        raise TimeoutError("tile did not return to idle")
 
 
 # -- the same register accesses under Amaranth's simulator (block tests) --

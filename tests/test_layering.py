@@ -19,6 +19,8 @@ RULES = {
                               "amaranth", "numba", "numpy")),
     "rtl": ("rpu.rtl", ("rpu.models", "rpu.testbench", "rpu.cli", "numba")),
     "models": ("rpu.models", ("rpu.rtl", "rpu.testbench", "rpu.cli", "amaranth")),
+    "rpu/driver": ("rpu.driver", ("rpu.rtl", "rpu.models", "rpu.testbench", "rpu.cli",
+                                  "amaranth", "numba", "cocotb", "cocotbext")),
     "testbench": ("rpu.testbench", ("rpu.cli",)),
 }
 CONFIG_ALLOWED = ("rpu",)        # rpu/config.py: the standard library and itself only
@@ -159,3 +161,37 @@ for name in ("rpu.rpu", "rpu.docs", "rpu.rpu.config"):
 print("ok")
 """, cwd=str(ROOT))
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stdout + res.stderr
+
+
+def test_the_board_driver_needs_neither_amaranth_nor_cocotb():
+    """rpu.driver (a host talking to a real board) on a canned byte link, with Amaranth,
+    cocotb and numba unimportable."""
+    res = _run("""
+import asyncio
+from rpu import TileConfig
+from rpu.config import EmulatorConfig
+from rpu.driver import SerialHost
+from rpu.spec.serial import Cmd, serial_format
+cfg, ecfg = TileConfig(in_size=8, out_size=6), EmulatorConfig()
+fmt = serial_format(cfg, ecfg)
+class Canned:
+    def __init__(self):
+        self.out = bytearray()
+    async def write(self, data):
+        if data[0] == Cmd.INFO:
+            self.out += bytes([0x10]) + fmt.info_data()
+        elif data[0] == Cmd.READ:
+            self.out += bytes([0x30]) + (0x52505531).to_bytes(4, "little")
+    async def read(self, n):
+        data = bytes(self.out[:n])
+        del self.out[:n]
+        return data
+async def main():
+    host = SerialHost(Canned(), cfg, ecfg)
+    await host.connect()
+    return await host.read("ID")
+assert asyncio.run(main()) == 0x52505531
+assert not [m for m in sys.modules if m.split(".")[0] in ("amaranth", "cocotb", "numba")]
+print("ok")
+""", blocked=("amaranth", "cocotb", "cocotbext", "numba"))
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr

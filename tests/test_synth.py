@@ -119,3 +119,82 @@ def test_real_flow_on_a_small_design(tmp_path):
               "seconds": {"synth": syn.seconds, "pnr": res.seconds}}
     text = synth.format_report(json.loads(json.dumps(report)))
     assert "fmax" in text and "ecp5-25k: fits" in text
+
+
+# -- the board top (rpu synth --board) -------------------------------------------------------
+
+@pytest.mark.parametrize("kw, word", [({"board": "arty"}, "board must be one of ulx3s-85f"),
+                                      ({"freq": 5.0}, r"freq must be a number of MHz in \[10, 200\]"),
+                                      ({"freq": 12.345678}, "freq must be a frequency an ECP5 PLL"),
+                                      ({"baud": 5e6}, "baud must give 4 to 65536 clock cycles"),
+                                      ({"baud": 921600}, r"baud must be within 2%")])
+def test_board_arguments_name_the_parameter(kw, word, tmp_path):
+    with pytest.raises(ValueError, match=word):
+        synth.run_board(TileConfig(in_size=4, out_size=4), tmp_path / "o", **kw)
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_board_definitions_are_one_line(monkeypatch, tmp_path, capsys):
+    from rpu.cli import main
+    monkeypatch.setitem(sys.modules, "amaranth_boards.ulx3s", None)
+    rc = main(["synth", "--board", "ulx3s-85f", "-o", str(tmp_path / "o"), "--in-size", "4",
+               "--out-size", "4"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "amaranth-boards" in err[0] and "[fpga]" in err[0]
+
+
+@pytest.mark.parametrize("fout", [12.5, 15.0, 16.0, 20.0, 48.0])   # 16, 48: not exact
+def test_pll_setting_is_the_one_trellis_ecppll_computes(fout):
+    """rtl.board.ecp5_pll against Trellis' own calculator (yowasp-ecppll)."""
+    import subprocess
+    from rpu.rtl.board import ecp5_pll
+    out = subprocess.run([_beside("yowasp-ecppll"), "-i", "25",
+                          "-o", str(fout), "-f", "/dev/null"],
+                         capture_output=True, text=True).stdout
+    want = {k.strip(): float(v.split()[0]) for k, v in
+            [ln.split(":") for ln in out.splitlines() if "divisor" in ln or "frequency" in ln]}
+    p = ecp5_pll(25.0, fout)
+    assert (p.clki_div, p.clkfb_div, p.clkop_div) == (
+        want["Refclk divisor"], want["Feedback divisor"], want["clkout0 divisor"])
+    assert abs(p.fout - want["clkout0 frequency"]) < 1e-6 and p.fvco == want["VCO frequency"]
+
+
+def _beside(name):
+    import shutil
+    from pathlib import Path
+    exe = Path(sys.executable).with_name(name)
+    return str(exe) if exe.exists() else shutil.which(name)
+
+
+@pytest.mark.slow
+def test_board_flow_on_a_tiny_tile_writes_a_bitstream(tmp_path):
+    """The whole board flow on a 4 × 4 tile: the platform's pins in the LPF, synthesis, the
+    fit, placement and routing with the pins, a non-empty bitstream, fmax against the clock.
+    (Slow: the tile's fixed part is ~29k logic cells even for 4 × 4 lines, and nextpnr takes
+    about ten minutes on it here.)"""
+    out = tmp_path / "board"
+    rep = synth.run_board(TileConfig(in_size=4, out_size=4), out, board="ulx3s-85f", echo=lambda s: None)
+    lpf = (out / "rpu_board.lpf").read_text()
+    for pin in ("G2", "M1", "L4", "B2"):                  # clk25, uart rx/tx, led 0
+        assert f'SITE "{pin}"' in lpf
+    bit = out / "rpu_board.bit"
+    assert bit.stat().st_size > 100_000 and rep["bitstream"]["bytes"] == bit.stat().st_size
+    assert rep["board"]["clock_mhz"] == 12.5 and rep["board"]["uart_divisor"] == 109
+    assert rep["pnr"]["fmax"] > 0 and not rep["pnr"]["out_of_context"]
+    assert rep["pnr"]["utilization"]["TRELLIS_IO"]["used"] >= 9     # clk, button, uart, 5 LEDs
+    text = (out / "report.txt").read_text()
+    assert "board ulx3s-85f" in text and "bitstream:" in text and "the 12.5 MHz clock" in text
+
+
+def test_a_design_that_does_not_fit_is_refused_in_one_line(tmp_path, monkeypatch):
+    """The fit check of the board flow (a synthesis result past the 25k's multipliers)."""
+    cells = {c: 0 for c in synth.CELLS}
+    cells.update(LUT4=1000, MULT18X18D=40)
+    fake = synth.SynthResult(tmp_path / "n.json", {"": synth.BlockCounts("", cells, cells)}, cells, 0.0)
+    monkeypatch.setattr(synth, "synthesize", lambda *a, **k: fake)
+    with pytest.raises(synth.FlowError) as e:
+        synth.run_board(TileConfig(in_size=4, out_size=4), tmp_path / "o", board="ulx3s-25f",
+                        pnr=False, echo=lambda s: None)
+    msg = str(e.value)
+    assert "\n" not in msg and "does not fit ulx3s-25f" in msg and "MULT18X18D 40/28" in msg
+    assert (tmp_path / "o" / "report.txt").exists()
