@@ -33,7 +33,7 @@ from rpu.testbench.emulator import EmuHost
 from rpu.testbench.host import Host
 from rpu.testbench.layouts import CLOCK_NS, sim_cycles
 from rpu.testbench.report import bench_config, bench_params, write_results
-from rpu.testbench.tb_tile import vectors
+from rpu.testbench.tb_tile import throughput_workload, vectors
 
 TIMEOUT = dict(timeout_time=2, timeout_unit="sec")     # simulated: 200 M cycles
 
@@ -200,20 +200,7 @@ async def throughput(dut):
         out[name + "_s"] = time.perf_counter() - t
         out[name + "_cycles"] = sim_cycles(get_sim_time("ns")) - c
 
-    async def forwards():
-        for _ in range(n_fwd):
-            await host.forward(x)
-
-    async def updates():
-        for _ in range(n_upd):
-            await host.update(x, d)
-
-    async def burst():
-        await host.update_burst([(x, d)] * n_upd)
-
-    await timed("forward", forwards)
-    await timed("update", updates)
-    await timed("burst", burst)
+    await throughput_workload(host, x, d, n_fwd, n_upd, timed)
     ref = TileReference(cfg, crossbar=EmulatedCrossbarRef(cfg, ecfg))
     codes, _ = ref.update_fixed(x, d)
     y = None

@@ -420,6 +420,14 @@ async def throughput(dut):
         out[name + "_cycles"] = sim_cycles(get_sim_time("ns")) - c
         out[name + "_slots"] = int(sum(len(b) for b in afe.update_slots) - slots)
 
+    await throughput_workload(host, x, d, n_fwd, n_upd, timed)
+    write_results(forwards=n_fwd, updates=n_upd, **out)
+
+
+async def throughput_workload(host, x, d, n_fwd: int, n_upd: int, timed) -> None:
+    """The throughput benches' workload, each part through ``await timed(name, run)``:
+    ``n_fwd`` forwards, ``n_upd`` updates each started by its own CTRL write, then
+    ``n_upd`` started by one (``CTRL.count``)."""
     async def forwards():
         for _ in range(n_fwd):
             await host.forward(x)
@@ -434,7 +442,6 @@ async def throughput(dut):
     await timed("forward", forwards)
     await timed("update", updates)
     await timed("burst", burst)
-    write_results(forwards=n_fwd, updates=n_upd, **out)
 
 
 # -- multi-conductance transfer ---------------------------------------------------------------
