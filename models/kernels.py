@@ -898,7 +898,8 @@ def _apply(q, le, lu, xi, par, w, stuck, model, sigma, s_up, s_down):
         if has_stuck and stuck[e]:
             continue
         up = lu[t] != 0
-        dw = par[e, 0] if up else -par[e, 1]
+        dw_up, dw_down = par[e, 0], par[e, 1]    # both loaded: a select, not a branch on the sign
+        dw = dw_up if up else -dw_down
         lo, hi = par[e, 2], par[e, 3]
         v = w[e]
         if model == STEP_CONSTANT:
