@@ -35,12 +35,17 @@ FUSED = object()
 COMPILED_READ_ROWS = 2
 _DOT_EQUAL: dict = {}       # (M, N, backward) -> the compiled product equals numpy's
 
-__all__ = ["FUSED", "FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES"]
+__all__ = ["FUSED", "FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES",
+           "PARALLEL_MIN_WORK"]
 
 _STEP_MODELS = {DeviceModel.CONSTANT_STEP: K.STEP_CONSTANT, DeviceModel.LINEAR_STEP: K.STEP_LINEAR,
                 DeviceModel.SOFT_BOUNDS: K.STEP_SOFT}
 #: tiles with fewer devices run on one thread (a parallel launch costs more than it saves)
 PARALLEL_MIN_DEVICES = 1 << 17
+#: an update whose row scan covers fewer columns than this runs on one thread: measured on
+#: the 2-core machine after other numpy work (as in training), two threads were no faster
+#: than one at 512² (dense 2¹⁷·1.7, sparse ≈ 2¹⁵ columns) and 2048² sparse (≈ 2¹⁸·1.6)
+PARALLEL_MIN_WORK = 1 << 19
 _MAX_THREADS = numba.config.NUMBA_NUM_THREADS
 _threads = _MAX_THREADS
 _exact_transcendentals: bool | None = None
@@ -176,7 +181,7 @@ class FusedUpdate:
         if nb > 1 and numba.get_num_threads() != nb:
             numba.set_num_threads(nb)
         ip = self.ip
-        ip[K.IP_BLOCKS] = nb
+        ip[K.IP_BLOCKS], ip[K.IP_MIN_WORK] = nb, PARALLEL_MIN_WORK
         K.update_batch(X, D, ip, self.ws, dev._rec, self._w, self._stuck)
         head = self._head.tolist()
         if head[0]:

@@ -556,7 +556,7 @@ def _isqrt_wide(hi, lo):
 # integer parameters of a fused tile (one int64 array; TileEngine fills it)
 (IP_N, IP_M, IP_P, IP_ONE, IP_SH, IP_GAIN_MAX, IP_R, IP_S, IP_T, IP_PEAK_SHIFT, IP_NX_BL_MAX,
  IP_DEN_BITS, IP_NOUM_SHIFT, IP_BL, IP_BL_MAX, IP_DYN, IP_UM, IP_UM_C, IP_UM_C1, IP_UM_LRDW,
- IP_MODEL, IP_TMAX, IP_BLOCKS, IP_NBLK, IP_CU, IP_FP) = range(26)
+ IP_MODEL, IP_TMAX, IP_BLOCKS, IP_NBLK, IP_MIN_WORK, IP_CU, IP_FP) = range(27)
 #: float parameters (float64 bits at ``IP_FP``): host scale and saturation, c2c σ,
 #: linear-step slopes (float32 values)
 FP_SCALE, FP_VMAX, FP_SIGMA, FP_SLOPE_UP, FP_SLOPE_DOWN = range(5)
@@ -1078,7 +1078,8 @@ def update_batch(X, D, prm, ws, rec, w, stuck):
     states (``ws`` words 0, 1) and the device records and weights are updated in place.
     ``prm``: the tile's parameters (``IP_*``, float ``FP_*`` at ``IP_FP``, the 1/sqrt(BL)
     table at ``IP_ISQ``, the stream constants at ``prm[IP_CU]``); ``prm[IP_BLOCKS]`` > 1
-    runs that many row blocks on numba's threads.
+    runs that many row blocks on numba's threads, for a sample whose row-scan work (the
+    columns scanned, :func:`_row_costs`) is at least ``prm[IP_MIN_WORK]``.
 
     ``out`` (``ws`` region 1) = (error, x saturated, d saturated, lines clipped, then of the
     last sample: x_max, d_max, gain_x, gain_d, bl, bl_error, lines clipped, then samples
@@ -1141,7 +1142,7 @@ def update_batch(X, D, prm, ws, rec, w, stuck):
         total, any_event = _row_costs(rows, n_rows, nw, n, start, cost, event)
         if any_event:
             _slot_lists(cols, x_act, n_cols, nw, slots, start, idx, True)
-        nb = min(blocks, n_rows)
+        nb = min(blocks, n_rows) if total >= prm[IP_MIN_WORK] else 1
         _partition(cost, n_rows, total, nb, parts)
         if nb > 1:
             _blocks_parallel(nb, prm, ws, o, rec, w, stuck, nw)

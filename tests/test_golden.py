@@ -31,6 +31,7 @@ def test_model_digests_unchanged_on_parallel_kernels(name, threads, monkeypatch)
     from rpu.models import fused
     threads = min(threads, fused._MAX_THREADS)
     monkeypatch.setattr(fused, "PARALLEL_MIN_DEVICES", 0)
+    monkeypatch.setattr(fused, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(fused, "_threads", fused._threads)
     fused.set_threads(threads)
     assert golden.run_case(golden._cases()[name]) == RECORDED[name]
@@ -48,6 +49,7 @@ _MORE_THREADS = textwrap.dedent("""
     spec.loader.exec_module(golden)
     from rpu.models import fused
     fused.PARALLEL_MIN_DEVICES = 0           # every tile takes the parallel kernels
+    fused.PARALLEL_MIN_WORK = 0
     out = {}
     for t in (1, 3, 4):
         fused.set_threads(t)
