@@ -35,16 +35,15 @@ FUSED = object()
 COMPILED_READ_ROWS = 2
 _DOT_EQUAL: dict = {}       # (M, N, backward) -> the compiled product equals numpy's
 
-__all__ = ["FUSED", "FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads", "PARALLEL_MIN_DEVICES",
+__all__ = ["FUSED", "FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads",
            "PARALLEL_MIN_WORK"]
 
 _STEP_MODELS = {DeviceModel.CONSTANT_STEP: K.STEP_CONSTANT, DeviceModel.LINEAR_STEP: K.STEP_LINEAR,
                 DeviceModel.SOFT_BOUNDS: K.STEP_SOFT}
-#: tiles with fewer devices run on one thread (a parallel launch costs more than it saves)
-PARALLEL_MIN_DEVICES = 1 << 17
-#: an update whose row scan covers fewer columns than this runs on one thread: measured on
-#: the 2-core machine after other numpy work (as in training), two threads were no faster
-#: than one at 512² (dense 2¹⁷·1.7, sparse ≈ 2¹⁵ columns) and 2048² sparse (≈ 2¹⁸·1.6)
+#: a sample whose row scan covers fewer columns than this is updated on one thread (a
+#: parallel launch costs more than it saves): measured on the 2-core machine after other
+#: numpy work (as in training), two threads were no faster than one at 512² (dense
+#: ≈ 2¹⁷·1.7 columns, sparse ≈ 2¹⁵) and 2048² sparse (≈ 2¹⁸·1.6); small tiles never reach it
 PARALLEL_MIN_WORK = 1 << 19
 _MAX_THREADS = numba.config.NUMBA_NUM_THREADS
 _threads = _MAX_THREADS
@@ -52,10 +51,12 @@ _exact_transcendentals: bool | None = None
 
 
 def set_threads(n: int) -> None:
-    """Threads of the model's parallel kernels (default: all cores, ``NUMBA_NUM_THREADS``).
-    Results do not depend on it."""
+    """Threads of the model's parallel kernels (default: all cores, ``NUMBA_NUM_THREADS``;
+    also numba's own count, ``numba.set_num_threads``, for the calling thread).  Results do
+    not depend on it."""
     global _threads
     _threads = IntRule(1, _MAX_THREADS).check("threads", n)
+    numba.set_num_threads(_threads)
 
 
 def get_threads() -> int:
@@ -150,7 +151,6 @@ class FusedUpdate:
         self._dev = dev
         self._w_of, self._w = None, None
         self._regs = None
-        self._parallel_ok = m * n >= PARALLEL_MIN_DEVICES
         self._pending = None        # weak reference to the codes object of the last update
 
     def _load_regs(self, regs: dict) -> None:
@@ -177,11 +177,8 @@ class FusedUpdate:
             self._w_of, self._w = dev.w, dev.w.reshape(-1)
         s, st = tile.streams, self._st
         st[0], st[1] = s.x_state, s.d_state
-        nb = _threads if _threads > 1 and self._parallel_ok else 1
-        if nb > 1 and numba.get_num_threads() != nb:
-            numba.set_num_threads(nb)
         ip = self.ip
-        ip[K.IP_BLOCKS], ip[K.IP_MIN_WORK] = nb, PARALLEL_MIN_WORK
+        ip[K.IP_BLOCKS], ip[K.IP_MIN_WORK] = _threads, PARALLEL_MIN_WORK
         K.update_batch(X, D, ip, self.ws, dev._rec, self._w, self._stuck)
         head = self._head.tolist()
         if head[0]:

@@ -146,7 +146,7 @@ def use_threads(threads: int) -> None:
     """Run the fused update on ``threads`` threads, even for these small tiles (the
     digests must not depend on it)."""
     from rpu.models import fused
-    fused.PARALLEL_MIN_DEVICES = 0 if threads > 1 else fused.PARALLEL_MIN_DEVICES
+    fused.PARALLEL_MIN_WORK = 0 if threads > 1 else fused.PARALLEL_MIN_WORK
     fused.set_threads(threads)
 
 

@@ -30,7 +30,6 @@ def test_model_digests_unchanged_on_parallel_kernels(name, threads, monkeypatch)
     owner thread each, even on these small tiles)."""
     from rpu.models import fused
     threads = min(threads, fused._MAX_THREADS)
-    monkeypatch.setattr(fused, "PARALLEL_MIN_DEVICES", 0)
     monkeypatch.setattr(fused, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(fused, "_threads", fused._threads)
     fused.set_threads(threads)
@@ -48,8 +47,7 @@ _MORE_THREADS = textwrap.dedent("""
     golden = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(golden)
     from rpu.models import fused
-    fused.PARALLEL_MIN_DEVICES = 0           # every tile takes the parallel kernels
-    fused.PARALLEL_MIN_WORK = 0
+    fused.PARALLEL_MIN_WORK = 0              # every tile takes the parallel kernels
     out = {}
     for t in (1, 3, 4):
         fused.set_threads(t)

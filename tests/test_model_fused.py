@@ -38,8 +38,7 @@ CASES = {
 
 
 def _run(cfg, general: bool, threads: int, monkeypatch):
-    monkeypatch.setattr(fused, "PARALLEL_MIN_DEVICES", 0)      # small tiles take prange too
-    monkeypatch.setattr(fused, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(fused, "PARALLEL_MIN_WORK", 0)      # small tiles take prange too
     set_threads(threads)
     tile = TileReference(cfg)
     if general:
