@@ -47,6 +47,11 @@ from numba.core import cgutils, types  # noqa: E402
 from numba.extending import intrinsic, overload  # noqa: E402
 
 numba.core.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]     # numba imported earlier
+# numba does not launch its thread pool when it loads a cached kernel that calls a
+# ``parallel=True`` one (numba issues #8578 and #9938): such a kernel, loaded first in a
+# process, called address 0 (a cache of one process's 1-D update plus another's batch
+# update, then a third process's batch update crashed).  Launch it before any kernel runs.
+numba.get_num_threads()
 
 __all__ = ["to_fixed", "abs_max", "prob_codes", "lfsr_states", "fire_bits", "span", "coincide",
            "uniforms_of", "xi_of", "pulse_plan", "apply_steps", "REC_FIELDS", "REC_SET"]
