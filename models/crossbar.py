@@ -66,13 +66,16 @@ def check_batch(name: str, v, size: int, *, pad: float | None = None) -> np.ndar
     a = batch_rows(name, v, size)
     if pad is None:
         out = a.astype(np.float64)
-        body = out
+        finite = np.isfinite(out).all()
     else:
         out = np.empty((a.shape[0], size + 1))
-        body = out[:, :size]
-        body[...] = a
-        out[:, size] = pad
-    if not np.isfinite(body).all():
+        if a.dtype == np.float64:           # (the common case: one compiled pass)
+            finite = kernels.pad_rows(a, float(pad), out)
+        else:
+            out[:, :size] = a
+            out[:, size] = pad
+            finite = np.isfinite(out[:, :size]).all()
+    if not finite:
         raise ValueError(f"{name} must be finite (no NaN/inf)")
     return out
 

@@ -13,7 +13,9 @@ thread (the same bits whatever the thread count).  A tile uses it when it can
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import operator
 import weakref
 
 import numba
@@ -274,7 +276,9 @@ class FusedRead:
         self._yfix = {b: np.empty(lines[b], np.int64) for b in (False, True)}
         self._clip = {b: np.empty(lines[b], np.bool_) for b in (False, True)}
         self._regs_of, self._read_regs, self._param_cache = None, None, {}
-        self._rows_of = None        # (backward, BM on, cap) the compiled batch's arrays are for
+        self._bm_on, self._cap = False, 1     # of the registers ``_regs_of``
+        self._dot_ok = [None, None]     # forward, backward: :meth:`_dot_equal`, once
+        self._rows_of = {}          # (backward, BM on, cap) -> the compiled batch's arrays
         self._rows_sums, self._rows_at = np.empty(5, np.int64), np.empty(4, np.int64)
         self._noise_buf = np.empty(0)
         self._read_fp = np.array([self._out_noise, self._bound, self._lsb, self._code_max,
@@ -300,6 +304,8 @@ class FusedRead:
             if read_regs != self._read_regs:
                 self._read_regs, self._param_cache = read_regs, {}
             self._regs_of = regs
+            self._bm_on = bool(regs["bm_enable"])
+            self._cap = BoundState.clamp(regs["bm_max_passes"])
         return self._param_cache
 
     def _params(self, alpha: int, regs: dict) -> tuple[dict, bool]:
@@ -336,30 +342,32 @@ class FusedRead:
             _DOT_EQUAL[key] = got
         return got
 
-    def _read_rows(self, X, backward, Y, w, rng, rows, alpha_last, bm_on, cap):
+    def _read_rows(self, X, backward, Y, w, rng, packed, last_params, alpha_last, bm_on, cap):
         """:meth:`read_batch` in one compiled call (:func:`~rpu.models.kernels.read_rows`).
         The output noise is drawn ahead in numpy, exactly the draws the rows are sure to
         use (one pass each), and topped up, again exactly, when a retry needs more: the
         values and the generator's state end as with one draw per pass."""
         v, y32, nz_w, nz_o, dac, adc, sat, yfix, clip = self._bufs[backward]
         key = (backward, bm_on, cap)
-        if self._rows_of != key:
+        arrays = self._rows_of.get(key)
+        if arrays is None:
             nx = self.nx
-            self._rows_of = key
-            self._rows_ip = np.array([nx.dac_max, nx.adc_max, nx.out_scale_frac, nx.result_max,
-                                      bm_on, cap, nz_o.size != 0], np.int64)
-            self._rows_hist = np.empty((cap, dac.size), np.int64), np.empty((cap, adc.size), np.int64)
-            self._rows_passes = np.empty(cap + 1, np.int64)
-        passes, sums, at = self._rows_passes, self._rows_sums, self._rows_at
+            arrays = self._rows_of[key] = (
+                np.array([nx.dac_max, nx.adc_max, nx.out_scale_frac, nx.result_max, bm_on, cap,
+                          nz_o.size != 0], np.int64),
+                np.empty((cap, dac.size), np.int64), np.empty((cap, adc.size), np.int64),
+                np.empty(cap + 1, np.int64),
+                [0] + [self._read_cycles(backward, p) for p in range(1, cap + 1)])
+        ip, hist_dac, hist_adc, passes, cycles = arrays
+        sums, at = self._rows_sums, self._rows_at
         passes[:] = 0
         sums[:] = 0
-        hist_dac, hist_adc = self._rows_hist
-        B, per = len(rows), nz_o.size
+        B, per = len(packed), nz_o.size
         noise = self._noise(B * per, 0, 0)
         rng.standard_normal(out=noise[:B * per])
         at[:] = (0, 0, 0, B * per)
-        P = np.array([r[2] for r in rows], np.int64)
-        while not K.read_rows(X, w, noise, P, self._rows_ip, self._read_fp, Y, dac, v, y32,
+        P = np.fromiter(itertools.chain.from_iterable(packed), np.int64, 4 * B).reshape(B, 4)
+        while not K.read_rows(X, w, noise, P, ip, self._read_fp, Y, dac, v, y32,
                               nz_w, adc, sat, yfix, clip, hist_dac, hist_adc, passes, sums, at):
             b, _, used, drawn = at.tolist()     # a retry: the passes still certain to run
             more = per * (B - b) - (drawn - used)
@@ -367,11 +375,10 @@ class FusedRead:
             at[2], at[3] = 0, drawn - used + more
             rng.standard_normal(out=noise[drawn - used:drawn - used + more])
         sat_lines, clipped, giveups, last_passes, gave_up = sums.tolist()
-        self.tile.op_cycles += sum(c * self._read_cycles(backward, p)
-                                   for p, c in enumerate(passes.tolist()) if c)
+        self.tile.op_cycles += sum(map(operator.mul, passes.tolist(), cycles))
         k = last_passes - 1
         self._last = (backward, dict(passes=last_passes, gave_up=bool(gave_up), alpha=alpha_last,
-                                     k=k, params=rows[-1][0]),
+                                     k=k, params=last_params),
                       [(hist_dac[j].copy(), hist_adc[j].copy()) for j in range(k)])
         self.tile.last_read = FUSED
         return sat_lines, clipped, giveups
@@ -408,8 +415,8 @@ class FusedRead:
         tile, nx = self.tile, self.nx
         self._settle()
         regs = tile.regs
-        bm_on = bool(regs["bm_enable"]) and not backward
-        cap = BoundState.clamp(regs["bm_max_passes"])
+        params = self._params_cache(regs)
+        bm_on, cap = self._bm_on and not backward, self._cap
         alphas = K.row_abs_max(X).tolist()
         v, y32, nz_w, nz_o, dac, adc, sat, yfix, clip = self._bufs[backward]
         w = self._xb.devices.w
@@ -419,12 +426,17 @@ class FusedRead:
         dac_max, q, rmax, frac = nx.dac_max, nx.out_scale_frac, nx.result_max, self._frac
         sat_lines = clipped = giveups = cycles = 0
         last = X.shape[0] - 1
-        params, cycles_of = self._params_cache(regs), self._cycles
-        if len(alphas) >= COMPILED_READ_ROWS and not has_w and self._dot_equal(backward):
+        cycles_of = self._cycles
+        dot_ok = self._dot_ok[backward]
+        if dot_ok is None:
+            dot_ok = self._dot_ok[backward] = self._dot_equal(backward)
+        if len(alphas) >= COMPILED_READ_ROWS and not has_w and dot_ok:
             # (the weight noise needs the norm of v numpy's way: it stays per row below)
             rows = [params.get(a) or self._params(a, regs) for a in alphas]
-            if all(ok for _, ok, _ in rows):
-                return self._read_rows(X, backward, Y, w, rng, rows, alphas[-1], bm_on, cap)
+            packed = [r[2] for r in rows]             # None: a wide intermediate
+            if None not in packed:
+                return self._read_rows(X, backward, Y, w, rng, packed, rows[-1][0], alphas[-1],
+                                       bm_on, cap)
         for b, alpha in enumerate(alphas):
             got = params.get(alpha)
             p, ok, _ = got if got is not None else self._params(alpha, regs)

@@ -124,6 +124,21 @@ def scale_errors(D, peak_exp, base_exp, k_max, E, scales):
 
 
 @numba.njit(cache=True)
+def pad_rows(a, pad, out):
+    """``out[:, :N] = a``, ``out[:, N] = pad`` for float64 ``a`` (B, N); whether every
+    element of ``a`` is finite (a layer's input rows with its bias column, checked)."""
+    finite = True
+    n = a.shape[1]
+    for b in range(a.shape[0]):
+        for i in range(n):
+            v = a[b, i]
+            finite &= np.isfinite(v)
+            out[b, i] = v
+        out[b, n] = pad
+    return finite
+
+
+@numba.njit(cache=True)
 def row_abs_max(a):
     """max |a[b, :]| of each row of an int64 matrix (B,) (0 for empty rows)."""
     out = np.zeros(a.shape[0], np.int64)

@@ -115,10 +115,13 @@ def error_scales(D: np.ndarray) -> np.ndarray:
 
 def scale_runs(scales: np.ndarray) -> list[tuple[int, int, float]]:
     """``(start, stop, scale)`` of the runs of equal consecutive scales."""
-    if len(scales) == 1:
-        return [(0, 1, float(scales[0]))]
-    edges = [0] + [i for i in range(1, len(scales)) if scales[i] != scales[i - 1]] + [len(scales)]
-    return [(a, b, float(scales[a])) for a, b in zip(edges[:-1], edges[1:])]
+    s = scales.tolist()
+    if not s:
+        return []
+    if s.count(s[0]) == len(s):             # one run (a batch of 1, or one scale throughout)
+        return [(0, len(s), s[0])]
+    edges = [0] + [i for i in range(1, len(s)) if s[i] != s[i - 1]] + [len(s)]
+    return [(a, b, s[a]) for a, b in zip(edges[:-1], edges[1:])]
 
 
 class UpdateClipWarning(ClipWarning):
@@ -412,13 +415,13 @@ class AnalogLinear:
         if len(A) != len(E):
             raise ValueError(f"X and D must have the same number of rows, not {len(A)} and {len(E)}")
         for start, stop, s in scale_runs(scales):
-            before = self._update_counts()
+            u0, c0, n0 = self._update_counts()
             for r, row in zip(self.out_blocks, self.tiles):
                 for c, tile in zip(self.in_blocks, row):
                     tile.lr = self._lr / (self.weight_scale * s)
                     self._call(tile, "update", A[start:stop, c], E[start:stop, r])
-            after = self._update_counts()
-            self.monitor.add(*(a - b for a, b in zip(after, before)))
+            u1, c1, n1 = self._update_counts()
+            self.monitor.add(u1 - u0, c1 - c0, n1 - n0)
 
     def _update_counts(self) -> tuple[int, int, int]:
         if self._single_tile:

@@ -42,9 +42,10 @@ def to_fixed(cfg: TileConfig, values) -> np.ndarray:
     return to_fixed_counted(cfg, values)[0]
 
 
-def to_fixed_counted(cfg: TileConfig, values) -> tuple[np.ndarray, int]:
-    """:func:`to_fixed` and the number of values beyond the format's range (saturated)."""
-    nx = numerics(cfg)
+def to_fixed_counted(cfg: TileConfig, values, nx: Numerics | None = None) -> tuple[np.ndarray, int]:
+    """:func:`to_fixed` and the number of values beyond the format's range (saturated);
+    ``nx``: ``numerics(cfg)`` if the caller holds it."""
+    nx = numerics(cfg) if nx is None else nx
     a = np.asarray(values, dtype=np.float64)
     out, ok, saturated = kernels.to_fixed(a.reshape(-1), float(1 << nx.frac_bits),
                                           float(nx.value_max))

@@ -53,6 +53,7 @@ class TileReference:
 
     def __init__(self, cfg: TileConfig, crossbar=None, *, seed: int | None = None):
         self.cfg = check_instance("cfg", cfg, TileConfig)
+        self._nx = numerics(cfg)
         if crossbar is None:
             crossbar = (Crossbar if not cfg.mc.enabled else PairCrossbar if cfg.mc.pair_only
                         else MultiConductanceCrossbar)(cfg, seed=seed)
@@ -196,14 +197,14 @@ class TileReference:
     def _host(self, name: str, v, size: int, *, batch: bool) -> np.ndarray:
         """Checked float input → host fixed point, counting (and warning about) saturation."""
         a = check_batch(name, v, size) if batch else check_vector(name, v, size)
-        ints, saturated = to_fixed_counted(self.cfg, a)
+        ints, saturated = to_fixed_counted(self.cfg, a, self._nx)
         self._count_input(name, saturated, a.size)
         return ints
 
     def _host_rows(self, name: str, a: np.ndarray) -> np.ndarray:
         """Rows already checked (finite float64, :func:`check_batch`) → host fixed point,
         counted: the analog layer's entry, which checks its inputs once."""
-        ints, saturated = to_fixed_counted(self.cfg, a)
+        ints, saturated = to_fixed_counted(self.cfg, a, self._nx)
         self._count_input(name, saturated, a.size)
         return ints
 
@@ -258,18 +259,19 @@ class TileReference:
             self.lr = lr
         if self.fused is not None:
             cfg = self.cfg
-            return self._fused_update(_vector("x", x, cfg.in_size), _vector("d", d, cfg.out_size))
+            self._fused_update(_vector("x", x, cfg.in_size), _vector("d", d, cfg.out_size))
+            return self.fused.codes()
         xf = self._host("x", x, self.cfg.in_size, batch=False)
         df = self._host("d", d, self.cfg.out_size, batch=False)
         return self._update(xf, df)
 
-    def _fused_update(self, X: np.ndarray, D: np.ndarray) -> UpdateCodes | None:
+    def _fused_update(self, X: np.ndarray, D: np.ndarray) -> None:
         """The rows of ``X``, ``D`` (or one vector each) through :attr:`fused`, counted as
         the general path counts them; the last sample's codes become :attr:`last_update`
-        (copied out of the workspace only when read)."""
+        (built from the workspace only when read)."""
         b = 1 if X.ndim == 1 else X.shape[0]
         if not b:
-            return None
+            return
         _, sx, sd, lines = self.fused.run(X, D)
         c = self.clips
         if sx or sd:
@@ -284,7 +286,6 @@ class TileReference:
         self.op_cycles += (int(self.fused.out[12]) * self.cfg.converters.slot_cycles
                            + b * UPDATE_FIXED)
         self._last_update = FUSED
-        return self.fused.codes()
 
     def _update(self, x_fixed, d_fixed) -> UpdateCodes:
         codes = update_codes(self.cfg, x_fixed, d_fixed, regs=self.regs)

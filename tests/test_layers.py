@@ -252,3 +252,27 @@ def test_bad_arguments():
         layer.forward(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="same number of rows"):
         layer.update(np.zeros((2, 4)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="x must be finite"):
+        layer.forward(np.where(np.eye(2, 4) > 0, np.nan, 0.0))
+    with pytest.raises(ValueError, match="x must be finite"):
+        layer.update(np.array([[0, 0, 0, np.inf]], np.float32), np.zeros((1, 3)))
+
+
+def test_input_dtypes_and_empty_batches():
+    """float32, integer and strided inputs give what their float64 copy gives (the padded
+    copy is made one way for float64 and another for the rest); a batch of no rows reads
+    no rows and updates nothing (it raised an IndexError)."""
+    rng = np.random.default_rng(11)
+    X = rng.uniform(-1, 1, (4, 12)).astype(np.float32)
+    wide = np.zeros((4, 24))
+    wide[:, ::2] = X
+    ints = rng.integers(-3, 4, (4, 12))
+    for given in (X, wide[:, ::2], ints):        # two layers built alike: the same draws
+        layers = _pair(inp=12, out=5)
+        assert np.array_equal(layers[1].forward(given), layers[0].forward(given.astype(np.float64)))
+    layer = _pair(inp=12, out=5)[0]
+    before = layer.tile_weights()
+    layer.update(np.zeros((0, 12)), np.zeros((0, 5)))
+    assert np.array_equal(layer.tile_weights(), before)
+    assert layer.forward(np.zeros((0, 12))).shape == (0, 5)
+    assert layer.backward(np.zeros((0, 5))).shape == (0, 12)
