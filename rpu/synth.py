@@ -30,6 +30,7 @@ native build is faster than WebAssembly).  The first run of a yowasp tool compil
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -499,6 +500,16 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def write_report(report: dict, seconds: dict, out_dir: Path) -> dict:
+    """The step times and the machine load into ``report``, then ``report.json`` and
+    ``report.txt`` into ``out_dir``; returns ``report``."""
+    report["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+    report["load"] = _machine_load()
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out_dir / "report.txt").write_text(format_report(report) + "\n")
+    return report
+
+
 def check_packed_fit(syn: "SynthResult", dev: Device, freq: float, out_dir: Path, report: dict,
                      seconds: dict, *, what: str, out_of_context: bool, lpf: Path | None,
                      finish: Callable[[], dict]) -> None:
@@ -574,12 +585,7 @@ def run(cfg, out_dir: Path, *, device: str = "ecp5-85k", freq: float = 150.0,
          f"{syn.flat['TRELLIS_FF']} FF, {syn.flat['CCU2C']} CCU2C, {syn.flat['MULT18X18D']} "
          f"MULT18X18D, {syn.flat['DP16KD']} DP16KD")
 
-    def finish() -> dict:
-        report["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
-        report["load"] = _machine_load()
-        (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-        (out_dir / "report.txt").write_text(format_report(report) + "\n")
-        return report
+    finish = functools.partial(write_report, report, seconds, out_dir)
 
     check_packed_fit(syn, dev, freq, out_dir, report, seconds, what=device, out_of_context=True,
                      lpf=None, finish=finish)
@@ -681,12 +687,7 @@ def run_board(cfg, out_dir: Path, *, board: str = "ulx3s-85f", freq: float = BOA
     echo(f"rpu synth: generated {top}.il and {top}.lpf (pins of {board}) in "
          f"{seconds['generate']:.0f} s; synthesizing")
 
-    def finish() -> dict:
-        report["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
-        report["load"] = _machine_load()
-        (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-        (out_dir / "report.txt").write_text(format_report(report) + "\n")
-        return report
+    finish = functools.partial(write_report, report, seconds, out_dir)
 
     syn = synthesize(out_dir / f"{top}.il", top, out_dir)
     seconds["synth"] = syn.seconds
