@@ -146,6 +146,16 @@ def _cmd_demo(args) -> int:
                     updates=args.updates)
 
 
+def _cmd_synth(args) -> int:
+    from .synth import format_report, run
+    cfg = config_from_args(args)
+    report = run(cfg, Path(args.output), device=args.device, freq=args.freq, board=args.board,
+                 pnr=not args.no_pnr, seed=args.seed, emulator=args.emulator, depth=args.depth)
+    print(format_report(report))
+    print(f"report: {Path(args.output) / 'report.txt'} (and report.json)")
+    return 0
+
+
 def _cmd_config(args) -> int:
     print(config_from_args(args).to_json())
     return 0
@@ -208,6 +218,28 @@ def _parser() -> argparse.ArgumentParser:
                    help="parallel pytest-xdist workers, in [0, 64] (default 2)")
     s.add_argument("--waves", action="store_true", help="dump waveforms in the build folders")
     s.set_defaults(func=_cmd_sim)
+
+    y = sub.add_parser("synth", help="synthesize, place and route the tile or a board top for an "
+                       "ECP5 (Yosys, nextpnr, ecppack from the [fpga] extra) and report cost and fmax")
+    y.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="folder for the Verilog, netlists, logs, report and bitstream")
+    from .synth import DEVICES
+    from rpu.rtl.board import BOARDS
+    y.add_argument("--device", choices=tuple(DEVICES), default="ecp5-85k",
+                   help="FPGA to place and route for (default ecp5-85k; a board sets its own)")
+    y.add_argument("--freq", type=float, default=150.0, metavar="MHZ",
+                   help="clock constraint for nextpnr in MHz (default 150)")
+    y.add_argument("--board", choices=tuple(BOARDS), default=None,
+                   help="build the board top (tile + emulated crossbar + UART bridge) and its bitstream")
+    y.add_argument("--emulator", action="store_true",
+                   help="synthesize the tile with the emulated crossbar (no pins, out of context)")
+    y.add_argument("--no-pnr", action="store_true", help="synthesis and resource report only")
+    y.add_argument("--seed", type=_int_in(1, 1 << 30), default=1, metavar="N",
+                   help="nextpnr placement seed (default 1)")
+    y.add_argument("--depth", type=_int_in(1, 8), default=2, metavar="N",
+                   help="block levels shown in the report (default 2; report.json has all)")
+    _add_config_options(y)
+    y.set_defaults(func=_cmd_synth)
 
     c = sub.add_parser("config", help="print the resolved configuration as JSON")
     _add_config_options(c)
