@@ -35,19 +35,21 @@ def is_ecp5(platform) -> bool:
     return getattr(platform, "family", None) == "ecp5"
 
 
-def _mult18x18d(a, b, p):
+def _mult18x18d(m, name, a, b, p):
     """An ECP5 MULT18X18D with its A, B input registers and its output register on the
     domain's clock (unsigned, always enabled, never reset): the same two cycles as the
     generic registers around a ``*``."""
+    full = Signal(36, name=f"{name}_p")
+    m.d.comb += p.eq(full[:len(p)])
     ports = {}
     for i in range(18):
         ports[f"i_A{i}"] = a[i] if i < len(a) else C(0, 1)
         ports[f"i_B{i}"] = b[i] if i < len(b) else C(0, 1)
         ports[f"i_C{i}"] = C(0, 1)
     for i in range(36):
-        ports[f"o_P{i}"] = p[i]
+        ports[f"o_P{i}"] = full[i]
     zero = C(0, 1)
-    return Instance(
+    m.submodules[name] = Instance(
         "MULT18X18D",
         p_REG_INPUTA_CLK="CLK0", p_REG_INPUTB_CLK="CLK0", p_REG_OUTPUT_CLK="CLK0",
         p_REG_PIPELINE_CLK="NONE", p_GSR="DISABLED", p_RESETMODE="SYNC",
@@ -86,7 +88,7 @@ class Multiplier(wiring.Component):
                 b = self.b[j * k:(j + 1) * k]
                 p = Signal(len(a) + len(b), name=f"pp{i}_{j}")
                 if is_ecp5(platform):
-                    m.submodules[f"dsp{i}_{j}"] = _mult18x18d(a, b, p)
+                    _mult18x18d(m, f"dsp{i}_{j}", a, b, p)
                 else:
                     ra = Signal(len(a), name=f"a{i}_{j}", reset_less=True)
                     rb = Signal(len(b), name=f"b{i}_{j}", reset_less=True)

@@ -18,7 +18,8 @@ from .formats import ISQ_FRAC, REG_BITS, numerics
 __all__ = [
     "ceil_div", "stream_beats", "ARITH_BITS_PER_CYCLE", "div_cycles", "sqrt_cycles",
     "MUL_CHUNK", "mul_cycles", "absmax_cycles", "nm_alpha_delay", "um_max_delay",
-    "scaler_cycles", "UM_MUL_B", "UM_COPIES", "UmPlan", "um_plan", "um_interval",
+    "scaler_cycles", "ADC_DIGIT_BITS", "ADC_SAT_GROUP", "adc_table_cycles", "adc_digits",
+    "adc_stream_cycles", "sat_count_cycles", "UM_MUL_B", "UM_COPIES", "UmPlan", "um_plan", "um_interval",
     "nm_cycles", "um_cycles", "ADC_RESET_CYCLES", "adc_read_cycles", "adc_timeout_cycles",
     "window_cycles", "pulser_cycles", "VECTOR_SETS", "READ_FIXED", "UPDATE_FIXED",
     "read_cycles", "update_cycles", "vector_cycles", "update_period",
@@ -202,15 +203,50 @@ def adc_timeout_cycles(cfg: TileConfig) -> int:
     return 4 * cfg.converters.adc_latency + 16
 
 
+ADC_DIGIT_BITS = 4         # the ADC result scaling adds table entries per hexadecimal digit
+ADC_SAT_GROUP = 16         # codes OR-ed at once into the any-saturated flag
+
+
+def adc_table_cycles(cfg: TileConfig) -> int:
+    """ADC interface: the pass's result table (0..15 × scale) is complete this many cycles
+    after ``start`` (scale in three registered steps, then one entry per cycle); a pass
+    shorter than that holds ``conv_done`` back until then."""
+    return 4 + (1 << ADC_DIGIT_BITS)
+
+
+def adc_digits(cfg: TileConfig) -> list[tuple[int, int]]:
+    """(shift, bits) of the hexadecimal digits of an ADC code's magnitude (adc_bits bits,
+    up to 2^(adc_bits−1))."""
+    ab = cfg.converters.adc_bits
+    return [(k, min(ADC_DIGIT_BITS, ab - k)) for k in range(0, ab, ADC_DIGIT_BITS)]
+
+
+def adc_stream_cycles(cfg: TileConfig) -> int:
+    """Stages of the ADC result pipeline: digit lookup, one adder level per halving of the
+    digits, rounding/limit/sign."""
+    return 2 + (len(adc_digits(cfg)) - 1).bit_length()
+
+
+def sat_count_cycles(cfg: TileConfig, lines: int) -> int:
+    """ADC interface: ``sat_valid`` comes this many cycles after ``conv_done`` rises (the
+    saturated lines are counted by a registered tree of four-input sums)."""
+    na = lines // cfg.converters.lines_per_adc
+    depth, n = 0, na
+    while n > 1:
+        n, depth = ceil_div(n, 4), depth + 1
+    return depth + 1
+
+
 def adc_read_cycles(cfg: TileConfig, *, latency: int | None = None,
                     reset_cycles: int = ADC_RESET_CYCLES, window_cycles: int | None = None) -> int:
     """ADC interface, start → first cycle of ``conv_done``: reset_cycles + window +
     lines_per_adc·(latency + 1) + 1, ``latency`` the front-end's adc_start → adc_done delay
-    (default ``adc_latency``), window = dac_max·slot_cycles."""
+    (default ``adc_latency``), window = dac_max·slot_cycles; at least
+    :func:`adc_table_cycles` (the result table must be ready)."""
     c = cfg.converters
     latency = c.adc_latency if latency is None else latency
     window = cfg.dac_max * c.slot_cycles if window_cycles is None else window_cycles
-    return reset_cycles + window + c.lines_per_adc * (latency + 1) + 1
+    return max(reset_cycles + window + c.lines_per_adc * (latency + 1) + 1, adc_table_cycles(cfg))
 
 
 def window_cycles(dac_bits: int, slot_cycles: int) -> int:
@@ -226,14 +262,16 @@ def pulser_cycles(phases: int, bl: int, slot_cycles: int) -> int:
 def read_cycles(cfg: TileConfig, *, backward: bool = False, passes: int = 1,
                 latency: int | None = None) -> int:
     """Tile forward / backward: ``passes·A + (passes−1)·(2 + B_in + L_s) + B_out +
-    READ_FIXED``, A = :func:`adc_read_cycles`, B_in = beats of the driven side (a
+    READ_FIXED + L_r − 2``, A = :func:`adc_read_cycles`, B_in = beats of the driven side (a
     bound-management retry reloads the bank through the lane scalers, L_s =
-    :func:`scaler_cycles`), B_out = result beats (one per cycle without back-pressure)."""
+    :func:`scaler_cycles`), B_out = result beats (one per cycle without back-pressure),
+    L_r = :func:`adc_stream_cycles` (the result pipeline fills during the two cycles of the
+    accept decision)."""
     lanes = cfg.host.stream_width
     n_in, n_out = (cfg.out_size, cfg.in_size) if backward else (cfg.in_size, cfg.out_size)
     a = adc_read_cycles(cfg, latency=latency)
     return (passes * a + (passes - 1) * (2 + stream_beats(n_in, lanes) + scaler_cycles(cfg))
-            + stream_beats(n_out, lanes) + READ_FIXED)
+            + stream_beats(n_out, lanes) + READ_FIXED + adc_stream_cycles(cfg) - 2)
 
 
 def update_cycles(cfg: TileConfig, phases: int, bl: int) -> int:
