@@ -196,11 +196,14 @@ class Readout:
         m = self.cfg.dac_max
         return np.clip(np.rint(v * m), -m, m).astype(np.int64)
 
-    def read(self, weights: np.ndarray, net: np.ndarray, *, backward: bool):
-        """ADC codes (int32) and saturation flags of W·v (or Wᵀ·v), v = net / dac_max."""
+    def read(self, weights: np.ndarray, net: np.ndarray, *, backward: bool, gain=None):
+        """ADC codes (int32) and saturation flags of W·v (or Wᵀ·v), v = net / dac_max, sensed
+        with ``gain`` (None: 1) before the noise and the converter."""
         c, io = self.cfg, self.cfg.io
         v = (net / c.dac_max).astype(np.float32)
         y = (weights.T @ v if backward else weights @ v).astype(np.float64)
+        if gain is not None:
+            y *= gain
         if io.w_noise > 0:
             y += io.w_noise * float(np.linalg.norm(v)) * self.rng.standard_normal(y.size)
         if io.out_noise > 0:
@@ -220,8 +223,12 @@ class _ReadMixin:
     def _read_weights(self, part: str) -> np.ndarray:
         raise NotImplementedError
 
+    def _read_gain(self, part: str = "combined"):
+        return None
+
     def _read(self, net: np.ndarray, backward: bool, part: str = "combined"):
-        return self._readout.read(self._read_weights(part), net, backward=backward)
+        return self._readout.read(self._read_weights(part), net, backward=backward,
+                                  gain=self._read_gain(part))
 
     def read_forward(self, v, **kw):
         """y = W·v on the d-lines from a normalised input v (N,): (codes int32 (M,), saturated (M,))."""

@@ -4,8 +4,13 @@ Four :class:`~rpu.models.devices.DeviceArray` per tile: the most-significant pai
 model ``cfg.mc.msp_model``) and the least-significant pair (LSP, g, ``cfg.mc.lsp_model``),
 each device bounded to [0, ``cfg.mc.g_max``] (with the tile's dtod spreads).  Both pairs
 are used unidirectionally: a coincidence at +V ("increase w") is one SET pulse on the
-pair's "+" device, at −V ("decrease w") one SET pulse on its "−" device.  For the LSP the
-roles follow the polarity p: with p = −1, increasing w pulses g⁻.
+pair's "+" device, at −V ("decrease w") one SET pulse on its "−" device.  The LSP's
+polarity p is per column (x-line): with p_j = −1 column j's LSP reads as −(g⁺ − g⁻) and
+increasing w pulses g⁻ (the physical devices keep their names; Ambrogio's inversion).
+
+Reads of one pair or device (``part`` other than ``"combined"``: the transfer's reads)
+sense with the gain 2^``mc.read_shift`` before the output noise and the ADC, so one
+device's conductance spans the converter.
 """
 
 from __future__ import annotations
@@ -19,17 +24,18 @@ from .devices import DeviceArray
 
 from .clipping import warn_clipped
 
-__all__ = ["MultiConductanceCrossbar", "PAIRS", "PARTS"]
+__all__ = ["MultiConductanceCrossbar", "PairCrossbar", "PAIRS", "PARTS"]
 
 PAIRS = ("msp", "lsp")
-PARTS = ("combined", "msp", "lsp")
+#: read parts, in the order of :class:`rpu.spec.encodings.ReadPart` (port codes 0..4)
+PARTS = ("combined", "msp", "lsp", "G+", "G-")
 
 
 class MultiConductanceCrossbar(_ReadMixin):
     """M × N multi-conductance cells with reads of the MSP, the LSP or the combined weight.
 
-    ``devices`` maps ``"G+"``, ``"G-"``, ``"g+"``, ``"g-"`` to their arrays (the LSP keys
-    name the current *roles*; :meth:`flip_polarity` may swap them).
+    ``devices`` maps ``"G+"``, ``"G-"``, ``"g+"``, ``"g-"`` to their arrays (physical
+    devices); ``polarity`` is the LSP polarity per column, int8 (N,) of ±1.
     """
 
     def __init__(self, cfg: TileConfig, *, seed: int | None = None):
@@ -42,7 +48,8 @@ class MultiConductanceCrossbar(_ReadMixin):
         self.devices = {name: DeviceArray(pair_cfg[pair], shape, s) for (name, pair), s in
                         zip((("G+", "msp"), ("G-", "msp"), ("g+", "lsp"), ("g-", "lsp")), seeds)}
         self.significance = np.float32(mc.significance)
-        self.polarity = 1
+        self.polarity = np.full(cfg.in_size, mc.initial_polarity, np.int8)
+        self.read_gain = np.float64(1 << mc.read_shift)
         self._readout = Readout(cfg, np.random.default_rng(seeds[4]))
 
     # -- weights -------------------------------------------------------------------------
@@ -53,8 +60,8 @@ class MultiConductanceCrossbar(_ReadMixin):
 
     @property
     def weights_lsp(self) -> np.ndarray:
-        """p·(g⁺ − g⁻) (M, N) float32."""
-        return np.float32(self.polarity) * (self.devices["g+"].w - self.devices["g-"].w)
+        """p·(g⁺ − g⁻) (M, N) float32, p per column."""
+        return self.polarity.astype(np.float32)[None, :] * (self.devices["g+"].w - self.devices["g-"].w)
 
     @property
     def weights(self) -> np.ndarray:
@@ -65,7 +72,11 @@ class MultiConductanceCrossbar(_ReadMixin):
         if part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}, not {part!r}")
         return {"combined": lambda: self.weights, "msp": lambda: self.weights_msp,
-                "lsp": lambda: self.weights_lsp}[part]()
+                "lsp": lambda: self.weights_lsp, "G+": lambda: self.devices["G+"].w,
+                "G-": lambda: self.devices["G-"].w}[part]()
+
+    def _read_gain(self, part: str = "combined"):
+        return None if part == "combined" else self.read_gain
 
     def set_weights(self, W) -> int:
         """Program W/F onto the MSP (G⁺ = max(W/F, 0), G⁻ = max(−W/F, 0), clipped to each
@@ -87,7 +98,7 @@ class MultiConductanceCrossbar(_ReadMixin):
         return clipped
 
     def set_pair(self, pair: str, plus, minus) -> None:
-        """Program both devices of ``pair`` ('msp' or 'lsp', current roles) directly."""
+        """Program both devices of ``pair`` ('msp': G⁺, G⁻; 'lsp': g⁺, g⁻) directly."""
         p, m = self._pair_devices(pair)
         shape = (self.cfg.out_size, self.cfg.in_size)
         for name, a in (("plus", plus), ("minus", minus)):
@@ -102,13 +113,26 @@ class MultiConductanceCrossbar(_ReadMixin):
         """{device role: (set_counts, reset_counts)} (copies)."""
         return {k: (d.set_counts.copy(), d.reset_counts.copy()) for k, d in self.devices.items()}
 
-    # -- polarity and reset --------------------------------------------------------------
-    def flip_polarity(self, *, swap_roles: bool = True) -> None:
-        """p ← −p.  With ``swap_roles`` g⁺ and g⁻ also exchange roles, so W is unchanged;
-        without, W changes by −2p(g⁺ − g⁻) (use it right after an LSP reset)."""
-        self.polarity = -self.polarity
-        if swap_roles:
-            self.devices["g+"], self.devices["g-"] = self.devices["g-"], self.devices["g+"]
+    # -- polarity, reset, leakage ---------------------------------------------------------
+    def flip_polarity(self, columns=None) -> None:
+        """p_j ← −p_j for ``columns`` (an index, a sequence or a bool mask; default all):
+        the LSP's read sign and which device an "increase w" pulse SETs change together, so
+        W changes by −2·p_j·(g⁺ − g⁻) of those columns (nothing right after their reset;
+        the transfer compensates the reset residue)."""
+        cols = np.arange(self.cfg.in_size) if columns is None else np.asarray(columns)
+        self.polarity[cols] = -self.polarity[cols]
+
+    def leak(self) -> None:
+        """One update's LSP leakage (``mc.lsp_leak``, a 3T1C capacitor): each LSP device
+        decays toward its zero point (its lower bound): g ← b_min + (g − b_min)·(1 − leak)."""
+        leak = self.cfg.mc.lsp_leak
+        if not leak:
+            return
+        keep = np.float32(1.0 - leak)
+        for name in ("g+", "g-"):
+            d = self.devices[name]
+            new = d.b_min + (d.w - d.b_min) * keep
+            d.w = new if d.stuck is None else np.where(d.stuck, d.w, new)
 
     def reset_lsp_column(self, column: int) -> None:
         """RESET both LSP devices of x-line ``column`` to their low state."""
@@ -129,12 +153,11 @@ class MultiConductanceCrossbar(_ReadMixin):
             d.reset(mask)
 
     def _pair_devices(self, pair: str) -> tuple[DeviceArray, DeviceArray]:
-        """(device pulsed to increase w, device pulsed to decrease w) of ``pair``."""
+        """The (⁺, ⁻) devices of ``pair``."""
         if pair == "msp":
             return self.devices["G+"], self.devices["G-"]
         if pair == "lsp":
-            inc, dec = self.devices["g+"], self.devices["g-"]
-            return (inc, dec) if self.polarity > 0 else (dec, inc)
+            return self.devices["g+"], self.devices["g-"]
         raise ValueError(f"pair must be one of {PAIRS}, not {pair!r}")
 
     # -- update --------------------------------------------------------------------------
@@ -159,8 +182,68 @@ class MultiConductanceCrossbar(_ReadMixin):
 
     def _apply(self, xp, xn, dp, dn, pair: str) -> None:
         # every pulse is a SET on one device, so grouping slots never reorders a device's pulses
-        inc, dec = self._pair_devices(pair)
-        for flat, k, _ in coincidences(dn, xp):    # +V: increase w
-            inc.pulse_sequence(flat, k, up=True)
-        for flat, k, _ in coincidences(dp, xn):    # -V: decrease w
-            dec.pulse_sequence(flat, k, up=True)
+        plus, minus = self._pair_devices(pair)
+        n = self.cfg.in_size
+        flipped = (self.polarity < 0) if pair == "lsp" else None
+        for a, b, inc, dec in ((dn, xp, plus, minus), (dp, xn, minus, plus)):  # +V: increase w
+            for flat, k, _ in coincidences(a, b):
+                if flipped is None or not flipped.any():
+                    inc.pulse_sequence(flat, k, up=True)
+                    continue
+                other = flipped[flat % n]          # p_j = −1: the other device of the pair
+                inc.pulse_sequence(flat[~other], k[~other], up=True)
+                dec.pulse_sequence(flat[other], k[other], up=True)
+
+
+class PairCrossbar(MultiConductanceCrossbar):
+    """The single-pair baseline (``mc.pair_only``): W = F·(G⁺ − G⁻) of the MSP devices
+    alone, pulsed directly by the updates ("increase w" SETs G⁺, "decrease w" G⁻), with
+    aihwkit's OneSidedUnitCell refresh (:meth:`refresh`); the LSP devices stay reset and
+    unused.  Same devices, same weight range as the multi-conductance cell's MSP."""
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.significance * self.weights_msp
+
+    def _read_weights(self, part: str = "combined") -> np.ndarray:
+        return self.weights if part == "combined" else super()._read_weights(part)
+
+    def apply_slot(self, x_pos, x_neg, d_pos, d_neg, *, pair: str = "msp") -> None:
+        super().apply_slot(x_pos, x_neg, d_pos, d_neg, pair=pair)
+
+    def apply_slots(self, x_pos, x_neg, d_pos, d_neg, *, pair: str = "msp") -> None:
+        super().apply_slots(x_pos, x_neg, d_pos, d_neg, pair=pair)
+
+    def apply_phase_trains(self, trains, *, pair: str = "msp") -> None:
+        super().apply_phase_trains(trains, pair=pair)
+
+    def leak(self) -> None:
+        pass
+
+    def refresh(self) -> int:
+        """Where both devices exceed ``refresh_threshold``·g_max: RESET both and program the
+        difference back closed loop (``max_iterations`` rounds of at most ``max_pulses``
+        pulses, ⌈|e|/dw_min⌉ each, to within ``transfer_tolerance``/F; true conductances,
+        no read noise, as aihwkit's refresh).  Returns the cells refreshed."""
+        mc = self.cfg.mc
+        gp, gm = self.devices["G+"], self.devices["G-"]
+        thr = np.float32(mc.refresh_threshold * mc.g_max)
+        both = (gp.w > thr) & (gm.w > thr)
+        cells = int(both.sum())
+        if not cells:
+            return 0
+        target = (gp.w - gm.w)[both].astype(np.float64)
+        gp.reset(both)
+        gm.reset(both)
+        idx = np.flatnonzero(both)
+        tol, step = mc.transfer_tolerance / mc.significance, self.cfg.device.dw_min
+        for _ in range(mc.max_iterations):
+            e = target - (gp.w - gm.w).reshape(-1)[idx]
+            active = np.abs(e) > tol
+            if not active.any():
+                break
+            n = np.clip(np.ceil(np.abs(e) / step), 1, mc.max_pulses).astype(np.intp)
+            for dev, sel in ((gp, active & (e > 0)), (gm, active & (e < 0))):
+                if sel.any():
+                    dev.pulse(idx[sel], n[sel], True)
+        return cells

@@ -18,7 +18,6 @@ from typing import Callable
 import numpy as np
 
 from rpu.config import TileConfig
-from rpu.spec.encodings import NmCode
 from rpu.spec.formats import (BM_CAP_MAX, C_FRAC, ISQ_FRAC, LRD_FRAC, Numerics, isq_table, numerics,
                               registers_from_config)
 

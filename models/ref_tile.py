@@ -17,13 +17,15 @@ import numpy as np
 
 from rpu.config import TileConfig, UpdateConfig, check_instance
 from rpu.spec.formats import numerics, registers_from_config
+from rpu.spec.timing import read_cycles, transfer_cycles, update_cycles
 
 from .clipping import ClipCounts, warn_clipped
 from .crossbar import Crossbar, check_batch, check_vector
 from .fused import FusedUpdate, fused_supported
-from .multiconductance import MultiConductanceCrossbar
+from .multiconductance import MultiConductanceCrossbar, PairCrossbar
 from .ref_management import ReadResult, UpdateCodes, read_path, to_fixed_counted, update_codes
 from .ref_stochastic import SlotDrives, UpdateStreamsModel, active_phases
+from .ref_transfer import TransferEvent, TransferReference
 
 __all__ = ["TileReference"]
 
@@ -39,12 +41,19 @@ class TileReference:
     to the LSP), built with model seed ``seed`` (default ``cfg.model_seed``).
 
     The random generators start from ``cfg.update``'s seeds, as the tile after a seed load.
+
+    On a multi-conductance crossbar, :attr:`transfers` is the transfer sequencer's
+    reference: :meth:`transfer` runs one event (as ``CTRL.op`` 3), and with
+    ``auto_transfer`` (``TRANSFER_CFG.auto``, default ``mc.auto_transfer``) one runs after
+    every ``mc.transfer_every`` updates, as the tile does; each update also applies the
+    LSP's leakage (``mc.lsp_leak``).
     """
 
     def __init__(self, cfg: TileConfig, crossbar=None, *, seed: int | None = None):
         self.cfg = check_instance("cfg", cfg, TileConfig)
         if crossbar is None:
-            crossbar = (MultiConductanceCrossbar if cfg.mc.enabled else Crossbar)(cfg, seed=seed)
+            crossbar = (Crossbar if not cfg.mc.enabled else PairCrossbar if cfg.mc.pair_only
+                        else MultiConductanceCrossbar)(cfg, seed=seed)
         self.crossbar = crossbar
         self.regs = registers_from_config(cfg)
         self._lr = cfg.update.lr
@@ -55,6 +64,51 @@ class TileReference:
         #: the fused update (one compiled call per update or batch, no allocation), where
         #: it reproduces the general path (:func:`~rpu.models.fused.fused_supported`)
         self.fused = FusedUpdate(self) if fused_supported(cfg, crossbar) else None
+        #: the multi-conductance transfer (None on a single-pair crossbar)
+        self.transfers = (TransferReference(cfg, crossbar)
+                          if isinstance(crossbar, MultiConductanceCrossbar)
+                          and not isinstance(crossbar, PairCrossbar) else None)
+        #: cells refreshed so far (the single-pair baseline, PairCrossbar)
+        self.refreshes = 0
+        self.auto_transfer = bool(cfg.mc.auto_transfer)
+        self.updates_since_transfer = 0
+        self.last_transfer: TransferEvent | None = None
+        #: transfer cycles so far (spec.timing.transfer_cycles of every event)
+        self.transfer_cycles = 0
+        #: cycles of the operations so far by the timing formulas (reads with their passes,
+        #: updates with their phases and BL), for the transfer's share of a training run
+        self.op_cycles = 0
+
+    # -- multi-conductance transfer ------------------------------------------------------
+    def transfer(self, columns: int | None = None) -> TransferEvent:
+        """One transfer event (``columns`` columns, default ``mc.columns_per_transfer``)."""
+        if self.transfers is None:
+            raise ValueError("transfer needs a multi-conductance crossbar (mc.enabled)")
+        ev = self.transfers.event(columns)
+        self.transfer_cycles += transfer_cycles(self.cfg, [(c.rounds, c.pulse_slots)
+                                                           for c in ev.columns])
+        self.last_transfer = ev
+        return ev
+
+    def _after_update(self) -> None:
+        """LSP leakage, then the automatic transfer when it is due (as the tile)."""
+        codes = self.last_update
+        self.op_cycles += update_cycles(self.cfg, self.phases(codes), codes.bl)
+        self.last_transfer = None
+        if isinstance(self.crossbar, PairCrossbar):
+            self.updates_since_transfer += 1
+            if self.updates_since_transfer >= self.cfg.mc.transfer_every:
+                self.updates_since_transfer = 0
+                self.refreshes += self.crossbar.refresh()
+            return
+        if self.transfers is None:
+            return
+        self.crossbar.leak()
+        self.updates_since_transfer += 1
+        if self.updates_since_transfer >= self.cfg.mc.transfer_every:
+            self.updates_since_transfer = 0
+            if self.auto_transfer:
+                self.transfer()
 
     # -- weights -------------------------------------------------------------------------
     @property
@@ -82,12 +136,14 @@ class TileReference:
         """A forward of host fixed-point ``x_fixed`` (N,): NM, BM, ADC path, as the RTL."""
         self.last_read = read_path(self.cfg, x_fixed, self.crossbar.read_forward_pulses,
                                    regs=self.regs)
+        self.op_cycles += read_cycles(self.cfg, passes=self.last_read.passes)
         return self.last_read
 
     def backward_fixed(self, d_fixed) -> ReadResult:
         """A backward of ``d_fixed`` (M,) (no bound management)."""
         self.last_read = read_path(self.cfg, d_fixed, self.crossbar.read_backward_pulses,
                                    backward=True, regs=self.regs)
+        self.op_cycles += read_cycles(self.cfg, backward=True)
         return self.last_read
 
     def update_fixed(self, x_fixed, d_fixed) -> tuple[UpdateCodes, SlotDrives]:
@@ -97,7 +153,9 @@ class TileReference:
         trains = self.streams.phase_trains(codes.x_codes, codes.d_codes, codes.bl)
         self.crossbar.apply_phase_trains(trains)
         self.last_update = codes
-        return codes, self.streams.slot_drives(trains)
+        drives = self.streams.slot_drives(trains)
+        self._after_update()
+        return codes, drives
 
     def phases(self, codes: UpdateCodes) -> int:
         """Sign phases an update with ``codes`` runs (0 when BL is 0)."""
@@ -180,6 +238,7 @@ class TileReference:
         self.crossbar.apply_phase_trains(
             self.streams.phase_trains(codes.x_codes, codes.d_codes, codes.bl))
         self.last_update = codes
+        self._after_update()
         return self._count_update(codes)
 
     # -- batches: B samples, applied one after another as the hardware would ------------------

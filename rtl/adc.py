@@ -18,6 +18,7 @@ from rpu.spec.timing import (ADC_DIGIT_BITS, ADC_SAT_GROUP, adc_digits, adc_stre
                              adc_timeout_cycles, sat_count_cycles, stream_beats)
 
 from .common import StateRegister, counter_range, magnitude, tree_sum
+from .wide import group_ranges
 
 __all__ = ["AdcInterface"]
 
@@ -29,6 +30,32 @@ def _saturated(code):
     top, mid = code[b - 1], code[1:b - 1]
     return Mux(top, mid == 0, (mid == (1 << (b - 2)) - 1) & code[0]) if b > 2 else \
         Mux(top, 1, code[0])
+
+
+def _entries(pieces, lo, hi, width):
+    """Entries ``lo .. hi-1`` of the concatenation of ``pieces`` (values of whole
+    ``width``-bit entries), zeros past its end."""
+    parts, at = [], 0
+    for p in pieces:
+        n = len(p) // width
+        a, b = max(lo, at), min(hi, at + n)
+        if a < b:
+            parts.append(p[(a - at) * width:(b - at) * width])
+        at += n
+    if hi > max(lo, at):
+        parts.append(Const(0, (hi - max(lo, at)) * width))
+    return Cat(*parts)
+
+
+def _shifted(chunks, by, enter, width):
+    """Assignments shifting the entries of ``chunks`` down by ``by``: entry *i* takes entry
+    *i + by*, the top ones take the entries of ``enter``, then zeros."""
+    out, at = [], 0
+    for c in chunks:
+        n = len(c) // width
+        out.append(c.eq(_entries(chunks + enter, at + by, at + by + n, width)))
+        at += n
+    return out
 
 
 class AdcInterface(wiring.Component):
@@ -99,20 +126,18 @@ class AdcInterface(wiring.Component):
         ab = nx.adc_bits
         na = self.num_adcs
         lanes = self.lanes
-        # result buffer: one register per line (a single lines·adc_bits-wide signal makes
-        # elaboration superlinear); filled by groups of num_adcs, drained by beats of lanes
-        cells = [Signal(ab, name=f"code{i}") for i in range(self.lines)]
+        # result buffer: a shift register of lines codes, filled num_adcs codes at a time and
+        # drained by beats of lanes, held in chunks of GROUP codes (one lines·adc_bits-wide
+        # signal would make elaboration superlinear and its Verilog lines too long)
+        chunks = [Signal(len(r) * ab, name=f"codes{k}")
+                  for k, r in enumerate(group_ranges(self.lines))]
+        arriving = [Mux(self.adc_done, self.adc_codes[r.start * ab:r.stop * ab], 0)
+                    for r in group_ranges(na)]             # a late group reads as code 0
         fill, drain = Signal(), Signal()
-        codes_in = Signal(na * ab)
-        m.d.comb += codes_in.eq(Mux(self.adc_done, self.adc_codes, 0))
         with m.If(fill):
-            for i in range(self.lines):
-                src = cells[i + na] if i + na < self.lines else \
-                    codes_in[(i + na - self.lines) * ab:(i + na - self.lines + 1) * ab]
-                m.d.sync += cells[i].eq(src)
+            m.d.sync += _shifted(chunks, na, arriving, ab)
         with m.Elif(drain):
-            for i in range(self.lines):
-                m.d.sync += cells[i].eq(cells[i + lanes] if i + lanes < self.lines else 0)
+            m.d.sync += _shifted(chunks, self.lanes, [], ab)
         longest = max(self.window_cycles, self.reset_cycles, self.timeout_cycles)
         cnt = Signal(counter_range(longest + 1))
         table_ready = Signal()
@@ -211,10 +236,10 @@ class AdcInterface(wiring.Component):
             pulse = p
         m.d.comb += self.sat_valid.eq(pulse)
 
-        self._scaling(m, cells, fsm, flush, drain, table_ready)
+        self._scaling(m, chunks, fsm, flush, drain, table_ready)
         return m
 
-    def _scaling(self, m, cells, fsm, flush, drain, table_ready):
+    def _scaling(self, m, chunks, fsm, flush, drain, table_ready):
         """The result table and the stalling result pipeline (see the class docstring)."""
         nx, lanes = self.nx, self.lanes
         ab, Q, RB = nx.adc_bits, nx.out_scale_frac, nx.result_bits
@@ -256,7 +281,8 @@ class AdcInterface(wiring.Component):
         m.d.comb += table_ready.eq((age == 3) & ~filling)
 
         # -- the result pipeline: feed (digits, table reads), adder tree, round/limit/sign --
-        head = cells[:lanes] + [Const(0, ab)] * max(0, lanes - self.lines)
+        head = _entries(chunks, 0, lanes, ab)
+        head = [head[i * ab:(i + 1) * ab] for i in range(lanes)]
         out_valid = Signal()
         streaming = fsm.ongoing("STREAM")
         advance = Signal()

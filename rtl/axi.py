@@ -7,7 +7,7 @@ slave port is ``In(AXI4LiteSignature(...))``; in Verilog the members are
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Module, Signal
+from amaranth import Cat, Const, Module, Signal
 from amaranth.hdl import unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -64,7 +64,8 @@ class AXILiteRegisters(wiring.Component):
     Members: ``bus`` (slave side) and, per register ``R`` (lower-case name ``r``):
 
     * ``rw``: ``r`` Out(32), the stored value (reset = the fields' resets);
-    * ``ro``: ``r`` In(32), or ``r`` In(32).array(count) for arrays;
+    * ``ro``: ``r`` In(32); an array also has ``r_index`` Out(range(count)), the word being
+      read (relative to the array's base), and ``r`` returns that word in the same cycle;
     * ``wo``: ``r`` Out(32) with ``r_stb`` Out(1), valid for the one cycle of the write;
     * ``rw1c``: ``r`` In(32) the flags, ``r_clr`` Out(32) a one-cycle clear mask.
 
@@ -87,7 +88,9 @@ class AXILiteRegisters(wiring.Component):
             if r.access == "rw":
                 members[n] = Out(32, init=r.reset)
             elif r.access == "ro":
-                members[n] = In(32).array(r.count) if r.is_array else In(32)
+                members[n] = In(32)
+                if r.is_array:
+                    members[n + "_index"] = Out(counter_range(r.count))
             elif r.access == "wo":
                 members[n] = Out(32)
                 members[n + "_stb"] = Out(1)
@@ -184,12 +187,8 @@ class AXILiteRegisters(wiring.Component):
                 if not r.is_array:
                     with m.If(raddr == base):
                         m.d.sync += [rdata.eq(port), rresp.eq(RESP_OKAY)]
-                else:               # arrays: a range compare and an indexed mux
-                    idx = Signal(counter_range(r.count), name=f"{_port(r.name)}_ridx")
-                    m.d.comb += idx.eq(raddr - base)
-                    # padded to 2**len(idx) entries so the mux's case is complete (lint)
-                    pad = [Const(0, 32)] * ((1 << len(idx)) - r.count)
+                else:               # arrays: a range compare; the owner selects the word
+                    m.d.comb += getattr(self, _port(r.name) + "_index").eq(raddr - base)
                     with m.If((raddr >= base) & (raddr < base + r.count)):
-                        m.d.sync += [rdata.eq(Array(list(port) + pad)[idx]),
-                                     rresp.eq(RESP_OKAY)]
+                        m.d.sync += [rdata.eq(port), rresp.eq(RESP_OKAY)]
         return m

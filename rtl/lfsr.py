@@ -1,6 +1,6 @@
 """Fibonacci LFSR with leap-forward: ``leap`` shift steps per enabled clock."""
 
-from amaranth import Cat, Module, Signal
+from amaranth import Cat, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

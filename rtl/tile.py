@@ -3,22 +3,28 @@ crossbar-side port set an analog front-end (or an FPGA emulation of one) connect
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
 from rpu.config import ConfigValueError, TileConfig, check_instance
+from rpu.spec.encodings import READ_PART_BITS, ErrorFlag, Op, tile_ops
+from rpu.spec.registers import register_map
+
 from .axi import AXI4LiteSignature, AXI4StreamSignature, AXILiteRegisters, register_layout
 from .controller import AnalogReadSignature, TileController
-from rpu.spec.encodings import ErrorFlag, Op
-from rpu.spec.registers import register_map
+from .counters import LineCounters
 
 __all__ = ["Tile", "tile_signature"]
 
 
 def tile_signature(cfg: TileConfig) -> wiring.Signature:
-    """The top's ports (a testbench harness instantiating ``rpu_tile`` reads them here)."""
+    """The top's ports (a testbench harness instantiating ``rpu_tile`` reads them here); a
+    multi-conductance tile adds ``read_part``, ``pulse_pair``, ``cell_reset``, ``polarity``."""
+    mc = {"read_part": Out(READ_PART_BITS), "pulse_pair": Out(1), "cell_reset": Out(1),
+          "polarity": Out(cfg.in_size)} if cfg.mc.enabled else {}
     return wiring.Signature({
+        **mc,
         "s_axil": In(AXI4LiteSignature(register_map(cfg).addr_width)),
         "s_axis": In(AXI4StreamSignature(cfg.host.stream_width * cfg.host.value_bits)),
         "m_axis": Out(AXI4StreamSignature(cfg.host.stream_width * cfg.host.result_bits)),
@@ -39,16 +45,16 @@ class Tile(wiring.Component):
     Crossbar side: ``x_pos``/``x_neg``/``d_pos``/``d_neg`` line drives, ``upd_slot`` (first
     cycle of each update slot), and per read direction ``adc_d`` (forward: integrators and
     ADCs on the d-lines) and ``adc_x`` (backward): ``integ_reset``, ``integ_en``, ``start``,
-    ``sel`` out; ``done``, ``codes`` in.
+    ``sel`` out; ``done``, ``codes`` in.  A multi-conductance tile (``mc.enabled``) adds
+    the transfer (op TRANSFER) and the ports ``read_part``, ``pulse_pair``, ``cell_reset``,
+    ``polarity`` (docs/architecture.md, "Multi-conductance transfer").
     """
 
     def __init__(self, cfg: TileConfig):
         check_instance("cfg", cfg, TileConfig)
-        if cfg.mc.enabled:
-            raise ConfigValueError(
-                "mc.enabled must be false for the generated tile: its controller has no "
-                "multi-conductance transfer yet (the behavioural model has one: "
-                "rpu.models.MultiConductanceCrossbar)")
+        if cfg.mc.enabled and cfg.mc.pair_only:
+            raise ConfigValueError("mc.pair_only must be false for the generated tile: the "
+                                   "single-pair baseline is a behavioural model only")
         self.cfg = cfg
         self.regmap = register_map(cfg)
         super().__init__(tile_signature(cfg))
@@ -127,7 +133,7 @@ class Tile(wiring.Component):
                 m.d.sync += c.eq(c + amount)
             m.d.comb += getattr(regs, reg.lower()).eq(c)
 
-        for op in Op:
+        for op in tile_ops(cfg.mc.enabled):
             done = ctrl.ev_done & (ctrl.done_op == op)
             last = Signal(32, name=f"cyc_{op.name.lower()}")
             with m.If(done):
@@ -138,15 +144,38 @@ class Tile(wiring.Component):
         m.d.comb += [regs.bm_passes.eq(ctrl.bm_passes_total),
                      regs.bm_giveups.eq(ctrl.bm_giveups_total)]
 
+        if cfg.mc.enabled:
+            self._transfer(m, regs, ctrl, view)
+
         # ---- per-line update pulse counters (endurance), saturating ----
-        for name, pos, neg, n in (("pulses_x", ctrl.x_pos, ctrl.x_neg, cfg.in_size),
-                                  ("pulses_d", ctrl.d_pos, ctrl.d_neg, cfg.out_size)):
-            ports = getattr(regs, name)
-            for i in range(n):
-                c = Signal(32, name=f"{name}_{i}")
-                with m.If(clear):
-                    m.d.sync += c.eq(0)
-                with m.Elif(ctrl.upd_slot & (pos[i] | neg[i]) & ~c.all()):
-                    m.d.sync += c.eq(c + 1)
-                m.d.comb += ports[i].eq(c)
+        for reg, side, pos, neg in (("PULSES_X", "x", ctrl.x_pos, ctrl.x_neg),
+                                    ("PULSES_D", "d", ctrl.d_pos, ctrl.d_neg)):
+            m.submodules[f"pulse_counters_{side}"] = lc = LineCounters(rm[reg].count)
+            m.d.comb += [lc.inc.eq(Mux(ctrl.upd_slot, pos | neg, 0)), lc.clear.eq(clear),
+                         getattr(regs, reg.lower()).eq(lc.value)]
+            m.d.comb += lc.index.eq(getattr(regs, reg.lower() + "_index"))
         return m
+
+    def _transfer(self, m, regs, ctrl, view):
+        """The multi-conductance registers and ports (rpu.spec.registers._transfer_registers)."""
+        cfg_t = view("TRANSFER_CFG")
+        m.d.comb += [
+            self.read_part.eq(ctrl.read_part), self.pulse_pair.eq(ctrl.pulse_pair),
+            self.cell_reset.eq(ctrl.cell_reset), self.polarity.eq(ctrl.polarity),
+            ctrl.xfer_auto.eq(cfg_t.auto), ctrl.clt_max_iter.eq(cfg_t.max_iterations),
+            ctrl.clt_max_pulses.eq(cfg_t.max_pulses),
+            ctrl.xfer_columns.eq(view("TRANSFER_COLS").value),
+            ctrl.xfer_every.eq(view("TRANSFER_EVERY").value),
+            ctrl.clt_tol.eq(regs.clt_tol), ctrl.clt_inv_f.eq(regs.clt_inv_f),
+            ctrl.clt_inv_step.eq(regs.clt_inv_step), ctrl.refresh_thr.eq(regs.refresh_thr),
+            regs.transfer_columns.eq(ctrl.xfer_columns_done), regs.transfer_sweeps.eq(ctrl.xfer_sweeps),
+            regs.clt_rounds.eq(ctrl.clt_rounds), regs.clt_rounds_max.eq(ctrl.clt_rounds_max),
+            regs.clt_nonconverged.eq(ctrl.clt_nonconverged), regs.refreshes.eq(ctrl.refreshes),
+        ]
+        status = Signal(register_layout(self.regmap["TRANSFER_STATUS"]))
+        m.d.comb += [status.state.eq(ctrl.xfer_state), status.pending.eq(ctrl.xfer_pending),
+                     status.column.eq(ctrl.xfer_column), regs.transfer_status.eq(status.as_value())]
+        words = self.regmap["POLARITY"].count           # read through one indexed port
+        padded = Signal(32 * words)
+        m.d.comb += [padded.eq(ctrl.polarity),
+                     regs.polarity.eq(padded.word_select(regs.polarity_index, 32))]

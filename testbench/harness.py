@@ -80,7 +80,7 @@ class CosimHarness(wiring.Component):
         super().__init__(members)
 
     def _drive_row(self):
-        return Cat(*(getattr(self, name) for name in DriveRow.FIELDS))
+        return Cat(*(getattr(self, name) for name in DriveRow.of(self.cfg).fields))
 
     def elaborate(self, platform):
         m = Module()
@@ -100,7 +100,9 @@ class CosimHarness(wiring.Component):
                      vp.last.eq(self.vp_last), vp.go.eq(self.vp_go),
                      self.vp_busy.eq(vp.busy), self.vp_sets.eq(vp.sets)]
         m.submodules.recorder = rec = SlotRecorder(self.rec_depth, self.row_bits)
-        m.d.comb += [rec.valid.eq(self.upd_slot), rec.ack.eq(self.rec_ack),
+        # a multi-conductance tile's RESETs are recorded in order with the slots
+        valid = self.upd_slot | self.cell_reset if self.cfg.mc.enabled else self.upd_slot
+        m.d.comb += [rec.valid.eq(valid), rec.ack.eq(self.rec_ack),
                      rec.row.eq(self._drive_row()),
                      self.rec_data.eq(rec.data), self.rec_count.eq(rec.count)]
         rec_pending, rec_overrun = rec.pending, rec.overrun

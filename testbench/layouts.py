@@ -43,26 +43,44 @@ class DriveRow:
 
     in_size: int
     out_size: int
+    mc: bool = False
 
     #: the tile's drive ports, in packing order (bit 0 first)
     FIELDS = ("x_pos", "x_neg", "d_pos", "d_neg")
+    #: a multi-conductance tile's rows add these 1-bit ports after the drives
+    MC_FIELDS = ("pulse_pair", "cell_reset")
 
     @classmethod
     def of(cls, cfg) -> "DriveRow":
-        return cls(cfg.in_size, cfg.out_size)
+        return cls(cfg.in_size, cfg.out_size, bool(cfg.mc.enabled))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.FIELDS + (self.MC_FIELDS if self.mc else ())
+
+    @property
+    def drive_width(self) -> int:
+        return 2 * (self.in_size + self.out_size)
 
     @property
     def width(self) -> int:
-        return 2 * (self.in_size + self.out_size)
+        return self.drive_width + (len(self.MC_FIELDS) if self.mc else 0)
+
+    def kinds(self, rows: np.ndarray):
+        """``(pulse_pair, cell_reset)`` bool columns of a multi-conductance tile's rows."""
+        w = self.drive_width
+        return rows[:, w], rows[:, w + 1]
 
     def split(self, rows: np.ndarray):
         """``(x_pos, x_neg, d_pos, d_neg)`` column blocks of (T, width) bool rows."""
         n, m = self.in_size, self.out_size
-        return rows[:, :n], rows[:, n:2 * n], rows[:, 2 * n:2 * n + m], rows[:, 2 * n + m:]
+        return rows[:, :n], rows[:, n:2 * n], rows[:, 2 * n:2 * n + m], rows[:, 2 * n + m:2 * n + 2 * m]
 
-    def join(self, x_pos, x_neg, d_pos, d_neg) -> np.ndarray:
-        """The (T, width) rows of four (T, lines) drive arrays (inverse of :meth:`split`)."""
-        return np.concatenate([x_pos, x_neg, d_pos, d_neg], axis=1)
+    def join(self, x_pos, x_neg, d_pos, d_neg, *extra) -> np.ndarray:
+        """The (T, width) rows of four (T, lines) drive arrays (inverse of :meth:`split`;
+        ``extra``: the (T,) ``pulse_pair``, ``cell_reset`` columns of an MC tile)."""
+        cols = [x_pos, x_neg, d_pos, d_neg] + [np.asarray(e, bool).reshape(-1, 1) for e in extra]
+        return np.concatenate(cols, axis=1)
 
     def empty(self) -> np.ndarray:
         return np.zeros((0, self.width), bool)

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rpu.console import status
 from rpu.errors import RpuError
 
 __all__ = [
@@ -68,12 +69,6 @@ def verilator_fst_available() -> bool:
     res = subprocess.run(["c++", "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
                          capture_output=True, text=True)
     return res.returncode == 0
-
-
-def _status(message: str) -> None:
-    """A status line on a terminal (nothing in logs and CI)."""
-    if sys.stderr.isatty():
-        print(f"rpu: {message}", file=sys.stderr, flush=True)
 
 
 def setup_verilator() -> tuple[int, int]:
@@ -310,7 +305,7 @@ def run_cocotb(*, sim: str, verilog: str | Path | list, toplevel: str, test_modu
     with _locked(build_dir):
         if not stamp.exists():      # one build per design: same text, same flags, same folder
             build_dir.mkdir(parents=True, exist_ok=True)
-            _status(f"building {name} for {sim} (once per design and simulator"
+            status(f"building {name} for {sim} (once per design and simulator"
                     + (", about 30 s)" if sim == "verilator" else ")"))
             sources = []
             for n, t in texts.items():

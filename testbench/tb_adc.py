@@ -13,7 +13,7 @@ from cocotb.triggers import FallingEdge
 
 from rpu.models import ref_adc
 from rpu.models import ref_management as rm
-from rpu.spec.timing import adc_read_cycles, sat_count_cycles, stream_beats
+from rpu.spec.timing import sat_count_cycles, stream_beats
 from rpu.testbench.lanes import pack_lanes, unpack_lanes
 from rpu.testbench.layouts import CLOCK_NS
 from rpu.testbench.report import bench_config, bench_params, write_results

@@ -11,7 +11,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
-from rpu.models import Crossbar, TileReference
+from rpu.models import Crossbar, MultiConductanceCrossbar, TileReference
 from rpu.models.ref_management import to_fixed
 from rpu.spec.encodings import ErrorFlag
 from rpu.spec.timing import (adc_read_cycles, nm_cycles, read_cycles, stream_beats, um_cycles,
@@ -28,7 +28,7 @@ async def bringup(dut, cfg, *, seed=None):
     """Clock, reset, host driver, analog front-end (model seed ``seed``), seeds loaded."""
     Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start()
     dut.rst.value = 1
-    afe = AnalogFrontEnd(dut, cfg, Crossbar(cfg, seed=seed))
+    afe = AnalogFrontEnd(dut, cfg, array_of(cfg)(cfg, seed=seed))
     await ClockCycles(dut.clk, 2)
     host = Host(dut, cfg)           # after the outputs are defined (Icarus starts at X)
     await ClockCycles(dut.clk, 2)
@@ -37,6 +37,11 @@ async def bringup(dut, cfg, *, seed=None):
     afe.start()
     await host.write_fields("CTRL", load_seeds=1)
     return host, afe
+
+
+def array_of(cfg):
+    """The behavioural array class of ``cfg``."""
+    return MultiConductanceCrossbar if cfg.mc.enabled else Crossbar
 
 
 def vectors(cfg, rng, scale=1.0):
@@ -143,7 +148,6 @@ async def ops_bit_exact(dut):
 async def update_statistics(dut):
     """K updates with fixed x, d: returns the weight change for the statistical check."""
     cfg, p = bench_config(), bench_params()
-    rng = np.random.default_rng(p.get("seed", 2))
     host, afe = await bringup(dut, cfg)
     x = to_fixed(cfg, np.array(p["x"]))
     d = to_fixed(cfg, np.array(p["d"]))
@@ -419,3 +423,157 @@ async def throughput(dut):
     await timed("update", updates)
     await timed("burst", burst)
     write_results(forwards=n_fwd, updates=n_upd, **out)
+
+
+# -- multi-conductance transfer ---------------------------------------------------------------
+
+async def mc_idle(host):
+    """wait_idle, naming the run and transfer states when the tile does not get idle."""
+    try:
+        return await host.wait_idle(max_polls=3000)
+    except TimeoutError:
+        raise TimeoutError(f"tile did not return to idle: {await host.status()}, transfer "
+                           f"{host.rm.decode('TRANSFER_STATUS', await host.read('TRANSFER_STATUS'))}") from None
+
+
+def mc_state(cfg, rng, *arrays, lsp=0.1):
+    """The same random MSP/LSP state on every array (a real carry in every column)."""
+    shape = (cfg.out_size, cfg.in_size)
+    parts = [rng.uniform(0, 0.12, shape), rng.uniform(0, 0.12, shape),
+             rng.uniform(0, lsp, shape), rng.uniform(0, lsp, shape)]
+    for xb in arrays:
+        xb.set_pair("msp", parts[0], parts[1])
+        xb.set_pair("lsp", parts[2], parts[3])
+
+
+TRANSFER_COUNTERS = {"TRANSFER_COLUMNS": "columns", "TRANSFER_SWEEPS": "sweeps",
+                     "CLT_ROUNDS": "rounds", "CLT_ROUNDS_MAX": "rounds_max",
+                     "CLT_NONCONVERGED": "nonconverged", "REFRESHES": "refreshes",
+                     "OPS_TRANSFER": "events"}
+
+
+async def check_transfer_state(host, afe, ref, what):
+    """Weights, polarity, pulse counts and every transfer counter equal the reference."""
+    afe.flush()
+    if not np.array_equal(afe.xb.weights, ref.crossbar.weights) and ref.last_transfer is not None:
+        mine = [(r["part"], r["codes"].tolist()) for r in afe.reads[-40:]]
+        theirs = [(int(p), c.tolist()) for col in ref.last_transfer.columns for p, c in col.reads]
+        cocotb.log.error("front-end reads %s", mine)
+        cocotb.log.error("reference reads %s", theirs)
+        cocotb.log.error("ref drives %s", [col.drives for col in ref.last_transfer.columns])
+        cocotb.log.error("afe resets %s", afe.resets[-6:])
+        cocotb.log.error("status %s, OPS_TRANSFER %d, OPS_UPDATE %d, TRANSFER_STATUS %s, CFG %#x EVERY %d",
+                         await host.status(), await host.read("OPS_TRANSFER"), await host.read("OPS_UPDATE"),
+                         host.rm.decode("TRANSFER_STATUS", await host.read("TRANSFER_STATUS")),
+                         await host.read("TRANSFER_CFG"), await host.read("TRANSFER_EVERY"))
+    assert np.array_equal(afe.xb.weights, ref.crossbar.weights), f"{what}: weights differ"
+    assert np.array_equal(afe.xb.polarity, ref.crossbar.polarity), f"{what}: polarity differs"
+    for k, (s, r) in afe.xb.pulse_counts.items():
+        rs, rr = ref.crossbar.pulse_counts[k]
+        assert np.array_equal(s, rs) and np.array_equal(r, rr), f"{what}: {k} pulse counts differ"
+    got = {reg: await host.read(reg) for reg in TRANSFER_COUNTERS}
+    want = {reg: ref.transfers.counters[key] for reg, key in TRANSFER_COUNTERS.items()}
+    assert got == want, f"{what}: counters {got} != reference {want}"
+    pol = await host.read_array("POLARITY")
+    bits = sum(int(p < 0) << j for j, p in enumerate(ref.crossbar.polarity))
+    assert sum(int(w) << (32 * i) for i, w in enumerate(pol)) == bits, f"{what}: POLARITY"
+    st = host.rm.decode("TRANSFER_STATUS", await host.read("TRANSFER_STATUS"))
+    assert st["column"] == ref.transfers.column and st["state"] == 0, f"{what}: {st}"
+
+
+async def check_transfer_cycles(host, ref, fig):
+    from rpu.spec.timing import transfer_cycles
+    ev = ref.last_transfer
+    want = transfer_cycles(host.cfg, [(c.rounds, c.pulse_slots) for c in ev.columns])
+    got = await host.read("CYC_TRANSFER")
+    assert got == want, f"transfer: {got} cycles, formula {want} (rounds {ev.rounds})"
+    fig["transfer_cycles"].append(got)
+    fig["rounds"] += ev.rounds
+
+
+@cocotb.test(**TIMEOUT)
+async def mc_transfer(dut):
+    """A multi-conductance tile: forward, updates with automatic transfers interleaved
+    (TRANSFER_EVERY), a commanded transfer queued behind a forward whose results are held
+    back (back-pressure), a forward again, then a reset in the middle of a transfer and a
+    transfer after it: results, weights, polarity, pulse counts, counters and cycles
+    bit-exact against the reference."""
+    from copy import deepcopy
+    cfg, p = bench_config(), bench_params()
+    rng = np.random.default_rng(p.get("seed", 7))
+    host, afe = await bringup(dut, cfg)
+    ref = TileReference(cfg, MultiConductanceCrossbar(cfg))
+    mc_state(cfg, rng, afe.xb, ref.crossbar)
+    fig = dict(transfer_cycles=[], rounds=[], w_change=[], events=0)
+
+    async def forward(x):
+        y = await host.forward(x)
+        want = ref.forward_fixed(x).y_fixed
+        assert np.array_equal(y, want), f"forward: RTL {y} != reference {want}"
+        return y
+
+    x, d = vectors(cfg, rng, scale=0.5)
+    await forward(x)
+    # updates; a transfer event after every TRANSFER_EVERY-th, between the updates
+    for k in range(p.get("updates", 2 * cfg.mc.transfer_every)):
+        xk, dk = vectors(cfg, rng, scale=0.5)
+        w_before = ref.crossbar.weights.copy()
+        await host.update(xk, dk)
+        ref.update_fixed(xk, dk)
+        if ref.last_transfer is not None:
+            await mc_idle(host)
+            await check_transfer_state(host, afe, ref, f"automatic transfer after update {k}")
+            await check_transfer_cycles(host, ref, fig)
+            fig["events"] += 1
+    await mc_idle(host)
+    await check_transfer_state(host, afe, ref, "after the updates")
+    assert fig["events"] >= 2, "the updates must trigger automatic transfers"
+    # a forward with its results held back, a commanded transfer queued behind it: the
+    # transfer waits for the forward (command order), the results come out intact
+    host.sink.pause = True
+    await host.start("forward")
+    await host.send(x)
+    await host.start("transfer")
+    exp_y = ref.forward_fixed(x).y_fixed
+    w_before = ref.crossbar.weights.astype(np.float64)
+    ref.transfer()
+    await ClockCycles(dut.clk, 3 * read_cycles(cfg))
+    st = await host.status()
+    assert st["busy"] and st["state"] != 7, f"the transfer must wait for the forward: {st}"
+    host.sink.pause = False
+    y = await host.recv(cfg.out_size)
+    assert np.array_equal(y, exp_y), "forward under back-pressure differs"
+    await mc_idle(host)
+    await check_transfer_state(host, afe, ref, "commanded transfer")
+    await check_transfer_cycles(host, ref, fig)
+    fig["w_change"].append(float(np.abs(ref.crossbar.weights - w_before).max()))
+    await forward(x)
+    # reset in the middle of a transfer: everything idles, polarity and column restart
+    await host.write_fields("TRANSFER_CFG", auto=0, max_iterations=cfg.mc.max_iterations,
+                            max_pulses=cfg.mc.max_pulses)
+    await host.start("transfer")
+    await ClockCycles(dut.clk, 2 * read_cycles(cfg))
+    st = host.rm.decode("TRANSFER_STATUS", await host.read("TRANSFER_STATUS"))
+    assert st["state"] != 0, f"reset must hit a running transfer: {st}"
+    fig["reset_state"] = st["state"]
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 2)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 2)
+    st = await host.status()
+    assert not st["busy"] and not st["loading"] and st["cmd_ready"], f"after reset: {st}"
+    assert await host.read("TRANSFER_COLUMNS") == 0
+    await host.write_fields("CTRL", load_seeds=1)
+    afe.flush()
+    afe.sync_polarity()                  # the periphery's polarity restarted
+    # a fresh reference on the array as the aborted transfer left it
+    ref = TileReference(cfg, deepcopy(afe.xb))
+    await host.start("transfer")
+    ref.transfer()
+    await mc_idle(host)
+    await check_transfer_state(host, afe, ref, "transfer after a reset")
+    await check_transfer_cycles(host, ref, fig)
+    await forward(x)
+    err = await host.read("ERROR")
+    assert err == 0, f"unexpected error flags {err:#x}"
+    write_results(**fig)

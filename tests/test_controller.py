@@ -17,21 +17,23 @@ from rpu.testbench.lanes import pack_lanes
 SMALL = TileConfig(in_size=8, out_size=4, stream_width=4)
 
 
-def test_vector_buffer_push_and_rotate():
-    dut = VectorBuffer(3, 8)
+@pytest.mark.parametrize("beats", [1, 3, 4])
+def test_vector_buffer_push_and_rotate(beats):
+    dut = VectorBuffer(beats, 8)
+    values = [11 * (k + 1) for k in range(beats)]
 
     async def tb(ctx):
-        for v in (11, 22, 33):
+        for v in [99] + values:              # one beat too many: the oldest is pushed out
             ctx.set(dut.data, v)
             ctx.set(dut.push, 1)
             await ctx.tick()
         ctx.set(dut.push, 0)
         seen = []
-        for _ in range(6):                   # two full rotations: the order is kept
+        for _ in range(2 * beats):           # two full rotations: the order is kept
             seen.append(ctx.get(dut.head))
             ctx.set(dut.rotate, 1)
             await ctx.tick()
-        assert seen == [11, 22, 33, 11, 22, 33]
+        assert seen == values * 2
 
     simulate(dut, tb)
 

@@ -17,7 +17,7 @@ from rpu.config import TileConfig
 from rpu.models.ref_management import read_path, update_codes
 from rpu.models.ref_stochastic import UpdateStreamsModel, active_phases
 from rpu.spec.formats import registers_from_config
-from rpu.spec.timing import read_cycles, stream_beats as beats, update_cycles
+from rpu.spec.timing import read_cycles, update_cycles
 from rpu.testbench.lanes import pack_lanes
 
 from test_controller import _frame, run_controller

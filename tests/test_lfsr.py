@@ -1,7 +1,7 @@
 import pytest
 
 from rpu.models.ref_lfsr import LFSRModel
-from rpu.spec.streams import PRIMITIVE_TAPS, leap_masks
+from rpu.spec.streams import PRIMITIVE_TAPS
 from rpu.rtl.generate import write_verilog
 from rpu.rtl.lfsr import LFSR
 from rpu.testbench.amsim import simulate

@@ -33,11 +33,18 @@ def test_weight_formula_and_separate_reads():
     v = np.array([1.0, -0.5, 0.25, 0.0, 1.0])
     lsb = cb.cfg.adc_lsb
     vq = np.rint(v * 63) / 63
-    for part, w in (("combined", 4.0 * msp + lsp), ("msp", msp), ("lsp", lsp)):
-        codes, _ = cb.read_forward(v, part=part)
-        assert np.all(np.abs(codes * lsb - w @ vq) <= lsb / 2 + 1e-6), part
-        bcodes, _ = cb.read_backward(np.ones(4), part=part)
-        assert np.all(np.abs(bcodes * lsb - w.sum(axis=0)) <= lsb / 2 + 1e-6), part
+    codes, _ = cb.read_forward(v)                     # the combined weight, gain 1
+    assert np.all(np.abs(codes * lsb - (4.0 * msp + lsp) @ vq) <= lsb / 2 + 1e-6)
+    bcodes, _ = cb.read_backward(np.ones(4))
+    assert np.all(np.abs(bcodes * lsb - (4.0 * msp + lsp).sum(axis=0)) <= lsb / 2 + 1e-6)
+    # one pair or device (the transfer's one-hot reads): sensed with gain 2^read_shift
+    gain = 2.0 ** cb.cfg.mc.read_shift
+    for part, w in (("msp", msp), ("lsp", lsp), ("G+", p["G+"]), ("G-", p["G-"])):
+        for j in range(5):
+            net = np.zeros(5, np.int64)
+            net[j] = 63
+            codes, _ = cb.read_forward_pulses(net, part=part)
+            assert np.all(np.abs(codes * lsb - gain * w[:, j]) <= lsb / 2 + 1e-5), (part, j)
 
 
 def test_default_significance_and_pair_models_come_from_the_config():
@@ -74,35 +81,49 @@ def test_pulses_address_one_device_of_the_chosen_pair(pair, scale):
     assert all(cb.devices[k].set_counts.sum() == 0 for k in others)
 
 
-def test_polarity_flip_with_swapped_lsp_roles_keeps_w():
+def test_polarity_is_per_column_and_physical():
+    """p_j = −1 negates column j's LSP read and sends its "increase w" pulses to g⁻."""
     cb = make()
     program(cb, np.random.default_rng(1))
-    w0 = cb.weights
-    phys_plus = cb.devices["g+"]
-    cb.flip_polarity(swap_roles=True)
-    assert cb.polarity == -1 and cb.devices["g-"] is phys_plus
-    np.testing.assert_array_equal(cb.weights, w0)
-    # "increase w" still increases W, now through g⁻ (same physical device as before)
-    x, d, z5, z4 = np.ones(5, bool), np.ones(4, bool), np.zeros(5, bool), np.zeros(4, bool)
-    cb.apply_slot(x, z5, z4, d)
-    assert np.all(cb.weights > w0)
-    assert phys_plus.set_counts.sum() == 20
-
-
-def test_polarity_flip_without_swap_after_reset():
-    """Ambrogio: reset the LSP, then flip p; later increases go to the other physical device."""
-    cb = make()
-    program(cb, np.random.default_rng(2))
-    lsp = cb.weights_lsp
-    w0 = cb.weights
-    cb.flip_polarity(swap_roles=False)
-    np.testing.assert_allclose(cb.weights, w0 - 2 * lsp, atol=1e-6)
+    lsp, w0 = cb.weights_lsp, cb.weights
+    cb.flip_polarity([1, 3])
+    assert cb.polarity.tolist() == [1, -1, 1, -1, 1]
+    want = w0.copy()
+    want[:, [1, 3]] -= 2 * lsp[:, [1, 3]]
+    np.testing.assert_allclose(cb.weights, want, atol=1e-6)
     for j in range(5):
         cb.reset_lsp_column(j)
     w1 = cb.weights
+    g_plus, g_minus = cb.devices["g+"].set_counts.copy(), cb.devices["g-"].set_counts.copy()
     cb.apply_slot(np.ones(5, bool), np.zeros(5, bool), np.zeros(4, bool), np.ones(4, bool))
-    assert cb.devices["g-"].set_counts.sum() == 20 and cb.devices["g+"].set_counts.sum() == 0
-    assert np.all(cb.weights > w1)
+    dp = cb.devices["g+"].set_counts - g_plus
+    dm = cb.devices["g-"].set_counts - g_minus
+    assert dp[:, [0, 2, 4]].sum() == 12 and dp[:, [1, 3]].sum() == 0
+    assert dm[:, [1, 3]].sum() == 8 and dm[:, [0, 2, 4]].sum() == 0
+    assert np.all(cb.weights > w1)                 # increase w increases W in every column
+    cb.flip_polarity()
+    assert cb.polarity.tolist() == [-1, 1, -1, 1, -1]
+
+
+def test_initial_polarity_from_the_config():
+    cb = make(initial_polarity=-1)
+    assert np.all(cb.polarity == -1)
+    cb.apply_slot(np.ones(5, bool), np.zeros(5, bool), np.zeros(4, bool), np.ones(4, bool))
+    assert cb.devices["g-"].set_counts.sum() == 20 and np.all(cb.weights_lsp > 0)
+
+
+def test_lsp_leak_decays_toward_the_zero_point():
+    cb = make(lsp_model="constant_step", lsp_leak=0.1)
+    parts = program(cb, np.random.default_rng(5))
+    msp = cb.weights_msp
+    cb.leak()
+    for k in ("g+", "g-"):
+        np.testing.assert_allclose(cb.devices[k].w, parts[k] * np.float32(0.9), rtol=1e-6)
+    np.testing.assert_array_equal(cb.weights_msp, msp)
+    quiet = make()
+    before = quiet.devices["g+"].w.copy()
+    quiet.leak()                                    # lsp_leak 0: nothing
+    np.testing.assert_array_equal(quiet.devices["g+"].w, before)
 
 
 def test_lsp_column_reset():

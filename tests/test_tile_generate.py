@@ -5,8 +5,9 @@ import re
 
 import pytest
 
+
 from rpu.config import TileConfig
-from rpu.generate import generate, lint_verilog
+from rpu.generate import MAX_LINE_CHARS, LintError, check_line_lengths, generate, lint_verilog
 from rpu.rtl.blocks import TOP_NAME, tile_blocks
 from rpu.rtl.generate import write_verilog
 from rpu.rtl.tile import Tile
@@ -73,3 +74,34 @@ def test_comb_blocks_run_at_time_zero():
     assert text.count("always @*") == sum(text.count(f"if ({t} ) begin end") for t in triggers)
     with pytest.raises(RuntimeError, match="module m has"):
         evaluate_comb_at_time_zero("module m(a);\n  always @* begin end\nendmodule\n")
+
+
+def test_mid_size_tile_has_no_long_line(tmp_path):
+    """256 × 64: the banks, counters and ADC buffers build their line vectors group by
+    group (rtl/wide.py), so no line grows with the tile (the per-line Cat/any expressions
+    wrote 7,006 characters here, 161,861 at 4096 × 4096, where Verilator refused them)."""
+    cfg = TileConfig(in_size=256, out_size=64)
+    out = generate(cfg, tmp_path, lint=True)          # lint includes check_line_lengths
+    longest = max(map(len, out[TOP_NAME].read_text().splitlines()))
+    assert longest <= MAX_LINE_CHARS // 2, longest
+
+
+def test_line_length_check_names_the_line(tmp_path):
+    path = tmp_path / "long.v"
+    path.write_text("module m;\n  assign a = {" + "b, " * 2000 + "c};\nendmodule\n")
+    with pytest.raises(LintError, match=r"long.v:2: line of 6017 characters \(limit 4000\)"):
+        check_line_lengths(path)
+    check_line_lengths(path, limit=7000)
+
+
+def test_module_names_are_stable_and_take_a_prefix(tmp_path):
+    """No generated suffixes ($N) in module names; --prefix goes in front of every one."""
+    out = generate(TileConfig(in_size=4, out_size=3), tmp_path, lint=True, prefix="acme_")
+    text = out[TOP_NAME].read_text()
+    names = re.findall(r"^module ([^ (]+)", text, re.M)
+    assert out[TOP_NAME].name == "acme_rpu_tile.v" and names[0] == "acme_rpu_tile"
+    assert all(n.lstrip("\\").startswith("acme_rpu_tile") for n in names), names
+    assert not [n for n in names if "$" in n], names
+    assert "\\acme_rpu_tile.controller.run" in names
+    with pytest.raises(ValueError, match="prefix must be empty or a Verilog identifier start"):
+        generate(TileConfig(in_size=4, out_size=3), tmp_path, prefix="9x")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 
 __all__ = ["Op", "NmCode", "RunState", "ErrorFlag", "ID_MAGIC", "RESP_OKAY", "RESP_SLVERR",
-           "OP_BITS", "NM_BITS"]
+           "OP_BITS", "NM_BITS", "ReadPart", "READ_PART_BITS", "PulsePair", "TransferState",
+           "tile_ops"]
 
 ID_MAGIC = 0x52505531          # the ID register: "RPU1"
 RESP_OKAY, RESP_SLVERR = 0, 2  # AXI4-Lite bresp / rresp
@@ -16,6 +17,12 @@ class Op(enum.IntEnum):
     FORWARD = 0
     BACKWARD = 1
     UPDATE = 2
+    TRANSFER = 3     # multi-conductance tiles only (refused, bad_op, on a single-pair tile)
+
+
+def tile_ops(mc_enabled: bool) -> tuple[Op, ...]:
+    """The ops a tile runs: TRANSFER only on a multi-conductance tile."""
+    return tuple(op for op in Op if mc_enabled or op != Op.TRANSFER)
 
 
 #: width of an op code (CTRL.op); codes above the last Op are refused
@@ -39,6 +46,41 @@ class RunState(enum.IntEnum):
     READ_RELOAD = 4
     READ_STREAM = 5
     UPDATE = 6
+    TRANSFER = 7     # a transfer event runs (multi-conductance tiles; TRANSFER_STATUS.state)
+
+
+class ReadPart(enum.IntEnum):
+    """``read_part`` crossbar port (multi-conductance tiles): what a read senses.  COMBINED
+    is W = F·(G⁺ − G⁻) + p·(g⁺ − g⁻) (forward and backward operations); the others are the
+    transfer's reads, sensed with the gain 2^``mc.read_shift``."""
+    COMBINED = 0
+    MSP = 1          # G⁺ − G⁻
+    LSP = 2          # p·(g⁺ − g⁻), with the column's current polarity
+    MSP_PLUS = 3     # G⁺ alone (refresh)
+    MSP_MINUS = 4    # G⁻ alone (refresh)
+
+
+READ_PART_BITS = 3
+
+
+class PulsePair(enum.IntEnum):
+    """``pulse_pair`` crossbar port: the pair an update slot or a RESET (``cell_reset``) targets."""
+    LSP = 0
+    MSP = 1
+
+
+class TransferState(enum.IntEnum):
+    """``TRANSFER_STATUS.state``: the transfer sequencer's state (docs/architecture.md,
+    "Multi-conductance transfer")."""
+    IDLE = 0
+    READ_START = 1    # start a one-hot read pass of the column (read_part held)
+    READ_WAIT = 2     # integrate + convert
+    READ_STREAM = 3   # the column's results into the per-row registers
+    RESET_LSP = 4     # RESET both LSP devices of the column, flip its polarity
+    RESET_MSP = 5     # RESET both MSP devices of the rows to refresh
+    PULSE_UP = 6      # CLT slots: increase w (SET G⁺) on the rows below their target
+    PULSE_DOWN = 7    # CLT slots: decrease w (SET G⁻) on the rows above it
+    NEXT = 8          # column finished: counters, next column or done
 
 
 class ErrorFlag(enum.IntEnum):
@@ -83,3 +125,4 @@ _ERROR_DOCS = {
 #: width of a noise-management mode (CONFIG.nm_mode); codes above the last NmCode are refused
 NM_BITS = 2
 assert max(Op).bit_length() <= OP_BITS and max(NmCode).bit_length() <= NM_BITS
+assert max(ReadPart).bit_length() <= READ_PART_BITS

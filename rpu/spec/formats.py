@@ -18,12 +18,15 @@ from rpu.config import IOConfig, NoiseManagement, TileConfig, UpdateConfig, chec
 from .encodings import NmCode
 
 __all__ = ["Numerics", "numerics", "registers_from_config", "isq_table", "bit_width",
-           "REG_BITS", "C_FRAC", "LRD_FRAC", "ISQ_FRAC", "BM_CAP_MAX", "BM_K_BITS", "BL_LIMIT"]
+           "REG_BITS", "C_FRAC", "LRD_FRAC", "ISQ_FRAC", "BM_CAP_MAX", "BM_K_BITS", "BL_LIMIT",
+           "CARRY_FRAC", "STEP_FRAC", "TransferFormat", "transfer_format", "transfer_registers"]
 
 REG_BITS = 32        # width of every register and of the scale values the host writes
 C_FRAC = 20          # um_c, um_c1: UQ12.20
 LRD_FRAC = 12        # um_lr_dw = lr/dw_min: UQ20.12
 ISQ_FRAC = 24        # 1/sqrt(BL) table entries: UQ1.24
+CARRY_FRAC = 16      # CLT_INV_F = round(2^16 / F): carry = round(y · inv_f / 2^16)
+STEP_FRAC = 16       # CLT_INV_STEP = round(2^16 / step): pulses = ceil(|e| · inv_step / 2^16)
 #: largest bound-management pass cap (the config's range of ``bm_max_passes``)
 BM_CAP_MAX = IOConfig.field_rules()["bm_max_passes"][0].hi
 #: bits of the bound-management halving count k = 0 .. BM_CAP_MAX − 1
@@ -171,4 +174,63 @@ def registers_from_config(cfg: TileConfig, *, lr: float | None = None) -> dict:
         "um_c": _uq("um_c", math.sqrt(lr / (u.bl * cfg.device.dw_min)), C_FRAC),
         "um_c1": _uq("um_c1", math.sqrt(lr_dw), C_FRAC),
         "um_lr_dw": _uq("um_lr_dw", lr_dw, LRD_FRAC),
+    }
+
+
+# -- multi-conductance transfer ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TransferFormat:
+    """Fixed-point formats of the transfer (docs/numerics.md, "Transfer").
+
+    A transfer read of one pair or device senses ``gain`` · w (gain = 2^mc.read_shift) and
+    comes back through the ADC path with noise management off and no halving: a result in
+    host format (``frac_bits`` fraction bits), i.e. ``unit`` = gain · 2^frac_bits result
+    LSBs per unit of device conductance.  Per row the sequencer keeps the MSP target t
+    (signed ``value_bits`` bits) and the pulse count of the current iteration
+    (``pulse_bits``)."""
+
+    gain: int
+    unit: int              # result LSBs per unit of sensed device conductance
+    read_limit: int        # largest |result| of a transfer read (the ADC bound)
+    value_bits: int        # signed width of the per-row target and error
+    pulse_bits: int        # width of a per-row pulse count (0 .. max_pulses)
+    mul_bits: int          # width of CLT_INV_F / CLT_INV_STEP products' second operand
+
+
+def transfer_format(cfg: TileConfig) -> TransferFormat:
+    nx = numerics(cfg)
+    gain = 1 << cfg.mc.read_shift
+    limit = min(nx.result_max, math.ceil(cfg.io.out_bound * (1 << nx.frac_bits)))
+    # |t| <= |a| + |b| + two carries <= 4·limit (F >= 1); |e| = |t − y| <= 5·limit
+    return TransferFormat(gain=gain, unit=gain << nx.frac_bits, read_limit=limit,
+                          value_bits=bit_width(5 * limit) + 1,
+                          pulse_bits=bit_width(255),
+                          mul_bits=REG_BITS)
+
+
+def transfer_registers(cfg: TileConfig) -> dict:
+    """The transfer's register values for ``cfg`` (``CLT_*``, ``REFRESH_THR``, ``TRANSFER_*``):
+
+    * ``tolerance`` = round(tol / F · unit): the tolerance in MSP result LSBs (the CLT
+      compares MSP reads, G⁺ − G⁻, whose weight is F·(G⁺ − G⁻));
+    * ``inv_f`` = round(2^16 / F): carry g/F = ±round(|y| · inv_f / 2^16);
+    * ``inv_step`` = round(2^16 / (dw_min · unit)): pulses of a row = clamp(ceil(|e| ·
+      inv_step / 2^16), 1, max_pulses) (the nominal first step: a saturating device moves
+      less, so the estimate undershoots and the loop approaches from one side);
+    * ``refresh_thr`` = round(refresh_threshold · g_max · unit).
+    """
+    mc, fmt = cfg.mc, transfer_format(cfg)
+    F = mc.significance
+    return {
+        "tolerance": _uq("CLT_TOL", mc.transfer_tolerance / F * fmt.unit, 0),
+        "inv_f": _uq("CLT_INV_F", (1 << CARRY_FRAC) / F, 0),
+        "inv_step": max(1, _uq("CLT_INV_STEP", (1 << STEP_FRAC) / (cfg.device.dw_min * fmt.unit), 0)),
+        "refresh_thr": _uq("REFRESH_THR", mc.refresh_threshold * mc.g_max * fmt.unit, 0),
+        "max_iterations": mc.max_iterations,
+        "max_pulses": mc.max_pulses,
+        "columns": mc.columns_per_transfer,
+        "auto": int(mc.auto_transfer),
+        "transfer_every": mc.transfer_every,
+        "polarity": 0 if mc.initial_polarity > 0 else (1 << cfg.in_size) - 1,
     }

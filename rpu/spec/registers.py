@@ -17,15 +17,18 @@ strobes, unmapped and wrong-direction accesses, reset values, latency.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rpu.config import (ConverterConfig, HostConfig, TileConfig, UpdateConfig,
-                        check_instance)
+from rpu.config import (MAX_LINES, ConverterConfig, HostConfig, MultiConductanceConfig,
+                        TileConfig, UpdateConfig, check_instance)
 
-from .encodings import ID_MAGIC, NM_BITS, OP_BITS, ErrorFlag, NmCode, Op, RunState
-from .formats import BL_LIMIT, BM_CAP_MAX, REG_BITS, bit_width, registers_from_config
+from .encodings import (ID_MAGIC, NM_BITS, OP_BITS, ErrorFlag, NmCode, Op, RunState,
+                        TransferState, tile_ops)
+from .formats import (BL_LIMIT, BM_CAP_MAX, REG_BITS, bit_width, registers_from_config,
+                      transfer_registers)
 
 __all__ = ["Field", "Register", "RegisterMap", "register_map", "write_register_map",
            "ACCESS", "COUNT_BITS", "PULSES_BASE", "BUS_RULES"]
@@ -258,7 +261,7 @@ def register_map(cfg: TileConfig) -> RegisterMap:
             ("lines_per_adc", ConverterConfig, "lines per ADC", conv.lines_per_adc)))),
         R("CTRL", 0x010, "wo", "command: start an operation (its vector then streams in)", (
             F("start", 0, 1, "start the operation `op`"),
-            F("op", 1, OP_BITS, ", ".join(f"{op.value} {op.name.lower()}" for op in Op)
+            F("op", 1, OP_BITS, ", ".join(f"{op.value} {op.name.lower()}" for op in tile_ops(cfg.mc.enabled))
               + "; other codes are refused (ERROR.bad_op)"),
             F("load_seeds", 4, 1, "load SEED_X / SEED_D into the random generators"),
             F("clear_counters", 5, 1, "zero all counters"),
@@ -271,7 +274,8 @@ def register_map(cfg: TileConfig) -> RegisterMap:
             F("cmd_ready", 2, 1, "a new CTRL.start is accepted (the command queue is empty)", 1),
             F("error", 3, 1, "some ERROR flag is set (read ERROR, write 1s to clear)"),
             F("state", 4, 4, "run sequencer state: " + ", ".join(
-                f"{s.value} {s.name.lower()}" for s in RunState)),
+                f"{s.value} {s.name.lower()}" for s in RunState
+                if cfg.mc.enabled or s != RunState.TRANSFER)),
             F("last_bm_passes", 8, w_passes, "analog passes of the last read (> 1: bound "
               "management retried with the input halved)"))),
         R("ERROR", 0x018, "rw1c", "error flags (write 1 to clear)", tuple(
@@ -314,10 +318,67 @@ def register_map(cfg: TileConfig) -> RegisterMap:
           count=cfg.out_size),
     ]
     end = PULSES_BASE + 4 * (cfg.in_size + cfg.out_size)
+    if cfg.mc.enabled:
+        regs += _transfer_registers(cfg, end)
+        end += 4 * _polarity_words(cfg)
     info = {"in_size": cfg.in_size, "out_size": cfg.out_size, "value_bits": host.value_bits,
             "value_frac_bits": host.value_frac_bits, "stream_width": host.stream_width,
             "stream_tdata_bits": host.stream_width * host.value_bits}
     return RegisterMap(regs, bit_width(end - 1), info)
+
+
+TRANSFER_BASE = 0x064    # first multi-conductance register (a superset: nothing before moves)
+
+
+def _polarity_words(cfg: TileConfig) -> int:
+    return -(-cfg.in_size // REG_BITS)
+
+
+def _transfer_registers(cfg: TileConfig, polarity_offset: int) -> list[Register]:
+    """The multi-conductance tile's registers (docs/programming.md, "Transfer"); formats:
+    :func:`rpu.spec.formats.transfer_registers`."""
+    R, F = Register, Field
+    v, mc = transfer_registers(cfg), cfg.mc
+    rules = MultiConductanceConfig.field_rules()
+    w_cols = bit_width(MAX_LINES)
+    names = [
+        R("CYC_TRANSFER", 0, "ro", "cycles of the last transfer event (commit to done, inclusive)"),
+        R("OPS_TRANSFER", 0, "ro", "transfer events completed (commanded and automatic)"),
+        R("TRANSFER_CFG", 0, "rw", "transfer configuration", (
+            F("auto", 0, 1, "run a transfer event every TRANSFER_EVERY updates", v["auto"], 0, 1),
+            F("max_iterations", 8, 8, "closed-loop iterations per column", v["max_iterations"],
+              1, rules["max_iterations"][0].hi),
+            F("max_pulses", 16, 8, "programming pulses per device and iteration at most",
+              v["max_pulses"], 1, rules["max_pulses"][0].hi))),
+        R("TRANSFER_COLS", 0, "rw", "columns per transfer event",
+          (F("value", 0, w_cols, "columns", v["columns"], 1, cfg.in_size),)),
+        R("TRANSFER_EVERY", 0, "rw", "updates between automatic transfer events",
+          (F("value", 0, 20, "updates", v["transfer_every"], 1, rules["transfer_every"][0].hi),)),
+        R("CLT_TOL", 0, "rw", "closed-loop tolerance, MSP result LSBs (docs/numerics.md)",
+          (F("value", 0, REG_BITS, "tolerance", v["tolerance"]),)),
+        R("CLT_INV_F", 0, "rw", "round(2^16 / F): carry = y / F (docs/numerics.md)",
+          (F("value", 0, REG_BITS, "inv_f", v["inv_f"]),)),
+        R("CLT_INV_STEP", 0, "rw", "round(2^16 / step): pulses = ceil(|e| / step)",
+          (F("value", 0, REG_BITS, "inv_step", v["inv_step"]),)),
+        R("REFRESH_THR", 0, "rw", "refresh when both MSP devices read above this (result LSBs)",
+          (F("value", 0, REG_BITS, "threshold", v["refresh_thr"]),)),
+        R("TRANSFER_STATUS", 0, "ro", "transfer sequencer status", (
+            F("state", 0, 4, "state: " + ", ".join(f"{s.value} {s.name.lower()}" for s in TransferState)),
+            F("pending", 4, 1, "an automatic transfer event is due"),
+            F("column", 16, w_cols, "next column to transfer"))),
+        R("TRANSFER_COLUMNS", 0, "ro", "columns transferred"),
+        R("TRANSFER_SWEEPS", 0, "ro", "full sweeps over all columns"),
+        R("CLT_ROUNDS", 0, "ro", "closed-loop programming iterations, all columns"),
+        R("CLT_ROUNDS_MAX", 0, "ro", "most iterations one column took"),
+        R("CLT_NONCONVERGED", 0, "ro", "cells still outside the tolerance after max_iterations"),
+        R("REFRESHES", 0, "ro", "MSP pairs refreshed (both devices above REFRESH_THR)"),
+    ]
+    out = [dataclasses.replace(r, offset=TRANSFER_BASE + 4 * i) for i, r in enumerate(names)]
+    word0 = v["polarity"] & ((1 << REG_BITS) - 1)       # all words alike but a short last one
+    out.append(R("POLARITY", polarity_offset, "ro", "LSP polarity per column (1: p = -1)",
+                 (F("value", 0, REG_BITS, "bit j % 32 of word j / 32: column j", word0),),
+                 count=_polarity_words(cfg)))
+    return out
 
 
 def _packed(fields) -> tuple[Field, ...]:

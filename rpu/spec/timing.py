@@ -23,6 +23,8 @@ __all__ = [
     "nm_cycles", "um_cycles", "ADC_RESET_CYCLES", "adc_read_cycles", "adc_timeout_cycles",
     "window_cycles", "pulser_cycles", "VECTOR_SETS", "READ_FIXED", "UPDATE_FIXED",
     "read_cycles", "update_cycles", "vector_cycles", "update_period",
+    "TRANSFER_READ_FIXED", "TRANSFER_COLUMN_READS", "TRANSFER_COLUMN_FIXED", "TRANSFER_FIXED",
+    "transfer_read_cycles", "transfer_column_cycles", "transfer_cycles",
 ]
 
 ARITH_BITS_PER_CYCLE = 2   # result bits per cycle of the sequential divider and square root
@@ -30,6 +32,10 @@ ADC_RESET_CYCLES = 1       # integrator reset length of a read pass
 VECTOR_SETS = 3            # vector buffer sets of the tile controller (see update_period)
 READ_FIXED = 3             # a read's fixed cycles: accept decision, readout hand-over, drain
 UPDATE_FIXED = 2           # an update's fixed cycles: commit/start cycle + done cycle
+TRANSFER_READ_FIXED = 2    # a transfer read: start cycle + the cycle the ADC interface is idle again
+TRANSFER_COLUMN_READS = 5  # reads of a column besides the verify reads: G⁺, G⁻, LSP, LSP after reset, first MSP
+TRANSFER_COLUMN_FIXED = 3  # LSP reset (+ polarity flip), MSP refresh reset, column-done cycle
+TRANSFER_FIXED = 1         # a transfer event's start (commit) cycle
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -294,5 +300,35 @@ def vector_cycles(cfg: TileConfig, *, op: str = "update") -> int:
 def update_period(cfg: TileConfig, phases: int, bl: int) -> int:
     """Back-to-back updates (host keeping the stream full): one every
     ``max(update_cycles, vector_cycles, um_interval)`` cycles — pulse time, vector load time,
-    update-manager spacing."""
+    update-manager spacing.  Needs ``VECTOR_SETS`` ≥ 3 for every shape: a set is held from its
+    load through UM to its conversion, ``2 + B_x + B_d + L_um + max(B_x, B_d)`` cycles,
+    under three load times."""
     return max(update_cycles(cfg, phases, bl), vector_cycles(cfg), um_interval(cfg))
+
+
+def transfer_read_cycles(cfg: TileConfig, *, latency: int | None = None) -> int:
+    """One one-hot transfer read of a column: ``A + B_d + TRANSFER_READ_FIXED + L_r − 1``
+    (start, integrate/convert, ``B_d`` result beats into the per-row registers, idle;
+    L_r = :func:`adc_stream_cycles`: the readout follows ``conv_done`` at once, so the
+    result pipeline fills during one HOLD cycle only)."""
+    return (adc_read_cycles(cfg, latency=latency)
+            + stream_beats(cfg.out_size, cfg.host.stream_width) + TRANSFER_READ_FIXED
+            + adc_stream_cycles(cfg) - 1)
+
+
+def transfer_column_cycles(cfg: TileConfig, rounds: int, pulse_slots: int, *,
+                           latency: int | None = None) -> int:
+    """One column's transfer, data dependent through the reference's ``rounds`` (programming
+    iterations k, 0..max_iterations) and ``pulse_slots`` (Σ over the rounds of the up and
+    down slots, each the largest pulse count of that direction):
+    ``(5 + k)·R + 3 + pulse_slots·slot_cycles``, R = :func:`transfer_read_cycles` (three
+    reads, the read after the reset, k + 1 verify reads)."""
+    return ((TRANSFER_COLUMN_READS + rounds) * transfer_read_cycles(cfg, latency=latency)
+            + TRANSFER_COLUMN_FIXED + pulse_slots * cfg.converters.slot_cycles)
+
+
+def transfer_cycles(cfg: TileConfig, columns, *, latency: int | None = None) -> int:
+    """A transfer event (``CYC_TRANSFER``): ``1 + Σ_columns transfer_column_cycles``;
+    ``columns`` is ``[(rounds, pulse_slots), …]``; a full sweep is the sum over all N."""
+    return TRANSFER_FIXED + sum(transfer_column_cycles(cfg, k, s, latency=latency)
+                                for k, s in columns)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,14 +32,22 @@ class RunSequencer(wiring.Component):
     commit, inclusive); ``release`` frees the kept set of a forward under bound management.
     The committed noise-management output scale (``out_mul``/``out_exp``) is held for the
     ADC interfaces during the whole read.
+
+    With ``transfer`` (multi-conductance tiles) a ``xfer_request`` in IDLE wins over the
+    shadow: ``xfer_start`` starts the transfer sequencer and the state is TRANSFER until
+    ``xfer_done`` (op TRANSFER, counted like the others).
     """
 
-    def __init__(self, cfg: TileConfig, sets: int, *, reset_cycles: int = 1):
-        self.cfg, self.sets = cfg, sets
+    def __init__(self, cfg: TileConfig, sets: int, *, reset_cycles: int = 1,
+                 transfer: bool = False):
+        self.cfg, self.sets, self.transfer = cfg, sets, bool(transfer)
         self.reset_cycles = IntRule(1, 255).check("reset_cycles", reset_cycles)
         nx = numerics(cfg)
         idx = counter_range(sets)
+        extra = ({"xfer_request": In(1), "xfer_start": Out(1), "xfer_done": In(1)}
+                 if self.transfer else {})
         super().__init__({
+            **extra,
             "shadow_full": In(1), "shadow_op": In(OP_BITS), "shadow_hold": In(1),
             "shadow_set": In(idx), "shadow_bl": In(bit_width(BL_LIMIT)),
             "nm_out_mul": In(nx.out_mul_bits), "nm_out_exp": In(counter_range(nx.value_bits + 1)),
@@ -72,8 +80,18 @@ class RunSequencer(wiring.Component):
         m.d.sync += cycles.eq(cycles + 1)
 
         fsm = StateRegister(m, "run", [s.name for s in RunState])
+        take = self.shadow_full
+        if self.transfer:
+            with m.If(fsm.ongoing("IDLE") & self.xfer_request):
+                m.d.comb += self.xfer_start.eq(1)
+                m.d.sync += [op.eq(Op.TRANSFER), cycles.eq(1), self.hold.eq(0)]
+                fsm.goto("TRANSFER")
+            with m.If(fsm.ongoing("TRANSFER") & self.xfer_done):
+                m.d.comb += self.ev_done.eq(1)
+                fsm.goto("IDLE")
+            take = self.shadow_full & ~self.xfer_request
         with m.If(fsm.ongoing("IDLE")):
-            with m.If(self.shadow_full):
+            with m.If(take):
                 m.d.comb += self.take.eq(1)
                 m.d.sync += [op.eq(self.shadow_op), self.hold.eq(self.shadow_hold), cycles.eq(1),
                              self.set.eq(self.shadow_set), self.bm_enable.eq(self.shadow_hold),

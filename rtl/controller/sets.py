@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule
@@ -16,9 +17,15 @@ from ..management import AbsMax
 __all__ = ["VectorBuffer", "VectorSets"]
 
 class VectorBuffer(wiring.Component):
-    """Chain of ``beats`` registers: ``push`` shifts ``data`` in at the top, ``rotate``
-    moves the head (``head``) back to the top.  After ``beats`` pushes the first pushed
-    beat is at the head; ``beats`` rotations restore the order (so it can be read again)."""
+    """A rotating register of ``beats`` entries: ``push`` shifts ``data`` in at the top,
+    ``rotate`` moves the head (``head``) back to the top.  After ``beats`` pushes the first
+    pushed beat is at the head; ``beats`` rotations restore the order (so it can be read again).
+
+    Built as a circular buffer: a memory of ``beats`` words (one write and one asynchronous
+    read port) and a pointer to the head, which every push or rotation advances; a push
+    writes the new beat over the head.  The memory keeps the per-bit logic of a shift chain
+    out of the netlist (a tile's buffers hold up to 2·vector_sets·4096 values).
+    """
 
     def __init__(self, beats: int, width: int):
         self.beats = IntRule(1, 1 << 16).check("beats", beats)
@@ -27,12 +34,16 @@ class VectorBuffer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        regs = [Signal(len(self.data), name=f"beat{i}", reset_less=True) for i in range(self.beats)]
-        m.d.comb += self.head.eq(regs[0])
+        depth = max(2, self.beats)       # a 1-word memory's zero-width address fails lint
+        m.submodules.beats = mem = Memory(shape=len(self.data), depth=depth, init=[])
+        # the contents have no reset (every use follows a full load, whatever the pointer);
+        # the pointer has one, or an X sampled before the first edge stays X in Icarus
+        head = Signal(range(depth))
+        rd, wr = mem.read_port(domain="comb"), mem.write_port()
+        m.d.comb += [rd.addr.eq(head), self.head.eq(rd.data),
+                     wr.addr.eq(head), wr.data.eq(self.data), wr.en.eq(self.push)]
         with m.If(self.push | self.rotate):
-            m.d.sync += regs[-1].eq(Mux(self.push, self.data, regs[0]))
-            for i in range(self.beats - 1):
-                m.d.sync += regs[i].eq(regs[i + 1])
+            m.d.sync += head.eq(Mux(head == self.beats - 1, 0, head + 1))
         return m
 
 

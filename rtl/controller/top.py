@@ -9,8 +9,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule, TileConfig, check_instance
-from rpu.spec.encodings import NM_BITS, OP_BITS, RunState
-from rpu.spec.formats import BL_LIMIT, BM_CAP_MAX, REG_BITS, bit_width
+from rpu.config import MAX_LINES
+from rpu.spec.encodings import NM_BITS, OP_BITS, READ_PART_BITS, Op, RunState, tile_ops
+from rpu.spec.formats import BL_LIMIT, BM_CAP_MAX, REG_BITS, bit_width, numerics
 from rpu.spec.registers import COUNT_BITS
 from rpu.spec.streams import SEED_BITS
 from rpu.spec.timing import ADC_RESET_CYCLES, VECTOR_SETS, stream_beats
@@ -27,6 +28,7 @@ from .manage import ManageStage
 from .queue import CommandQueue
 from .run import RunSequencer
 from .sets import VectorSets
+from .transfer import TransferSequencer, TransferTrigger
 
 __all__ = ["AnalogReadSignature", "TileController"]
 
@@ -63,7 +65,20 @@ class TileController(wiring.Component):
         self.beats_x = stream_beats(cfg.in_size, lanes)
         self.beats_d = stream_beats(cfg.out_size, lanes)
         conv, w_bl = cfg.converters, bit_width(BL_LIMIT)
+        mc = {
+            # transfer registers (docs/numerics.md, "Transfer") and the crossbar's MC ports
+            "xfer_auto": In(1), "xfer_every": In(20), "xfer_columns": In(bit_width(MAX_LINES)),
+            "clt_tol": In(REG_BITS), "clt_inv_f": In(REG_BITS), "clt_inv_step": In(REG_BITS),
+            "refresh_thr": In(REG_BITS), "clt_max_iter": In(8), "clt_max_pulses": In(8),
+            "read_part": Out(READ_PART_BITS), "pulse_pair": Out(1), "cell_reset": Out(1),
+            "polarity": Out(cfg.in_size),
+            "xfer_state": Out(4), "xfer_pending": Out(1),
+            "xfer_column": Out(counter_range(cfg.in_size)),
+            "xfer_columns_done": Out(32), "xfer_sweeps": Out(32), "clt_rounds": Out(32),
+            "clt_rounds_max": Out(8), "clt_nonconverged": Out(32), "refreshes": Out(32),
+        } if cfg.mc.enabled else {}
         super().__init__({
+            **mc,
             # host side
             "s_axis": In(AXI4StreamSignature(lanes * cfg.host.value_bits)),
             "m_axis": Out(AXI4StreamSignature(lanes * cfg.host.result_bits)),
@@ -98,13 +113,14 @@ class TileController(wiring.Component):
         conv = cfg.converters
         m = Module()
         # -- the stages --
-        m.submodules.queue = queue = CommandQueue()
+        m.submodules.queue = queue = CommandQueue(max(tile_ops(cfg.mc.enabled)))
         m.submodules.sets = sets = VectorSets(ns, self.beats_x, self.beats_d, len(self.s_axis.tdata),
                                               lanes, cfg.host.value_bits)
         m.submodules.load = load = Loader(ns, self.beats_x, self.beats_d)
         m.submodules.manage = manage = ManageStage(cfg, ns)
         m.submodules.convert = cvt = ConvertStage(cfg, ns, self.beats_x, self.beats_d, lanes)
-        m.submodules.run = run = RunSequencer(cfg, ns, reset_cycles=self.reset_cycles)
+        m.submodules.run = run = RunSequencer(cfg, ns, reset_cycles=self.reset_cycles,
+                                              transfer=cfg.mc.enabled)
         # -- what they drive --
         m.submodules.bm = bm = BoundManager(cfg)
         m.submodules.pw_x = pw_x = PulseWidthBank(cfg.in_size, conv.dac_bits, conv.slot_cycles, lanes)
@@ -116,13 +132,19 @@ class TileController(wiring.Component):
         m.submodules.rd_x = rd_x = AdcInterface(cfg, cfg.in_size, lanes=lanes,
                                                 reset_cycles=self.reset_cycles)
 
+        # the multi-conductance transfer: a queued TRANSFER waits in the queue until the
+        # pipeline ahead of it is empty; an automatic one runs as soon as it is due
+        xfer_cmd, xfer_take, xfer_due = Signal(), Signal(), Signal()
+        if cfg.mc.enabled:
+            xfer = self._transfer(m, run, queue, load, sets, cvt, xfer_cmd, xfer_take)
+            m.d.comb += xfer_due.eq(self.xfer_pending)
         # command queue and loader
         m.d.comb += [
             queue.start.eq(self.cmd_start), queue.op.eq(self.cmd_op), queue.count.eq(self.cmd_count),
-            queue.take.eq(load.take), self.cmd_ready.eq(queue.ready),
+            queue.take.eq(load.take | xfer_take), self.cmd_ready.eq(queue.ready),
             self.ev_bad_op.eq(queue.ev_bad_op), self.ev_cmd_busy.eq(queue.ev_cmd_busy),
             load.tvalid.eq(self.s_axis.tvalid), load.tlast.eq(self.s_axis.tlast),
-            self.s_axis.tready.eq(load.tready), load.queue_valid.eq(queue.valid),
+            self.s_axis.tready.eq(load.tready), load.queue_valid.eq(queue.valid & ~xfer_cmd),
             load.queue_op.eq(queue.queued_op), load.full.eq(sets.full),
             self.ev_stream_length.eq(load.ev_stream_length),
         ]
@@ -173,8 +195,7 @@ class TileController(wiring.Component):
             pw_d.commit.eq(run.pw_d_commit), pw_d.start.eq(run.pw_d_start),
             upd.commit.eq(run.upd_commit), upd.start.eq(run.upd_start), upd.bl.eq(run.upd_bl),
             run.upd_done.eq(upd.done),
-            rd_d.start.eq(run.rd_d_start), rd_x.start.eq(run.rd_x_start),
-            rd_d.readout.eq(run.rd_d_readout), rd_x.readout.eq(run.rd_x_readout),
+            rd_x.start.eq(run.rd_x_start), rd_x.readout.eq(run.rd_x_readout),
             run.conv_done.eq(Mux(fwd, rd_d.conv_done, rd_x.conv_done)),
             run.any_sat.eq(Mux(fwd, rd_d.any_sat, rd_x.any_sat)),
             run.reading_busy.eq(Mux(fwd, rd_d.busy, rd_x.busy)),
@@ -183,28 +204,47 @@ class TileController(wiring.Component):
             run.bm_gave_up.eq(bm.gave_up),
             bm.cap.eq(self.bm_cap), bm.clear_counters.eq(self.clear_counters),
         ]
-        for rd in (rd_d, rd_x):
-            m.d.comb += [rd.out_mul.eq(run.out_mul), rd.out_exp.eq(run.out_exp), rd.bm_k.eq(bm.k)]
+        m.d.comb += [rd_x.out_mul.eq(run.out_mul), rd_x.out_exp.eq(run.out_exp), rd_x.bm_k.eq(bm.k)]
+        # the forward interface also serves the transfer's reads (noise management off, k 0)
+        if cfg.mc.enabled:
+            xr = xfer.busy
+            m.d.comb += [
+                rd_d.start.eq(run.rd_d_start | xfer.rd_start),
+                rd_d.readout.eq(run.rd_d_readout | xfer.rd_readout),
+                rd_d.out_mul.eq(Mux(xr, self.out_scale, run.out_mul)),
+                rd_d.out_exp.eq(Mux(xr, numerics(cfg).frac_bits, run.out_exp)),
+                rd_d.bm_k.eq(Mux(xr, 0, bm.k)),
+                xfer.conv_done.eq(rd_d.conv_done), xfer.integ_en.eq(rd_d.integ_en),
+                xfer.rd_busy.eq(rd_d.busy), xfer.res_valid.eq(rd_d.res_valid),
+                xfer.res_data.eq(rd_d.res_data),
+            ]
+            drives = [getattr(xfer, name) for name in ("x_pos", "x_neg", "d_pos", "d_neg")]
+        else:
+            m.d.comb += [rd_d.start.eq(run.rd_d_start), rd_d.readout.eq(run.rd_d_readout),
+                         rd_d.out_mul.eq(run.out_mul), rd_d.out_exp.eq(run.out_exp),
+                         rd_d.bm_k.eq(bm.k)]
+            drives = [0, 0, 0, 0]
 
         # crossbar side: drives are the OR of the banks (never active together)
         m.d.comb += [
-            self.x_pos.eq(pw_x.pos | upd.x_pos), self.x_neg.eq(pw_x.neg | upd.x_neg),
-            self.d_pos.eq(pw_d.pos | upd.d_pos), self.d_neg.eq(pw_d.neg | upd.d_neg),
+            self.x_pos.eq(pw_x.pos | upd.x_pos | drives[0]), self.x_neg.eq(pw_x.neg | upd.x_neg | drives[1]),
+            self.d_pos.eq(pw_d.pos | upd.d_pos | drives[2]), self.d_neg.eq(pw_d.neg | upd.d_neg | drives[3]),
         ]
         for rd, port in ((rd_d, self.adc_d), (rd_x, self.adc_x)):
             m.d.comb += [port.integ_reset.eq(rd.integ_reset), port.integ_en.eq(rd.integ_en),
                          port.start.eq(rd.adc_start), port.sel.eq(rd.adc_sel),
                          rd.adc_done.eq(port.done), rd.adc_codes.eq(port.codes)]
         # first cycle of every update slot (slot counter restarts with the pulser)
+        xfer_slot = xfer.slot if cfg.mc.enabled else 0
         if conv.slot_cycles == 1:
-            m.d.comb += self.upd_slot.eq(upd.busy)
+            m.d.comb += self.upd_slot.eq(upd.busy | xfer_slot)
         else:
             sc = Signal(counter_range(conv.slot_cycles))
             with m.If(upd.start & ~upd.busy):
                 m.d.sync += sc.eq(0)
             with m.Elif(upd.busy):
                 m.d.sync += sc.eq(Mux(sc == conv.slot_cycles - 1, 0, sc + 1))
-            m.d.comb += self.upd_slot.eq(upd.busy & (sc == 0))
+            m.d.comb += self.upd_slot.eq((upd.busy & (sc == 0)) | xfer_slot)
 
         # seeds
         m.d.comb += [upd.x_seed.eq(self.x_seed), upd.d_seed.eq(self.d_seed),
@@ -212,13 +252,16 @@ class TileController(wiring.Component):
         m.d.sync += self.ev_seed_zero.eq(self.seed_load & ((self.x_seed == 0) | (self.d_seed == 0)))
 
         # results: the direction being read drives m_axis
-        for rd, sel in ((rd_d, fwd), (rd_x, ~fwd)):
-            m.d.comb += rd.res_ready.eq(sel & self.m_axis.tready)
+        m.d.comb += rd_x.res_ready.eq(~fwd & self.m_axis.tready)
+        if cfg.mc.enabled:
+            m.d.comb += rd_d.res_ready.eq(Mux(xfer.busy, xfer.res_ready, fwd & self.m_axis.tready))
+        else:
+            m.d.comb += rd_d.res_ready.eq(fwd & self.m_axis.tready)
         t_prev = Signal(2)
         m.d.sync += t_prev.eq(Cat(rd_d.timeout, rd_x.timeout))
         m.d.comb += [
             self.m_axis.tdata.eq(Mux(fwd, rd_d.res_data, rd_x.res_data)),
-            self.m_axis.tvalid.eq(Mux(fwd, rd_d.res_valid, rd_x.res_valid)),
+            self.m_axis.tvalid.eq(Mux(fwd, rd_d.res_valid, rd_x.res_valid)),   # (op TRANSFER: rd_x, idle)
             self.m_axis.tlast.eq(Mux(fwd, rd_d.res_last, rd_x.res_last)),
             self.ev_timeout.eq((Cat(rd_d.timeout, rd_x.timeout) & ~t_prev).any()),
             # a pass's saturated lines, counted a few cycles after it (sat_valid)
@@ -226,7 +269,8 @@ class TileController(wiring.Component):
             self.last_passes.eq(bm.passes),
             self.bm_passes_total.eq(bm.passes_total), self.bm_giveups_total.eq(bm.giveups_total),
             # status and events
-            self.busy.eq(run.busy), self.state.eq(run.state), self.done_op.eq(run.done_op),
+            # (an automatic transfer due is busy too: no idle cycle between its update and it)
+            self.busy.eq(run.busy | (xfer_due if cfg.mc.enabled else 0)), self.state.eq(run.state), self.done_op.eq(run.done_op),
             self.op_cycles.eq(run.op_cycles), self.ev_done.eq(run.ev_done),
             self.ev_pass.eq(rd_d.sat_valid | rd_x.sat_valid), self.ev_gave_up.eq(run.ev_gave_up),
             # a command is queued, or its vector is loading / being prepared
@@ -234,3 +278,31 @@ class TileController(wiring.Component):
                             | cvt.busy | cvt.shadow_full),
         ]
         return m
+
+    def _transfer(self, m, run, queue, load, sets, cvt, xfer_cmd, xfer_take):
+        """The transfer sequencer and its trigger, wired to the run stage and the queue."""
+        m.submodules.transfer = xfer = TransferSequencer(self.cfg)
+        m.submodules.trigger = trig = TransferTrigger()
+        empty = ~load.busy & ~sets.full.any() & ~cvt.busy & ~cvt.shadow_full & ~run.busy
+        m.d.comb += [
+            xfer_cmd.eq(queue.valid & (queue.queued_op == Op.TRANSFER)),
+            trig.update_done.eq(run.ev_done & (run.done_op == Op.UPDATE)),
+            trig.every.eq(self.xfer_every), trig.auto.eq(self.xfer_auto),
+            run.xfer_request.eq(trig.pending | (xfer_cmd & empty)),
+            trig.grant.eq(run.xfer_start),
+            xfer_take.eq(run.xfer_start & ~trig.pending),
+            xfer.start.eq(run.xfer_start), run.xfer_done.eq(xfer.done),
+            xfer.clear_counters.eq(self.clear_counters),
+            xfer.tol.eq(self.clt_tol), xfer.inv_f.eq(self.clt_inv_f),
+            xfer.inv_step.eq(self.clt_inv_step), xfer.refresh_thr.eq(self.refresh_thr),
+            xfer.max_iter.eq(self.clt_max_iter), xfer.max_pulses.eq(self.clt_max_pulses),
+            xfer.columns.eq(self.xfer_columns),
+            self.read_part.eq(xfer.read_part), self.pulse_pair.eq(xfer.pulse_pair),
+            self.cell_reset.eq(xfer.cell_reset), self.polarity.eq(xfer.polarity),
+            self.xfer_state.eq(xfer.state), self.xfer_pending.eq(trig.pending),
+            self.xfer_column.eq(xfer.column),
+            self.xfer_columns_done.eq(xfer.columns_done), self.xfer_sweeps.eq(xfer.sweeps),
+            self.clt_rounds.eq(xfer.rounds_total), self.clt_rounds_max.eq(xfer.rounds_max),
+            self.clt_nonconverged.eq(xfer.nonconverged), self.refreshes.eq(xfer.refreshes),
+        ]
+        return xfer
