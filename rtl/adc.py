@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 from rpu.config import IntRule, TileConfig, check_instance
 from rpu.spec.params import check_lines
 from rpu.spec.formats import BM_K_BITS, numerics
-from rpu.spec.timing import (ADC_DIGIT_BITS, ADC_SAT_GROUP, adc_digits, adc_stream_cycles,
+from rpu.spec.timing import (ADC_DIGIT_BITS, ADC_SAT_GROUP, adc_digits, adc_stream_cycles, ceil_div,
                              adc_timeout_cycles, sat_count_cycles, stream_beats)
 
 from .common import StateRegister, counter_range, magnitude, tree_sum
@@ -145,19 +145,24 @@ class AdcInterface(wiring.Component):
         m.d.comb += self.adc_sel.eq(grp)
 
         # -- saturation: per arriving code, OR-ed by groups at once, counted by a tree --
-        sats = Signal(na)
-        m.d.comb += sats.eq(Cat(*(_saturated(self.adc_codes[a * ab:(a + 1) * ab])
-                                  for a in range(na))))
-        parts = [(p, min(p + ADC_SAT_GROUP, na)) for p in range(0, na, ADC_SAT_GROUP)]
-        part_sat = Signal(len(parts))
-        m.d.comb += self.any_sat.eq(part_sat.any())
+        # (held in chunks of GROUP flags, so no Verilog line grows with the ADC count)
+        chunks_sat = []
+        for k, r in enumerate(group_ranges(na)):
+            c = Signal(len(r), name=f"sats{k}")
+            m.d.comb += c.eq(Cat(*(_saturated(self.adc_codes[a * ab:(a + 1) * ab]) for a in r)))
+            chunks_sat.append(c)
+        # any_sat: sticky flags of ADC_SAT_GROUP codes each, one signal per chunk
+        part_sat = [Signal(ceil_div(len(c), ADC_SAT_GROUP), name=f"part_sat{k}")
+                    for k, c in enumerate(chunks_sat)]
+        m.d.comb += self.any_sat.eq(Cat(*(p.any() for p in part_sat)).any())
         got = Signal()                                    # a code arrived now (counted)
 
         fsm = StateRegister(m, "adc", ["IDLE", "RESET", "INTEG", "CONV", "WAIT", "HOLD", "STREAM"])
         flush = Signal()
 
         def begin():
-            m.d.sync += [cnt.eq(self.reset_cycles - 1), self.timeout.eq(0), part_sat.eq(0)]
+            m.d.sync += [cnt.eq(self.reset_cycles - 1), self.timeout.eq(0)]
+            m.d.sync += [p.eq(0) for p in part_sat]
             m.d.comb += flush.eq(1)
             fsm.goto("RESET")
 
@@ -188,7 +193,9 @@ class AdcInterface(wiring.Component):
                 m.d.comb += fill.eq(1)
                 with m.If(self.adc_done):
                     m.d.comb += got.eq(1)
-                    m.d.sync += part_sat.eq(part_sat | Cat(*(sats[lo:hi].any() for lo, hi in parts)))
+                    m.d.sync += [p.eq(p | Cat(*(c[lo:lo + ADC_SAT_GROUP].any()
+                                                for lo in range(0, len(c), ADC_SAT_GROUP))))
+                                 for p, c in zip(part_sat, chunks_sat)]
                 with m.Else():
                     m.d.sync += self.timeout.eq(1)
                 with m.If(grp == self.lpa - 1):
@@ -209,9 +216,11 @@ class AdcInterface(wiring.Component):
 
         # -- the pass's saturated lines: a registered adder tree over the arriving flags --
         count_cycles = sat_count_cycles(self.cfg, self.lines)
-        flags = Signal(na, name="sat_flags")
-        m.d.sync += flags.eq(Mux(got, sats, 0))
-        level = [flags[i] for i in range(na)]
+        level = []
+        for k, c in enumerate(chunks_sat):
+            flags = Signal(len(c), name=f"sat_flags{k}")
+            m.d.sync += flags.eq(Mux(got, c, 0))
+            level += [flags[i] for i in range(len(c))]
         depth = 0
         while len(level) > 1:
             nxt = []
