@@ -50,6 +50,19 @@ def _int_in(lo: int, hi: int):
     return parse
 
 
+
+def _float_in(lo: float, hi: float):
+    """argparse type: a number in [lo, hi], else a one-line usage error."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be a number in [{lo:g}, {hi:g}], not {text!r}")
+        return value
+    return parse
+
 _TITLES = {
     "tile": "tile shape and model seed", "converters": "converters (DAC, ADC, slots)",
     "host": "host formats", "io": "forward/backward read path", "update": "stochastic update",
@@ -193,6 +206,16 @@ def _cmd_timing(args) -> int:
     print(f"  result  : {'PASS' if not run.mismatches else 'FAIL'} (stage boundaries of the "
           f"trace {'equal' if not run.mismatches else 'differ from'} the formulas)")
     return 0 if not run.mismatches else 1
+
+
+def _cmd_synth(args) -> int:
+    from .synth import format_report, run
+    cfg = config_from_args(args)
+    report = run(cfg, Path(args.output), device=args.device, freq=args.freq,
+                 pnr=not args.no_pnr, seed=args.seed, depth=args.depth)
+    print(format_report(report))
+    print(f"report: {Path(args.output) / 'report.txt'} (and report.json)")
+    return 0
 
 
 def _cmd_config(args) -> int:
@@ -444,6 +467,23 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--no-plot", action="store_true")
     w.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     w.set_defaults(func=_cmd_sweep)
+
+    y = sub.add_parser("synth", help="synthesize, place and route the tile for an ECP5 (Yosys "
+                       "and nextpnr from the [fpga] extra) and report cost and fmax")
+    y.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="folder for the Verilog, netlists, logs and report")
+    from .synth import DEVICES
+    y.add_argument("--device", choices=tuple(DEVICES), default="ecp5-85k",
+                   help="FPGA to place and route for (default ecp5-85k)")
+    y.add_argument("--freq", type=_float_in(1.0, 1000.0), default=150.0, metavar="MHZ",
+                   help="clock constraint for nextpnr in MHz, in [1, 1000] (default 150)")
+    y.add_argument("--no-pnr", action="store_true", help="synthesis and resource report only")
+    y.add_argument("--seed", type=_int_in(1, 1 << 30), default=1, metavar="N",
+                   help="nextpnr placement seed (default 1)")
+    y.add_argument("--depth", type=_int_in(1, 8), default=2, metavar="N",
+                   help="block levels shown in the report (default 2; report.json has all)")
+    _add_config_options(y)
+    y.set_defaults(func=_cmd_synth)
 
     c = sub.add_parser("config", help="print the resolved configuration as JSON")
     _add_config_options(c)
