@@ -357,8 +357,8 @@ def _run_stages(cfg: TileConfig, op: str, commit: int, *, passes: int, latency: 
     t = commit + 1
     for p in range(passes):
         if p:
-            out.append(Stage("reload", t, b_in, "B_in"))
-            t += b_in
+            out.append(Stage("reload", t, b_in + scaler_cycles(cfg), "B_in + L_s"))
+            t += b_in + scaler_cycles(cfg)
             out.append(Stage("commit", t, 1, "commit"))
             t += 1
         for name, n, term in (("integrator reset", ADC_RESET_CYCLES, "reset"),
@@ -368,6 +368,10 @@ def _run_stages(cfg: TileConfig, op: str, commit: int, *, passes: int, latency: 
                               ("decide", 2, "conv_done + BM decision")):
             out.append(Stage(name, t, n, term))
             t += n
+    fill = adc_stream_cycles(cfg) - 2          # the result pipeline beyond the decision
+    if fill > 0:
+        out.append(Stage("result pipeline", t, fill, "L_r − 2"))
+        t += fill
     return out + [Stage("results", t, b_out, "B_out"), Stage("done", t + b_out, 1, "done")]
 
 
@@ -389,13 +393,13 @@ def command_stages(cfg: TileConfig, op: str, *, passes: int = 1, latency: int | 
         load = Stage("load", LOAD_TAKE, vector_cycles(cfg), "1 + B_x + B_d")
         hand = Stage("hand-over", load.end, UPDATE_HANDOFF, "UM start")
         mgmt = Stage("UM", hand.end, um_cycles(cfg), "um_cycles")
-        conv = Stage("convert", mgmt.end, max(bx, bd), "max(B_x, B_d)")
+        conv = Stage("convert", mgmt.end, max(bx, bd) + scaler_cycles(cfg), "max(B_x, B_d) + L_s")
     elif op in ("forward", "backward"):
         b_in, name = (bx, "x") if op == "forward" else (bd, "d")
         load = Stage("load", LOAD_TAKE, vector_cycles(cfg, op=op), f"1 + B_{name}")
         hand = Stage("hand-over", load.end, READ_HANDOFF, "manage, NM start")
         mgmt = Stage("NM", hand.end, nm_cycles(cfg), "nm_cycles")
-        conv = Stage("convert", mgmt.end, b_in, f"B_{name}")
+        conv = Stage("convert", mgmt.end, b_in + scaler_cycles(cfg), f"B_{name} + L_s")
     else:
         raise ValueError(f"op must be 'forward', 'backward' or 'update', not {op!r}")
     out += [load, hand, mgmt, conv]
@@ -422,20 +426,29 @@ def burst_stages(cfg: TileConfig, count: int, *, phases: int = 4,
     bl = cfg.update.bl if bl is None else bl
     lanes = cfg.host.stream_width
     bx, bd = stream_beats(cfg.in_size, lanes), stream_beats(cfg.out_size, lanes)
-    um, beats = um_cycles(cfg), max(bx, bd)
+    um, beats = um_cycles(cfg), max(bx, bd) + scaler_cycles(cfg)
     out: list[list[Stage]] = []
     take = LOAD_TAKE
     conv_ends: list[int] = []
-    um_take = prev_commit = commit_prev_done = None
+    set_free: list[int] = []          # the cycle each update's set is free again
+    um_starts: list[int] = []         # the cycle each update's manager was started
+    um_takes: list[int] = []          # the cycle each update's UM result was taken
+    prev_commit = commit_prev_done = None
     for k in range(count):
-        if k >= VECTOR_SETS:             # the set is free once update k-3 is converted
-            take = max(take, conv_ends[k - VECTOR_SETS] + 1)
+        if k >= VECTOR_SETS:             # the set is free once update k-3's beats are read
+            take = max(take, set_free[k - VECTOR_SETS])
         load = Stage("load", take, 1 + bx + bd, "1 + B_x + B_d")
-        um_start = load.end if um_take is None else max(load.end, um_take)
+        # UM_COPIES managers in turn, started um_interval apart; a manager starts again in
+        # the cycle its previous result is taken
+        um_start = load.end
+        if k:
+            um_start = max(um_start, um_starts[-1] + um_interval(cfg))
+        if k >= UM_COPIES:
+            um_start = max(um_start, um_takes[k - UM_COPIES])
         mgmt = Stage("UM", um_start + 1, um, "um_cycles")
         done_um = mgmt.last
         take_um = done_um if not out else max(done_um, conv_ends[-1] + 1, prev_commit + 1)
-        conv = Stage("convert", take_um + 1, beats, "max(B_x, B_d)")
+        conv = Stage("convert", take_um + 1, beats, "max(B_x, B_d) + L_s")
         commit = conv.end if not out else max(conv.end, commit_prev_done + 1)
         stages = [load, Stage("hand-over", um_start, 1, "UM start"), mgmt]
         if take_um > done_um:
@@ -444,7 +457,10 @@ def burst_stages(cfg: TileConfig, count: int, *, phases: int = 4,
         run = _run_stages(cfg, "update", commit, passes=1, latency=0, phases=phases, bl=bl)
         out.append(stages + run)
         conv_ends.append(conv.last)
-        um_take, prev_commit, commit_prev_done = take_um, commit, run[-1].first
+        set_free.append(conv.first + max(bx, bd))   # the lane scalers' latency follows
+        um_starts.append(um_start)
+        um_takes.append(take_um)
+        prev_commit, commit_prev_done = commit, run[-1].first
         take = load.end
     return out
 
