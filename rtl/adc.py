@@ -1,23 +1,35 @@
 """ADC interface: integrator control, muxed conversions, saturation, scaled result stream.
 
-Reference: :mod:`rpu.models.ref_adc` (grouping, scaling); cycle formula
-:func:`rpu.spec.timing.adc_read_cycles`; ports and timing
-in docs/architecture.md (## ADC interface).
+Reference: :mod:`rpu.models.ref_adc` (grouping, scaling); cycle formulas
+:func:`rpu.spec.timing.adc_read_cycles`, :func:`~rpu.spec.timing.adc_table_cycles`,
+:func:`~rpu.spec.timing.adc_stream_cycles`; ports and timing in docs/architecture.md
+(## ADC interface).
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import C, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule, TileConfig, check_instance
 from rpu.spec.params import check_lines
 from rpu.spec.formats import BM_K_BITS, numerics
-from rpu.spec.timing import adc_timeout_cycles, stream_beats
+from rpu.spec.timing import (ADC_DIGIT_BITS, ADC_SAT_GROUP, adc_digits, adc_stream_cycles, ceil_div,
+                             adc_timeout_cycles, sat_count_cycles, stream_beats)
 
-from .common import StateRegister, counter_range, magnitude, round_shift_var, tree_sum
+from .common import StateRegister, counter_range, magnitude, tree_sum
 from .wide import group_ranges
 
 __all__ = ["AdcInterface"]
+
+
+def _saturated(code):
+    """|code| ≥ 2^(bits−1) − 1 for a two's complement code, as bit patterns (no negation):
+    the largest positive code, or the two most negative ones."""
+    b = len(code)
+    top, mid = code[b - 1], code[1:b - 1]
+    return Mux(top, mid == 0, (mid == (1 << (b - 2)) - 1) & code[0]) if b > 2 else \
+        Mux(top, 1, code[0])
 
 
 def _entries(pieces, lo, hi, width):
@@ -61,6 +73,18 @@ class AdcInterface(wiring.Component):
     reset_cycles, window_cycles, timeout_cycles : int
         Integrator reset length, integration window (default dac_max·slot_cycles),
         cycles to wait for ``adc_done`` before flagging ``timeout`` (default 4·adc_latency+16).
+
+    Output scaling, built for a 150 MHz clock without multipliers: at every pass start the
+    scale M = out_mul·2^(out_exp + k) (clamped where every non-zero code clips) is computed
+    and the multiples 0..15·M written into a 16-entry table (LUT RAM, one copy per lane and
+    digit); a result is then the sum of its code's hexadecimal digits' table entries
+    (a top digit of one bit adds M itself), rounded, limited and signed:
+    ``y = ±sat(round(|c|·M / 2^Q))``, the reference's ``scale_results`` exactly.  The result
+    stream is a stalling pipeline of :func:`~rpu.spec.timing.adc_stream_cycles` stages that
+    starts filling in HOLD (a retry flushes it), so the first beat follows ``readout`` by
+    that many cycles less the HOLD cycles.  ``sat_lines`` is counted by a pipelined tree:
+    ``sat_valid`` pulses when it holds the pass's count, :func:`~rpu.spec.timing.sat_count_cycles`
+    after ``conv_done`` rises; ``any_sat`` is valid with ``conv_done``.
     """
 
     def __init__(self, cfg: TileConfig, lines: int, *, lanes: int | None = None,
@@ -89,6 +113,7 @@ class AdcInterface(wiring.Component):
             "adc_start": Out(1), "adc_sel": Out(counter_range(self.lpa)), "adc_done": In(1),
             "adc_codes": In(self.num_adcs * nx.adc_bits),
             "conv_done": Out(1), "any_sat": Out(1), "sat_lines": Out(counter_range(lines + 1)),
+            "sat_valid": Out(1),
             "timeout": Out(1), "busy": Out(1),
             "out_mul": In(nx.out_mul_bits), "out_exp": In(counter_range(nx.value_bits + 1)), "bm_k": In(BM_K_BITS),
             "res_valid": Out(1), "res_ready": In(1), "res_data": Out(self.lanes * nx.result_bits),
@@ -100,6 +125,7 @@ class AdcInterface(wiring.Component):
         nx = self.nx
         ab = nx.adc_bits
         na = self.num_adcs
+        lanes = self.lanes
         # result buffer: a shift register of lines codes, filled num_adcs codes at a time and
         # drained by beats of lanes, held in chunks of GROUP codes (one lines·adc_bits-wide
         # signal would make elaboration superlinear and its Verilog lines too long)
@@ -114,22 +140,30 @@ class AdcInterface(wiring.Component):
             m.d.sync += _shifted(chunks, self.lanes, [], ab)
         longest = max(self.window_cycles, self.reset_cycles, self.timeout_cycles)
         cnt = Signal(counter_range(longest + 1))
+        table_ready = Signal()
         grp = Signal(counter_range(self.lpa))
-        beat = Signal(counter_range(self.beats))
         m.d.comb += self.adc_sel.eq(grp)
 
-        # saturation of the codes arriving now: |c| >= adc_max iff c + adc_max - 1, modulo
-        # 2**adc_bits, is above 2**adc_bits - 4 (two cells per ADC)
-        sats = [(self.adc_codes[a * ab:(a + 1) * ab] + (nx.adc_max - 1))[:ab] > (1 << ab) - 4
-                for a in range(na)]
-        nsat = Signal(counter_range(na + 1))
-        m.d.comb += nsat.eq(tree_sum(sats))
+        # -- saturation: per arriving code, OR-ed by groups at once, counted by a tree --
+        # (held in chunks of GROUP flags, so no Verilog line grows with the ADC count)
+        chunks_sat = []
+        for k, r in enumerate(group_ranges(na)):
+            c = Signal(len(r), name=f"sats{k}")
+            m.d.comb += c.eq(Cat(*(_saturated(self.adc_codes[a * ab:(a + 1) * ab]) for a in r)))
+            chunks_sat.append(c)
+        # any_sat: sticky flags of ADC_SAT_GROUP codes each, one signal per chunk
+        part_sat = [Signal(ceil_div(len(c), ADC_SAT_GROUP), name=f"part_sat{k}")
+                    for k, c in enumerate(chunks_sat)]
+        m.d.comb += self.any_sat.eq(Cat(*(p.any() for p in part_sat)).any())
+        got = Signal()                                    # a code arrived now (counted)
 
         fsm = StateRegister(m, "adc", ["IDLE", "RESET", "INTEG", "CONV", "WAIT", "HOLD", "STREAM"])
+        flush = Signal()
 
         def begin():
-            m.d.sync += [cnt.eq(self.reset_cycles - 1), self.timeout.eq(0), self.any_sat.eq(0),
-                         self.sat_lines.eq(0)]
+            m.d.sync += [cnt.eq(self.reset_cycles - 1), self.timeout.eq(0)]
+            m.d.sync += [p.eq(0) for p in part_sat]
+            m.d.comb += flush.eq(1)
             fsm.goto("RESET")
 
         with m.If(fsm.ongoing("IDLE")):
@@ -158,8 +192,10 @@ class AdcInterface(wiring.Component):
             with m.If(self.adc_done | late):
                 m.d.comb += fill.eq(1)
                 with m.If(self.adc_done):
-                    m.d.sync += [self.sat_lines.eq(self.sat_lines + nsat),
-                                 self.any_sat.eq(self.any_sat | (nsat != 0))]
+                    m.d.comb += got.eq(1)
+                    m.d.sync += [p.eq(p | Cat(*(c[lo:lo + ADC_SAT_GROUP].any()
+                                                for lo in range(0, len(c), ADC_SAT_GROUP))))
+                                 for p, c in zip(part_sat, chunks_sat)]
                 with m.Else():
                     m.d.sync += self.timeout.eq(1)
                 with m.If(grp == self.lpa - 1):
@@ -168,40 +204,191 @@ class AdcInterface(wiring.Component):
                     m.d.sync += grp.eq(grp + 1)
                     fsm.goto("CONV")
         with m.Elif(fsm.ongoing("HOLD")):
-            m.d.comb += [self.conv_done.eq(1), self.busy.eq(1)]
-            with m.If(self.start):
-                begin()
-            with m.Elif(self.readout):
-                m.d.sync += beat.eq(0)
-                fsm.goto("STREAM")
+            # the result table must be ready: HOLD (conv_done) waits for it
+            m.d.comb += [self.conv_done.eq(table_ready), self.busy.eq(1)]
+            with m.If(table_ready):
+                with m.If(self.start):
+                    begin()
+                with m.Elif(self.readout):
+                    fsm.goto("STREAM")
         with m.Else():                        # STREAM
-            m.d.comb += [self.res_valid.eq(1), self.busy.eq(1),
-                         self.res_last.eq(beat == self.beats - 1)]
-            with m.If(self.res_ready):
-                m.d.comb += drain.eq(1)
-                m.d.sync += beat.eq(beat + 1)
-                with m.If(beat == self.beats - 1):
-                    fsm.goto("IDLE")
+            m.d.comb += self.busy.eq(1)
 
-        # output scaling of the head of the buffer: ±sat(round(|c|·M·2^(E) / 2^Q))
+        # -- the pass's saturated lines: a registered adder tree over the arriving flags --
+        count_cycles = sat_count_cycles(self.cfg, self.lines)
+        level = []
+        for k, c in enumerate(chunks_sat):
+            flags = Signal(len(c), name=f"sat_flags{k}")
+            m.d.sync += flags.eq(Mux(got, c, 0))
+            level += [flags[i] for i in range(len(c))]
+        depth = 0
+        while len(level) > 1:
+            nxt = []
+            for n in range(0, len(level), 4):
+                s = Signal(counter_range(na + 1), name=f"satsum{depth}_{n}")
+                m.d.sync += s.eq(tree_sum(level[n:n + 4]))
+                nxt.append(s)
+            level, depth = nxt, depth + 1
+        with m.If(flush):
+            m.d.sync += self.sat_lines.eq(0)
+        with m.Else():
+            m.d.sync += self.sat_lines.eq(self.sat_lines + level[0])
+        # sat_valid: count_cycles after the cycle HOLD's conv_done first rises
+        rise = Signal()
+        was = Signal()
+        m.d.sync += was.eq(self.conv_done)
+        m.d.comb += rise.eq(self.conv_done & ~was)
+        pulse = rise
+        for k in range(count_cycles):
+            p = Signal(name=f"sat_valid_{k + 1}")
+            m.d.sync += p.eq(pulse & ~flush)
+            pulse = p
+        m.d.comb += self.sat_valid.eq(pulse)
+
+        self._scaling(m, chunks, fsm, flush, drain, table_ready)
+        return m
+
+    def _scaling(self, m, chunks, fsm, flush, drain, table_ready):
+        """The result table and the stalling result pipeline (see the class docstring)."""
+        nx, lanes = self.nx, self.lanes
+        ab, Q, RB = nx.adc_bits, nx.out_scale_frac, nx.result_bits
+        mw = Q + RB                                # M clamped at 2^(Q+RB-1): every |c| ≥ 1 clips
+        cap = 1 << (Q + RB - 1)
+        digits = adc_digits(self.cfg)              # (shift, bits) of each magnitude digit
+        tw = mw + ADC_DIGIT_BITS                   # a table entry j·M, j < 16
+        # -- the scale of this pass and its multiples --
         e = Signal(counter_range(nx.emax + 1))
         m.d.comb += e.eq(self.out_exp + self.bm_k)
-        s = Signal(counter_range(nx.out_scale_frac + nx.emax + 1))
-        m.d.comb += s.eq(nx.out_scale_frac + nx.emax - e)
-        head = _entries(chunks, 0, self.lanes, ab)
-        head = [head[i * ab:(i + 1) * ab] for i in range(self.lanes)]
-        rb = nx.result_bits
-        for i in range(self.lanes):
+        wide = Signal(nx.out_mul_bits + nx.emax)
+        coarse = Signal(len(wide))
+        m.d.sync += coarse.eq(self.out_mul << Cat(C(0, 3), e[3:]))
+        fine = Signal(len(wide))
+        e_lo = Signal(3)
+        m.d.sync += [e_lo.eq(e[:3]), fine.eq(coarse << e_lo)]
+        scale = Signal(mw)
+        m.d.sync += scale.eq(Mux(fine >= cap, cap, fine))
+        table = Memory(shape=tw, depth=1 << ADC_DIGIT_BITS, init=[])
+        m.submodules.table = table
+        wr = table.write_port()
+        acc = Signal(tw)
+        step = Signal(counter_range(1 << ADC_DIGIT_BITS))
+        filling = Signal()
+        # age counts from the start; the scale is final three cycles later (e, coarse, fine,
+        # clamp), then the entries 0, M, 2M, … go in one per cycle
+        age = Signal(counter_range(4))
+        with m.If(flush):
+            m.d.sync += [age.eq(0), filling.eq(0), step.eq(0)]
+        with m.Elif(age != 3):
+            m.d.sync += age.eq(age + 1)
+            with m.If(age == 2):
+                m.d.sync += [filling.eq(1), acc.eq(0), step.eq(0)]
+        with m.If(filling):
+            m.d.comb += [wr.en.eq(1), wr.addr.eq(step), wr.data.eq(acc)]
+            m.d.sync += [acc.eq(acc + scale), step.eq(step + 1)]
+            with m.If(step == (1 << ADC_DIGIT_BITS) - 1):
+                m.d.sync += filling.eq(0)
+        m.d.comb += table_ready.eq((age == 3) & ~filling)
+
+        # -- the result pipeline: feed (digits, table reads), adder tree, round/limit/sign --
+        head = _entries(chunks, 0, lanes, ab)
+        head = [head[i * ab:(i + 1) * ab] for i in range(lanes)]
+        out_valid = Signal()
+        streaming = fsm.ongoing("STREAM")
+        advance = Signal()
+        m.d.comb += advance.eq(~out_valid | (streaming & self.res_ready))
+        fed = Signal(counter_range(self.beats + 1))
+        can_feed = (fsm.ongoing("HOLD") & self.conv_done) | streaming
+        feed = Signal()
+        m.d.comb += feed.eq(can_feed & (fed != self.beats) & advance)
+        m.d.comb += drain.eq(feed)
+        with m.If(flush):
+            m.d.sync += fed.eq(0)
+        with m.Elif(feed):
+            m.d.sync += fed.eq(fed + 1)
+        stages = adc_stream_cycles(self.cfg)
+        valid = [feed]
+        lane_terms = []
+        for i in range(lanes):
             c = head[i].as_signed()
-            t = Signal(ab + nx.out_mul_bits, name=f"t{i}")
-            y = Signal(len(t) + nx.emax + 1, name=f"y{i}")
-            m.d.comb += [t.eq(magnitude(c) * self.out_mul),
-                         y.eq(round_shift_var(t << nx.emax, s))]
-            over = y > nx.result_max
-            lim = Mux(over, nx.result_max, y[:rb])
-            m.d.comb += [
-                self.res_data[i * rb:(i + 1) * rb].eq(Mux(c < 0, -lim, lim)),
-                self.res_sat[i].eq(magnitude(c) >= nx.adc_max),
-                self.res_clip[i].eq(over),
-            ]
-        return m
+            mag = Signal(ab, name=f"mag{i}")
+            m.d.comb += mag.eq(magnitude(c))
+            terms = []
+            for d, (shift, bits) in enumerate(digits):
+                v = Signal(tw, name=f"t{i}_{d}", reset_less=True)
+                dig = mag[shift:shift + bits]
+                if bits == 1:
+                    val = Mux(dig, scale, 0)
+                else:
+                    rp = table.read_port(domain="comb")
+                    m.d.comb += rp.addr.eq(dig)
+                    val = rp.data
+                with m.If(advance):
+                    m.d.sync += v.eq(val)
+                terms.append((shift, v))
+            side = []
+            for name, val in (("neg", c < 0), ("sat", _saturated(head[i]))):
+                r = Signal(name=f"{name}{i}_0", reset_less=True)
+                with m.If(advance):
+                    m.d.sync += r.eq(val)
+                side.append(r)
+            lane_terms.append((terms, side))
+        # adder tree: one registered level per halving of the terms
+        for level in range(stages - 2):
+            nxt_lanes = []
+            for i, (terms, side) in enumerate(lane_terms):
+                terms = sorted(terms, key=lambda t: t[0])
+                nxt = []
+                for n in range(0, len(terms), 2):
+                    pair = terms[n:n + 2]
+                    s0, v0 = pair[0]
+                    r = Signal(tw + ab, name=f"sum{i}_{level}_{n}", reset_less=True)
+                    val = v0 if len(pair) == 1 else v0 + (pair[1][1] << (pair[1][0] - s0))
+                    with m.If(advance):
+                        m.d.sync += r.eq(val)
+                    nxt.append((s0, r))
+                new_side = []
+                for k, sv in enumerate(side):
+                    r = Signal(name=f"side{i}_{k}_{level + 1}", reset_less=True)
+                    with m.If(advance):
+                        m.d.sync += r.eq(sv)
+                    new_side.append(r)
+                nxt_lanes.append((nxt, new_side))
+            lane_terms = nxt_lanes
+        # valid bits of the stages
+        v = feed
+        for k in range(stages):
+            r = Signal(name=f"valid{k + 1}")
+            with m.If(flush):
+                m.d.sync += r.eq(0)
+            with m.Elif(advance):
+                m.d.sync += r.eq(v)
+            v = r
+        m.d.comb += out_valid.eq(v)
+        rmax = nx.result_max
+        for i, (terms, (neg, sat)) in enumerate(lane_terms):
+            (s0, t), = terms
+            t = t << s0
+            q = t[Q:]
+            half = t[Q - 1] if Q >= 1 else C(0, 1)
+            over = Signal(name=f"over{i}")
+            m.d.comb += over.eq(t[Q - 1:] >= (1 << RB) - 1)          # round(t/2^Q) > 2^(RB-1) - 1
+            up, down = Signal(RB, name=f"up{i}"), Signal(RB, name=f"down{i}")
+            m.d.comb += [up.eq(q[:RB] + half), down.eq(~q[:RB] + ~half)]
+            y, clip, sat_o = (Signal(RB, name=f"y{i}", reset_less=True),
+                              Signal(name=f"clip{i}", reset_less=True),
+                              Signal(name=f"sat{i}", reset_less=True))
+            with m.If(advance):
+                m.d.sync += [y.eq(Mux(over, Mux(neg, -rmax, rmax), Mux(neg, down, up))),
+                             clip.eq(over), sat_o.eq(sat)]
+            m.d.comb += [self.res_data[i * RB:(i + 1) * RB].eq(y), self.res_sat[i].eq(sat_o),
+                         self.res_clip[i].eq(clip)]
+        # beats delivered; the last one ends the stream
+        sent = Signal(counter_range(self.beats))
+        m.d.comb += [self.res_valid.eq(streaming & out_valid),
+                     self.res_last.eq(sent == self.beats - 1)]
+        with m.If(fsm.ongoing("IDLE") | flush):
+            m.d.sync += sent.eq(0)
+        with m.If(self.res_valid & self.res_ready):
+            m.d.sync += sent.eq(sent + 1)
+            with m.If(sent == self.beats - 1):
+                fsm.goto("IDLE")

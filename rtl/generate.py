@@ -41,7 +41,8 @@ def evaluate_comb_at_time_zero(text: str) -> str:
 
 def to_verilog(component, name: str, *, platform=None) -> str:
     """Verilog of ``component`` as module ``name``; ``platform`` is passed to every
-    ``elaborate`` (``None``: generic logic)."""
+    ``elaborate`` (``None``: generic logic; an object with ``family = "ecp5"``: blocks that
+    know ECP5 instantiate its primitives, see :class:`rpu.rtl.arith.Multiplier`)."""
     return evaluate_comb_at_time_zero(verilog.convert(component, name=name, emit_src=False,
                                                       platform=platform))
 

@@ -148,10 +148,16 @@ class Tile(wiring.Component):
             self._transfer(m, regs, ctrl, view)
 
         # ---- per-line update pulse counters (endurance), saturating ----
+        # the slot's drives and the clear are registered before they count (a clock
+        # boundary between the update pulser's random comparators and the counters' ripple,
+        # the ECP5 critical path): every count and clear lands one cycle later, in order
         for reg, side, pos, neg in (("PULSES_X", "x", ctrl.x_pos, ctrl.x_neg),
                                     ("PULSES_D", "d", ctrl.d_pos, ctrl.d_neg)):
             m.submodules[f"pulse_counters_{side}"] = lc = LineCounters(rm[reg].count)
-            m.d.comb += [lc.inc.eq(Mux(ctrl.upd_slot, pos | neg, 0)), lc.clear.eq(clear),
+            inc = Signal(len(pos), name=f"pulse_inc_{side}")
+            clr = Signal(name=f"pulse_clear_{side}")
+            m.d.sync += [inc.eq(Mux(ctrl.upd_slot, pos | neg, 0)), clr.eq(clear)]
+            m.d.comb += [lc.inc.eq(inc), lc.clear.eq(clr),
                          getattr(regs, reg.lower()).eq(lc.value)]
             m.d.comb += lc.index.eq(getattr(regs, reg.lower() + "_index"))
         return m

@@ -29,8 +29,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule, TileConfig, check_instance
-from rpu.rtl.management import (BoundManager, InputScaler, NoiseManager, ProbScaler,
-                                UpdateManager)
+from rpu.rtl.management import BoundManager, LaneScaler, NoiseManager, UpdateManager
 from rpu.spec.params import check_lanes
 from rpu.spec.timing import stream_beats
 from rpu.testbench.layouts import MON_CTL, WAKE, DriveRow
@@ -218,16 +217,15 @@ def harness_sources(cfg: TileConfig, out_dir, *, tile_verilog=None, **kw) -> lis
 
 
 class ManagementUnits(wiring.Component):
-    """All management units side by side, ports prefixed ``nm__``, ``isc__``, ``bm__``,
-    ``um__``, ``ps__``: the co-simulation harness of ``tb_management`` (the tile
+    """All management units side by side, ports prefixed ``nm__``, ``sc__`` (a lane
+    scaler), ``bm__``, ``um__``: the co-simulation harness of ``tb_management`` (the tile
     controller wires the units itself)."""
 
     def __init__(self, cfg: TileConfig, lanes: int):
         check_instance("cfg", cfg, TileConfig)
         check_lanes("lanes", lanes)
-        self._units = {"nm": NoiseManager(cfg), "isc": InputScaler(cfg, lanes),
-                       "bm": BoundManager(cfg), "um": UpdateManager(cfg),
-                       "ps": ProbScaler(cfg, lanes)}
+        self._units = {"nm": NoiseManager(cfg), "sc": LaneScaler(cfg, lanes),
+                       "bm": BoundManager(cfg), "um": UpdateManager(cfg)}
         super().__init__({name: Out(u.signature) for name, u in self._units.items()})
 
     def elaborate(self, platform):

@@ -13,7 +13,7 @@ from cocotb.triggers import FallingEdge
 
 from rpu.models import ref_adc
 from rpu.models import ref_management as rm
-from rpu.spec.timing import stream_beats
+from rpu.spec.timing import sat_count_cycles, stream_beats
 from rpu.testbench.lanes import pack_lanes, unpack_lanes
 from rpu.testbench.layouts import CLOCK_NS
 from rpu.testbench.report import bench_config, bench_params, write_results
@@ -92,6 +92,11 @@ async def adc_interface_matches_reference(dut):
             cycles_seen.add(cycles)
         y, sat, clip = ref_adc.adc_readout(cfg, seen, nm["out_mul"], nm["out_exp"], k)
         assert int(dut.any_sat.value) == int(sat.any())
+        wait = 0
+        while not int(dut.sat_valid.value):         # the count settles sat_count_cycles later
+            await FallingEdge(dut.clk)
+            wait += 1
+        assert wait == sat_count_cycles(cfg, lines)
         assert int(dut.sat_lines.value) == int(sat.sum())
         dut.readout.value = 1
         await FallingEdge(dut.clk)

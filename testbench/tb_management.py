@@ -1,15 +1,15 @@
 """cocotb bench: the generated management units (ManagementUnits harness) against
 rpu.models.ref_management, over randomised vectors with zeros, tiny, full-scale and
-saturating values. Inputs are driven at falling edges; combinational outputs are read 1 ns
-after the inputs change."""
+saturating values. Inputs are driven at falling edges; the lane scaler is streamed, one beat
+per cycle, and its codes read scaler_cycles later."""
 
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, Timer
+from cocotb.triggers import FallingEdge
 
 from rpu.models import ref_management as rm
-from rpu.spec.timing import nm_cycles, um_cycles
+from rpu.spec.timing import nm_cycles, scaler_cycles, um_cycles
 from rpu.testbench.lanes import pack_lanes, unpack_lanes
 from rpu.testbench.layouts import CLOCK_NS
 from rpu.testbench.report import bench_config, bench_params, write_results
@@ -39,12 +39,35 @@ async def _reset(dut):
 
 
 _INPUTS = {
-    "nm__start", "nm__alpha", "nm__mode", "nm__out_scale", "isc__values", "isc__in_mul",
-    "isc__in_shift", "isc__bm_k", "bm__begin", "bm__enable", "bm__cap", "bm__pass_done",
+    "nm__start", "nm__alpha", "nm__mode", "nm__out_scale", "sc__values", "sc__scale",
+    "sc__limit", "bm__begin", "bm__enable", "bm__cap", "bm__pass_done",
     "bm__any_sat", "bm__clear_counters", "um__start", "um__x_max", "um__d_max",
     "um__um_enable", "um__dyn_bl", "um__bl", "um__bl_max", "um__um_c", "um__um_c1",
-    "um__um_lr_dw", "ps__values", "ps__gain",
+    "um__um_lr_dw",
 }
+
+
+async def _scale(dut, cfg, vec, lanes, scale, limit):
+    """Stream ``vec`` through the lane scaler (one beat per falling edge) with ``scale`` and
+    ``limit``; returns (codes, clips) of its lines, read ``scaler_cycles`` later."""
+    nx = rm.numerics(cfg)
+    lat = scaler_cycles(cfg)
+    cb = max(nx.dac_bits, nx.prob_bits + 2)
+    dut.sc__scale.value = scale
+    dut.sc__limit.value = limit
+    beats = [vec[b:b + lanes] for b in range(0, len(vec), lanes)]
+    codes, clips = [], []
+    for n in range(len(beats) + lat):
+        if n < len(beats):
+            dut.sc__values.value = pack_lanes(beats[n], nx.value_bits)
+        await FallingEdge(dut.clk)
+        k = n - lat + 1
+        if 0 <= k < len(beats):
+            m = len(beats[k])
+            codes += unpack_lanes(int(dut.sc__codes.value), cb, lanes)[:m].tolist()
+            c = int(dut.sc__clip.value)
+            clips += [bool((c >> i) & 1) for i in range(m)]
+    return codes, clips
 
 
 async def _start_wait(dut, prefix):
@@ -85,17 +108,8 @@ async def read_management_matches_reference(dut):
         assert int(dut.nm__mode_error.value) == (mode == 3)
         k = int(rng.integers(0, 16)) if trial % 3 == 2 else trial % 3
         want = rm.input_codes(nx, x, ref["in_mul"], ref["in_shift"], k).tolist()
-        got = []
-        dut.isc__in_mul.value = int(dut.nm__in_mul.value)
-        dut.isc__in_shift.value = int(dut.nm__in_shift.value)
-        dut.isc__bm_k.value = k
-        for b in range(0, n, lanes):
-            chunk = x[b:b + lanes]
-            dut.isc__values.value = pack_lanes(chunk, nx.value_bits)
-            await Timer(1, unit="ns")
-            got += unpack_lanes(int(dut.isc__codes.value), nx.dac_bits, lanes)[:len(chunk)].tolist()
+        got, _ = await _scale(dut, cfg, x, lanes, int(dut.nm__in_scale.value) >> k, nx.dac_max)
         assert got == want, f"trial {trial}: DAC codes differ"
-        await FallingEdge(dut.clk)
         checked += 1
     # bound management decisions
     total = giveups = 0
@@ -158,17 +172,8 @@ async def update_management_matches_reference(dut):
         assert int(dut.um__bl_error.value) == ref.bl_error
         for vec, gain, codes, clips in ((x, ref.gain_x, ref.x_codes, ref.x_clip),
                                         (d, ref.gain_d, ref.d_codes, ref.d_clip)):
-            dut.ps__gain.value = gain
-            got, got_clip = [], []
-            for b in range(0, n, lanes):
-                chunk = vec[b:b + lanes]
-                dut.ps__values.value = pack_lanes(chunk, nx.value_bits)
-                await Timer(1, unit="ns")
-                got += unpack_lanes(int(dut.ps__codes.value), nx.prob_bits + 2, lanes)[:len(chunk)].tolist()
-                c = int(dut.ps__clip.value)
-                got_clip += [bool((c >> i) & 1) for i in range(len(chunk))]
+            got, got_clip = await _scale(dut, cfg, vec, lanes, gain, nx.prob_one)
             assert got == codes.tolist(), f"trial {trial}: probability codes differ"
             assert got_clip == clips.tolist()
-        await FallingEdge(dut.clk)
         clipped += ref.clipped
     write_results(update_trials=p["trials"], clipped_lines=clipped)

@@ -8,7 +8,7 @@ from rpu.models import ref_adc
 from rpu.models import ref_management as rm
 from rpu.rtl.adc import AdcInterface
 from rpu.rtl.generate import write_verilog
-from rpu.spec.timing import adc_read_cycles, adc_timeout_cycles, stream_beats
+from rpu.spec.timing import adc_read_cycles, adc_timeout_cycles, sat_count_cycles, stream_beats
 from rpu.testbench.simulators import build_root, run_cocotb
 
 
@@ -72,7 +72,13 @@ def run_passes(cfg, lines, lanes, passes, *, latency, silent_groups=(), ready_pa
                 await ctx.tick()
                 cycles += 1
                 assert cycles < 100_000
-            res = [cycles, ctx.get(dut.any_sat), ctx.get(dut.sat_lines), ctx.get(dut.timeout), None]
+            res = [cycles, ctx.get(dut.any_sat), None, ctx.get(dut.timeout), None]
+            wait = 0
+            while not ctx.get(dut.sat_valid):             # the count settles a little later
+                await ctx.tick()
+                wait += 1
+            assert wait == sat_count_cycles(cfg, lines)
+            res[2] = ctx.get(dut.sat_lines)
             if readout:
                 ctx.set(dut.readout, 1)
                 await ctx.tick()
@@ -212,14 +218,14 @@ def test_cosim_adc_interface(sim, tmp_path, waves):
 
 
 def test_read_path_rtl_matches_reference_with_bound_management():
-    """NoiseManager → InputScaler → (behavioural crossbar) → AdcInterface with BoundManager,
+    """NoiseManager → LaneScaler → (behavioural crossbar) → AdcInterface with BoundManager,
     glued by a Python controller, equals ref_management.read_path bit for bit, including
     the BM retries (a saturating W·x) and a give-up at the cap."""
     from amaranth import Module
     from amaranth.sim import Simulator
 
     from rpu.models import Crossbar
-    from rpu.rtl.management import BoundManager, InputScaler, NoiseManager
+    from rpu.rtl.management import BoundManager, LaneScaler, NoiseManager
 
     n = 64
     cfg = TileConfig(in_size=n, out_size=8, lines_per_adc=2, adc_latency=2)
@@ -233,10 +239,10 @@ def test_read_path_rtl_matches_reference_with_bound_management():
              (np.ones(n), 3, 1)]
     m = Module()
     m.submodules.nm = nm = NoiseManager(cfg)
-    m.submodules.isc = isc = InputScaler(cfg, lanes)
+    m.submodules.isc = isc = LaneScaler(cfg, lanes)
     m.submodules.bm = bm = BoundManager(cfg)
     m.submodules.adc = adc = AdcInterface(cfg, 8, lanes=lanes)
-    m.d.comb += [isc.in_mul.eq(nm.in_mul), isc.in_shift.eq(nm.in_shift), isc.bm_k.eq(bm.k),
+    m.d.comb += [isc.scale.eq(nm.in_scale >> bm.k), isc.limit.eq(nx.dac_max),
                  adc.out_mul.eq(nm.out_mul), adc.out_exp.eq(nm.out_exp), adc.bm_k.eq(bm.k)]
     regs = rm.registers_from_config(cfg)
     xb_rtl, xb_ref = Crossbar(cfg, seed=3), Crossbar(cfg, seed=3)
@@ -278,16 +284,17 @@ def test_read_path_rtl_matches_reference_with_bound_management():
             ctx.set(bm.begin, 0)
             while True:
                 dac = []
+                await ctx.tick()                  # the scale follows bm.k one cycle later here
                 for b in range(0, n, lanes):
                     word = 0
                     for i, v in enumerate(xf[b:b + lanes]):
                         word |= (int(v) & ((1 << nx.value_bits) - 1)) << (i * nx.value_bits)
                     ctx.set(isc.values, word)
-                    await ctx.delay(1e-10)
+                    await ctx.tick().repeat(isc.latency)
                     code = ctx.get(isc.codes)
                     for i in range(lanes):
-                        c = (code >> (i * nx.dac_bits)) & ((1 << nx.dac_bits) - 1)
-                        dac.append(c - (1 << nx.dac_bits) if c >> (nx.dac_bits - 1) else c)
+                        c = (code >> (i * isc.code_bits)) & ((1 << isc.code_bits) - 1)
+                        dac.append(c - (1 << isc.code_bits) if c >> (isc.code_bits - 1) else c)
                 state["codes"] = xb_rtl.read_forward_pulses(np.array(dac))[0]
                 await ctx.tick()
                 ctx.set(adc.start, 1)

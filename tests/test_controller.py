@@ -375,11 +375,11 @@ def _run_ops(cfg, ops, x, d, *, adc_code=0, vector_sets=None, limit=20000, burst
 ], ids=["pulse-bound", "load-bound", "um-bound", "two-sets"])
 def test_back_to_back_updates_period_amaranth_sim(cfg, sets, limit):
     """Updates queued back to back start exactly ``update_period`` cycles apart, whichever
-    term bounds it (pulse time, vector load time, update-manager latency), and every update
+    term bounds it (pulse time, vector load time, update-manager spacing), and every update
     drives the reference's pulse streams."""
     from rpu.models.ref_management import update_codes
     from rpu.models.ref_stochastic import UpdateStreamsModel, active_phases
-    from rpu.spec.timing import um_cycles, update_cycles, update_period, vector_cycles
+    from rpu.spec.timing import um_interval, update_cycles, update_period, vector_cycles
     x, d = _vectors(cfg, 3)
     n = 6
     out = _run_ops(cfg, ["update"] * n, x, d, vector_sets=sets)
@@ -387,7 +387,7 @@ def test_back_to_back_updates_period_amaranth_sim(cfg, sets, limit):
     phases = len(active_phases(codes.x_codes, codes.d_codes))
     want = update_period(cfg, phases, codes.bl)
     terms = dict(pulses=update_cycles(cfg, phases, codes.bl), load=vector_cycles(cfg),
-                 um=um_cycles(cfg))
+                 um=um_interval(cfg))
     assert max(terms, key=terms.get) == limit and sorted(terms.values())[-2] < want, terms
     gaps = np.diff(out["starts"]).tolist()
     assert len(gaps) == n - 1 and all(g == want for g in gaps[1:]), f"gaps {gaps}, formula {want}"

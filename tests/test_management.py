@@ -9,9 +9,8 @@ from amaranth.sim import Simulator
 from rpu.config import TileConfig
 from rpu.models import Crossbar
 from rpu.models import ref_management as rm
-from rpu.rtl.management import (AbsMax, BoundManager, InputScaler, NoiseManager, ProbScaler,
-                                UpdateManager)
-from rpu.spec.timing import nm_cycles, um_cycles
+from rpu.rtl.management import AbsMax, BoundManager, LaneScaler, NoiseManager, UpdateManager
+from rpu.spec.timing import absmax_cycles, nm_cycles, scaler_cycles, um_cycles
 from rpu.testbench.amsim import simulate, start_and_wait
 from rpu.testbench.lanes import pack_lanes as pack, unpack_lanes as unpack
 
@@ -50,16 +49,21 @@ def mixed_values(nx, n, rng):
 
 # -- RTL vs reference (Amaranth simulator) ---------------------------------------------------
 
-@pytest.mark.parametrize("name", ["default", "narrow"])
-def test_absmax_matches_reference(name):
+@pytest.mark.parametrize("name,lanes", [("default", 3), ("narrow", 1), ("default", 4), ("narrow", 5)])
+def test_absmax_matches_reference(name, lanes):
+    """The max includes the last beat exactly absmax_cycles(lanes) cycles after it (not
+    earlier: the cycle before still shows the previous value where they differ)."""
     nx = rm.numerics(CFGS[name])
-    lanes = 3
     dut = AbsMax(lanes, nx.value_bits)
+    lat = absmax_cycles(lanes)
+    assert dut.latency == lat
     rng = np.random.default_rng(1)
 
     async def tb(ctx):
-        for trial in range(6):
-            vec = mixed_values(nx, 12, rng)
+        for trial in range(8):
+            vec = mixed_values(nx, 4 * lanes, rng)
+            if trial % 2:
+                vec[-lanes:] = nx.value_max + 1 if trial % 4 == 1 else 0   # the peak comes last
             ctx.set(dut.clear, 1)
             for b in range(0, len(vec), lanes):
                 ctx.set(dut.data, pack(vec[b:b + lanes], nx.value_bits))
@@ -67,43 +71,77 @@ def test_absmax_matches_reference(name):
                 await ctx.tick()
                 ctx.set(dut.clear, 0)
             ctx.set(dut.valid, 0)
-            assert ctx.get(dut.max) == int(np.abs(vec).max())
+            want = int(np.abs(vec).max())
+            if lat > 1:
+                await ctx.tick().repeat(lat - 2)
+                if trial % 4 == 1 and int(np.abs(vec[:-lanes]).max()) != want:
+                    assert ctx.get(dut.max) != want       # not a cycle early
+                await ctx.tick()
+            assert ctx.get(dut.max) == want
 
     simulate(dut, tb)
 
 
+async def _lane_scaler_stream(ctx, sc, nx, groups):
+    """Stream every group's beats (a list of lane vectors) with its ``(scale, limit)`` through
+    the lane scaler on consecutive cycles; returns each beat's (codes, clips)."""
+    out = []
+    lat = sc.latency
+    for scale, limit, beats in groups:
+        ctx.set(sc.scale, scale)
+        ctx.set(sc.limit, limit)
+        got = []
+        for n in range(len(beats) + lat):
+            if n < len(beats):
+                ctx.set(sc.values, pack(beats[n], nx.value_bits))
+            await ctx.tick()
+            if n >= lat - 1 and len(got) < len(beats):
+                got.append((unpack(ctx.get(sc.codes), sc.code_bits, sc.lanes),
+                            [bool((ctx.get(sc.clip) >> i) & 1) for i in range(sc.lanes)]))
+        out.append(got)
+    return out
+
+
 @pytest.mark.parametrize("name", list(CFGS))
-def test_noise_manager_and_input_scaler_match_reference(name):
+def test_noise_manager_and_lane_scaler_match_reference(name):
+    """NM outputs equal nm_params (plus in_scale = D·in_mul·2^(SH − in_shift)) in
+    nm_cycles; the lane scaler, streamed at one beat per cycle with scale = in_scale >> k
+    and limit D, gives the reference's input_codes after scaler_cycles."""
     cfg = CFGS[name]
     nx = rm.numerics(cfg)
     regs = rm.registers_from_config(cfg)
     lanes = 4
     nm = NoiseManager(cfg)
-    sc = InputScaler(cfg, lanes)
+    sc = LaneScaler(cfg, lanes)
+    assert sc.latency == scaler_cycles(cfg)
     rng = np.random.default_rng(2)
     alphas = [0, 1, 2, 3, 4, 5, nx.value_max, nx.value_max + 1] + list(
         rng.integers(1, nx.value_max, 6))
-    stimuli = []
+    groups, wants = [], []
 
     async def tb(ctx):
         ctx.set(nm.out_scale, regs["out_scale"])
         for mode in (0, 1, 2, 3):
             for alpha in alphas:
-                ctx.set(nm.alpha, int(alpha))
+                ctx.set(nm.alpha, int(alpha) ^ 3)         # α counts only when it is sampled
                 ctx.set(nm.mode, mode)
-                cycles = await start_and_wait(ctx, nm)
+                cycles = await start_and_wait(ctx, nm, at={nm.alpha_delay: dict(alpha=int(alpha))})
                 assert cycles == nm_cycles(cfg)
                 ref = rm.nm_params(nx, int(alpha), mode, regs["out_scale"])
                 got = {k: ctx.get(getattr(nm, k)) for k in ("in_mul", "in_shift", "out_mul", "out_exp")}
                 assert got == {k: ref[k] for k in got}, (mode, alpha)
                 assert ctx.get(nm.mode_error) == (mode == 3)
-                # the input scaler: values no larger than alpha (alpha is their max)
-                vec = mixed_values(nx, 8, rng)
+                in_scale = ctx.get(nm.in_scale)
+                assert in_scale == (nx.dac_max * ref["in_mul"]) << (nx.gain_point - ref["in_shift"])
+                # lane scaler: values no larger than alpha (alpha is their max)
+                vec = mixed_values(nx, 4 * lanes, rng)
                 vec = np.clip(vec, -int(alpha), int(alpha))
                 vec[0] = (-alpha if alpha > nx.value_max else alpha) if mode else vec[0]
                 for k in (0, 1, int(rng.integers(2, 16))):
-                    stimuli.append((vec.copy(), ref, k))
                     want = rm.input_codes(nx, vec, ref["in_mul"], ref["in_shift"], k)
+                    groups.append((in_scale >> k, nx.dac_max,
+                                   [vec[b:b + lanes] for b in range(0, len(vec), lanes)]))
+                    wants.append(want)
                     if mode in (1, 2) and alpha and k == 0:
                         # NM: the largest input drives full scale (abs_max exactly; pow2 ≥ D/2)
                         assert abs(want[0]) == nx.dac_max if mode == 1 else abs(want[0]) >= nx.dac_max // 2
@@ -111,37 +149,22 @@ def test_noise_manager_and_input_scaler_match_reference(name):
     simulate(nm, tb)
 
     async def tb_scaler(ctx):
-        for vec, ref, k in stimuli:
-            want = rm.input_codes(nx, vec, ref["in_mul"], ref["in_shift"], k)
-            got_codes = []
-            for b in range(0, len(vec), lanes):
-                ctx.set(sc.values, pack(vec[b:b + lanes], nx.value_bits))
-                ctx.set(sc.in_mul, ref["in_mul"])
-                ctx.set(sc.in_shift, ref["in_shift"])
-                ctx.set(sc.bm_k, k)
-                await ctx.delay(1e-9)
-                got_codes.extend(unpack(ctx.get(sc.codes), nx.dac_bits, lanes))
-            assert list(want) == got_codes, (ref, k)
-
-    simulate_comb(sc, tb_scaler)
-    simulate_comb(sc, _replay_scaler(sc, nx, rng))
-
-
-def _replay_scaler(sc, nx, rng):
-    async def tb(ctx):
-        for _ in range(50):
-            vec = mixed_values(nx, sc.lanes, rng)
+        # random vectors and NM parameters on top (any mode, any k)
+        for _ in range(40):
+            vec = mixed_values(nx, 2 * lanes, rng)
             alpha = max(1, int(np.abs(vec).max()))
             p = rm.nm_params(nx, alpha, int(rng.integers(0, 3)), 1 << 30)
             k = int(rng.integers(0, 16))
-            ctx.set(sc.values, pack(vec, nx.value_bits))
-            ctx.set(sc.in_mul, p["in_mul"])
-            ctx.set(sc.in_shift, p["in_shift"])
-            ctx.set(sc.bm_k, k)
-            await ctx.delay(1e-9)
-            got = unpack(ctx.get(sc.codes), nx.dac_bits, sc.lanes)
-            assert list(got) == list(rm.input_codes(nx, vec, p["in_mul"], p["in_shift"], k))
-    return tb
+            scale = (nx.dac_max * p["in_mul"]) << (nx.gain_point - p["in_shift"])
+            groups.append((scale >> k, nx.dac_max, [vec[:lanes], vec[lanes:]]))
+            wants.append(rm.input_codes(nx, vec, p["in_mul"], p["in_shift"], k))
+        got = await _lane_scaler_stream(ctx, sc, nx, groups)
+        for beats, want in zip(got, wants):
+            codes = [c for b in beats for c in b[0]]
+            assert codes == list(want)
+            assert all(not c for b in beats for c in b[1]) or max(abs(w) for w in want) == nx.dac_max
+
+    simulate(sc, tb_scaler)
 
 
 def test_bound_manager_matches_reference():
@@ -209,7 +232,7 @@ def _um_cases(cfg, nx, rng):
 
 
 @pytest.mark.parametrize("name", list(CFGS))
-def test_update_manager_and_prob_scaler_match_reference(name):
+def test_update_manager_and_lane_scaler_match_reference(name):
     cfg = CFGS[name]
     nx = rm.numerics(cfg)
     lanes = 4
@@ -222,9 +245,10 @@ def test_update_manager_and_prob_scaler_match_reference(name):
         for regs, xm, dm in cases:
             for key in ("um_enable", "dyn_bl", "bl", "bl_max", "um_c", "um_c1", "um_lr_dw"):
                 ctx.set(getattr(dut, key), regs[key])
-            ctx.set(dut.x_max, xm)
-            ctx.set(dut.d_max, dm)
-            cycles = await start_and_wait(ctx, dut)
+            # the maxima count only from the cycle the manager samples them
+            ctx.set(dut.x_max, nx.value_max - xm)
+            ctx.set(dut.d_max, dm ^ 1)
+            cycles = await start_and_wait(ctx, dut, at={dut.max_delay: dict(x_max=xm, d_max=dm)})
             assert cycles == um_cycles(cfg)
             ref = rm.um_gains(nx, xm, dm, regs)
             got = dict(gain_x=ctx.get(dut.gain_x), gain_d=ctx.get(dut.gain_d),
@@ -234,20 +258,21 @@ def test_update_manager_and_prob_scaler_match_reference(name):
 
     simulate(dut, tb)
 
-    ps = ProbScaler(cfg, lanes)
+    sc = LaneScaler(cfg, lanes)
+    groups, wants = [], []
+    for ref in results:
+        for gain in (ref["gain_x"], ref["gain_d"]):
+            vec = mixed_values(nx, 2 * lanes, rng)
+            groups.append((gain, nx.prob_one, [vec[:lanes], vec[lanes:]]))
+            wants.append(rm.prob_codes(nx, vec, gain))
 
     async def tb2(ctx):
-        for ref in results:
-            for gain in (ref["gain_x"], ref["gain_d"]):
-                vec = mixed_values(nx, lanes, rng)
-                ctx.set(ps.values, pack(vec, nx.value_bits))
-                ctx.set(ps.gain, gain)
-                await ctx.delay(1e-9)
-                codes, clips = rm.prob_codes(nx, vec, gain)
-                assert list(unpack(ctx.get(ps.codes), nx.prob_bits + 2, lanes)) == list(codes)
-                assert [bool((ctx.get(ps.clip) >> i) & 1) for i in range(lanes)] == list(clips)
+        got = await _lane_scaler_stream(ctx, sc, nx, groups)
+        for beats, (codes, clips) in zip(got, wants):
+            assert [c for b in beats for c in b[0]] == list(codes)
+            assert [c for b in beats for c in b[1]] == list(clips)
 
-    simulate_comb(ps, tb2)
+    simulate(sc, tb2)
 
 
 # -- what the management must achieve (reference level) -------------------------------------
@@ -424,10 +449,14 @@ def test_registers_out_of_range_rejected():
 
 
 @pytest.mark.parametrize("cls,args,exc", [
-    (InputScaler, (TileConfig(), 0), ValueError), (ProbScaler, (TileConfig(), "4"), TypeError),
+    (LaneScaler, (TileConfig(), 0), ValueError), (LaneScaler, (TileConfig(), "4"), TypeError),
     (NoiseManager, ("cfg",), TypeError), (AbsMax, (2, 1), ValueError),
+    (UpdateManager, (TileConfig(),), None),
 ])
 def test_bad_parameters_rejected(cls, args, exc):
+    if exc is None:
+        cls(*args)
+        return
     with pytest.raises(exc):
         cls(*args)
 

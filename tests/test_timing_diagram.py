@@ -27,10 +27,10 @@ def test_forward_diagram_boundaries_equal_the_formulas(sim, tmp_path):
     for name, cycle in run.observed.items():
         assert cycle == want[name], f"{name}: trace {cycle}, formula {want[name]}"
     assert run.mismatches == []
-    assert want["done"] == 139          # the default tile's forward, CTRL write to ev_done
+    assert want["done"] == 149          # the default tile's forward, CTRL write to ev_done
     svg = run.svg.read_text()
     assert svg.startswith("<svg") or "<svg" in svg[:200]
-    for text in ("nm_cycles", "dac_max·slot_cycles", "lines_per_adc·(L_a + 1)", ">139<", ">53<"):
+    for text in ("nm_cycles", "dac_max·slot_cycles", "lines_per_adc·(L_a + 1)", ">149<", ">61<"):
         assert text in svg, f"{text!r} not in the diagram"
     doc = json.loads(run.json.read_text())
     lanes = [e["name"] for e in doc["signal"] if isinstance(e, dict)]
@@ -42,13 +42,13 @@ def test_a_shifted_trace_is_a_mismatch(tmp_path):
     from collections import defaultdict
     from rpu.diagram import C, Trace
     cfg = TileConfig()
-    n = 150
-    # a trace with only ev_done: done observed at 140, the formula says 139
+    n = 160
+    # a trace with only ev_done: done observed at 150, the formula says 149
     values = defaultdict(lambda: [0] * n)
-    values[C + "ev_done"] = [1 if i == 142 else 0 for i in range(n)]
+    values[C + "ev_done"] = [1 if i == 152 else 0 for i in range(n)]
     trace = Trace(values, n, 2)
     seen = observed_stages(cfg, "forward", trace)
-    assert seen["done"] == 140 != command_stages(cfg, "forward")[-1].first
+    assert seen["done"] == 150 != command_stages(cfg, "forward")[-1].first
 
 
 def test_transfer_needs_a_multi_conductance_tile(tmp_path, capsys):

@@ -78,6 +78,17 @@ class Numerics:
         return 1 << (self.gain_point + self.prob_bits + 1)
 
     @property
+    def in_scale_bits(self) -> int:
+        """Width of the read scale D·in_mul·2^(SH − in_shift) (≤ D·2^SH) the lane scalers
+        multiply by: DAC code = round(|x|·in_scale / 2^(SH + k))."""
+        return (self.dac_max << self.gain_point).bit_length()
+
+    @property
+    def lane_scale_bits(self) -> int:
+        """Scale operand of the lane scalers: a read's in_scale or an update's gain."""
+        return max(self.gain_bits, self.in_scale_bits)
+
+    @property
     def emax(self) -> int:
         """Largest output exponent out_exp + k (out_exp ≤ V, k < BM_CAP_MAX)."""
         return self.value_bits + (1 << BM_K_BITS) - 1

@@ -3,7 +3,7 @@ into the banks' shadow registers."""
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,8 +11,10 @@ from rpu.config import TileConfig
 from rpu.spec.encodings import NM_BITS, OP_BITS, Op
 from rpu.spec.formats import BL_LIMIT, BM_K_BITS, REG_BITS, bit_width, numerics
 
+from rpu.spec.timing import scaler_cycles
+
 from ..common import StateRegister, counter_range, pick
-from ..management import InputScaler, NoiseManager, ProbScaler
+from ..management import LaneScaler, NoiseManager
 
 __all__ = ["ConvertStage"]
 
@@ -25,10 +27,12 @@ class ConvertStage(wiring.Component):
       ``bm_begin`` starts a read for the bound manager) — only while no read is running,
       since both are shared;
 
-    then rotates the set once through the scalers into the shadow chains (``rotate_x``/
-    ``rotate_d``, ``*_load`` the banks' load strobes; ``dac_*`` and ``prob_*`` the codes) and
-    frees the set (``release``) — except a forward under bound management, which keeps it
-    (``mark_converted``) for retries and holds the stage until that forward completes.  A
+then rotates the set once through the pipelined :class:`~rpu.rtl.management.LaneScaler`
+    of each side into the shadow chains (``rotate_x``/``rotate_d``; ``*_load``, the banks'
+    load strobes, and the codes ``dac_*``/``prob_*`` follow :func:`~rpu.spec.timing.scaler_cycles`
+    later) and frees the set (``release``, after its last beat was read) — except a forward
+    under bound management, which keeps it (``mark_converted``) for retries and holds the
+    stage until that forward completes.  The shadow is full once the last codes are in.  A
     retry (``run_reload``) converts the kept set ``run_set`` again with the new halving.
     ``shadow_full`` with ``shadow_op``/``shadow_hold``/``shadow_set``: what the shadow
     holds, until the run sequencer commits it (``run_take``)."""
@@ -64,18 +68,18 @@ class ConvertStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, lanes, ns = self.cfg, self.lanes, self.sets
+        nx = self.nx
         m.submodules.nm = nm = NoiseManager(cfg)
-        m.submodules.input_scaler_x = scale_x = InputScaler(cfg, lanes)
-        m.submodules.input_scaler_d = scale_d = InputScaler(cfg, lanes)
-        m.submodules.prob_scaler_x = prob_x = ProbScaler(cfg, lanes)
-        m.submodules.prob_scaler_d = prob_d = ProbScaler(cfg, lanes)
+        m.submodules.scaler_x = scaler_x = LaneScaler(cfg, lanes)
+        m.submodules.scaler_d = scaler_d = LaneScaler(cfg, lanes)
+        lat = scaler_cycles(cfg)
         beats = max(self.beats_x, self.beats_d)
 
         ptr = Signal(counter_range(ns))    # next set to convert
         op = Signal(OP_BITS)
         hold = Signal()              # keep the set (forward under bound management)
         reload = Signal()            # a bound-management retry of the running forward
-        cnt = Signal(counter_range(beats + 1))
+        cnt = Signal(counter_range(beats + lat + 1))
         last = Signal(counter_range(beats + 1))
         gain_x, gain_d = Signal.like(self.gain_x), Signal.like(self.gain_d)
         with m.If(self.run_take):
@@ -106,42 +110,56 @@ class ConvertStage(wiring.Component):
         with m.If(fsm.ongoing("NM")):
             with m.If(nm.done):
                 fsm.goto("CONV")
+        # the banks' load strobes of a beat follow it through the scalers' pipeline
+        strobes = Signal(4)                # pw_x, pw_d, upd_x, upd_d of the beat read now
         with m.If(fsm.ongoing("CONV")):
             in_x = Signal()
             in_d = Signal()
             m.d.comb += [
                 in_x.eq((op != Op.BACKWARD) & (cnt < self.beats_x)),
                 in_d.eq((op != Op.FORWARD) & (cnt < self.beats_d)),
-                self.pw_x_load.eq(in_x & (op == Op.FORWARD)),
-                self.pw_d_load.eq(in_d & (op == Op.BACKWARD)),
-                self.upd_x_load.eq(in_x & (op == Op.UPDATE)),
-                self.upd_d_load.eq(in_d & (op == Op.UPDATE)),
+                strobes.eq(Cat(in_x & (op == Op.FORWARD), in_d & (op == Op.BACKWARD),
+                               in_x & (op == Op.UPDATE), in_d & (op == Op.UPDATE))),
                 self.rotate_x.eq(in_x), self.rotate_d.eq(in_d),
             ]
             m.d.sync += cnt.eq(cnt + 1)
-            with m.If(cnt == last - 1):
+            with m.If((cnt == last - 1) & ~reload):      # the set's last beat is read
+                m.d.sync += ptr.eq(Mux(ptr == ns - 1, 0, ptr + 1))
+                with m.If(hold):
+                    m.d.comb += self.mark_converted.eq(1)
+                with m.Else():
+                    m.d.comb += self.release.eq(1)
+            with m.If(cnt == last + lat - 1):            # ... and its codes are in the shadow
                 m.d.sync += self.shadow_full.eq(1)
                 with m.If(~reload):
                     m.d.sync += [self.shadow_op.eq(op), self.shadow_hold.eq(hold),
-                                 self.shadow_set.eq(self.set),
-                                 ptr.eq(Mux(ptr == ns - 1, 0, ptr + 1))]
-                    with m.If(hold):
-                        m.d.comb += self.mark_converted.eq(1)
-                    with m.Else():
-                        m.d.comb += self.release.eq(1)
+                                 self.shadow_set.eq(self.set)]
                 fsm.goto("IDLE")
+        delayed = strobes
+        for k in range(lat):
+            d = Signal(4, name=f"strobes_{k + 1}")
+            m.d.sync += d.eq(delayed)
+            delayed = d
+        m.d.comb += [self.pw_x_load.eq(delayed[0]), self.pw_d_load.eq(delayed[1]),
+                     self.upd_x_load.eq(delayed[2]), self.upd_d_load.eq(delayed[3])]
+        # a read's scale: the noise manager's in_scale halved k times by bound management
+        read_scale = Signal(nx.in_scale_bits)
+        m.d.sync += read_scale.eq(nm.in_scale >> self.bm_k)
+        update = op == Op.UPDATE
+        cb = scaler_x.code_bits
+        for sc, head, gain, dac, prob in ((scaler_x, self.head_x, gain_x, self.dac_x, self.prob_x),
+                                          (scaler_d, self.head_d, gain_d, self.dac_d, self.prob_d)):
+            m.d.comb += [sc.values.eq(head), sc.scale.eq(Mux(update, gain, read_scale)),
+                         sc.limit.eq(Mux(update, nx.prob_one, nx.dac_max))]
+            for l in range(lanes):
+                code = sc.codes[l * cb:(l + 1) * cb]
+                m.d.comb += [dac[l * nx.dac_bits:(l + 1) * nx.dac_bits].eq(code),
+                             prob[l * (nx.prob_bits + 2):(l + 1) * (nx.prob_bits + 2)].eq(code)]
         m.d.comb += [
-            scale_x.values.eq(self.head_x), scale_d.values.eq(self.head_d),
-            prob_x.values.eq(self.head_x), prob_d.values.eq(self.head_d),
-            prob_x.gain.eq(gain_x), prob_d.gain.eq(gain_d),
-            self.dac_x.eq(scale_x.codes), self.dac_d.eq(scale_d.codes),
-            self.prob_x.eq(prob_x.codes), self.prob_d.eq(prob_d.codes),
             # NM's alpha: max|v| of the set being taken (sampled by NM at its start)
             nm.alpha.eq(Mux(next_op == Op.FORWARD, pick(ptr, self.max_x), pick(ptr, self.max_d))),
             nm.mode.eq(self.nm_mode), nm.out_scale.eq(self.out_scale),
             self.out_mul.eq(nm.out_mul), self.out_exp.eq(nm.out_exp),
             self.busy.eq(~fsm.ongoing("IDLE")),
         ]
-        for sc in (scale_x, scale_d):
-            m.d.comb += [sc.in_mul.eq(nm.in_mul), sc.in_shift.eq(nm.in_shift), sc.bm_k.eq(self.bm_k)]
         return m

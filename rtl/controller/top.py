@@ -264,14 +264,15 @@ class TileController(wiring.Component):
             self.m_axis.tvalid.eq(Mux(fwd, rd_d.res_valid, rd_x.res_valid)),   # (op TRANSFER: rd_x, idle)
             self.m_axis.tlast.eq(Mux(fwd, rd_d.res_last, rd_x.res_last)),
             self.ev_timeout.eq((Cat(rd_d.timeout, rd_x.timeout) & ~t_prev).any()),
-            self.pass_sat_lines.eq(Mux(fwd, rd_d.sat_lines, rd_x.sat_lines)),
+            # a pass's saturated lines, counted a few cycles after it (sat_valid)
+            self.pass_sat_lines.eq(Mux(rd_d.sat_valid, rd_d.sat_lines, rd_x.sat_lines)),
             self.last_passes.eq(bm.passes),
             self.bm_passes_total.eq(bm.passes_total), self.bm_giveups_total.eq(bm.giveups_total),
             # status and events
             # (an automatic transfer due is busy too: no idle cycle between its update and it)
             self.busy.eq(run.busy | (xfer_due if cfg.mc.enabled else 0)), self.state.eq(run.state), self.done_op.eq(run.done_op),
             self.op_cycles.eq(run.op_cycles), self.ev_done.eq(run.ev_done),
-            self.ev_pass.eq(run.ev_pass), self.ev_gave_up.eq(run.ev_gave_up),
+            self.ev_pass.eq(rd_d.sat_valid | rd_x.sat_valid), self.ev_gave_up.eq(run.ev_gave_up),
             # a command is queued, or its vector is loading / being prepared
             self.loading.eq(queue.valid | load.busy | (sets.full & ~sets.converted).any()
                             | cvt.busy | cvt.shadow_full),
