@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 from rpu.config import IntRule, TileConfig, check_instance
 from rpu.spec.params import check_lines
 from rpu.spec.formats import BM_K_BITS, numerics
-from rpu.spec.timing import (ADC_DIGIT_BITS, ADC_SAT_GROUP, adc_digits, adc_stream_cycles, ceil_div,
+from rpu.spec.timing import (ADC_DIGIT_BITS, ADC_SAT_GROUP, adc_digits, adc_table_entries, adc_stream_cycles, ceil_div,
                              adc_timeout_cycles, sat_count_cycles, stream_beats)
 
 from .common import StateRegister, counter_range, magnitude, tree_sum
@@ -76,8 +76,9 @@ class AdcInterface(wiring.Component):
 
     Output scaling, built for a 150 MHz clock without multipliers: at every pass start the
     scale M = out_mul·2^(out_exp + k) (clamped where every non-zero code clips) is computed
-    and the multiples 0..15·M written into a 16-entry table (LUT RAM, one copy per lane and
-    digit); a result is then the sum of its code's hexadecimal digits' table entries
+    and the multiples 0..15·M written into a 16-entry table (fewer entries for an ADC
+    of fewer than 5 bits, :func:`~rpu.spec.timing.adc_table_entries`; LUT RAM, one copy per
+    lane and digit); a result is then the sum of its code's hexadecimal digits' table entries
     (a top digit of one bit adds M itself), rounded, limited and signed:
     ``y = ±sat(round(|c|·M / 2^Q))``, the reference's ``scale_results`` exactly.  The result
     stream is a stalling pipeline of :func:`~rpu.spec.timing.adc_stream_cycles` stages that
@@ -267,11 +268,12 @@ class AdcInterface(wiring.Component):
         m.d.sync += [e_lo.eq(e[:3]), fine.eq(coarse << e_lo)]
         scale = Signal(mw)
         m.d.sync += scale.eq(Mux(fine >= cap, cap, fine))
-        table = Memory(shape=tw, depth=1 << ADC_DIGIT_BITS, init=[])
+        entries = adc_table_entries(self.cfg)
+        table = Memory(shape=tw, depth=entries, init=[])
         m.submodules.table = table
         wr = table.write_port()
         acc = Signal(tw)
-        step = Signal(counter_range(1 << ADC_DIGIT_BITS))
+        step = Signal(counter_range(entries))
         filling = Signal()
         # age counts from the start; the scale is final three cycles later (e, coarse, fine,
         # clamp), then the entries 0, M, 2M, … go in one per cycle
@@ -285,7 +287,7 @@ class AdcInterface(wiring.Component):
         with m.If(filling):
             m.d.comb += [wr.en.eq(1), wr.addr.eq(step), wr.data.eq(acc)]
             m.d.sync += [acc.eq(acc + scale), step.eq(step + 1)]
-            with m.If(step == (1 << ADC_DIGIT_BITS) - 1):
+            with m.If(step == entries - 1):
                 m.d.sync += filling.eq(0)
         m.d.comb += table_ready.eq((age == 3) & ~filling)
 

@@ -18,7 +18,7 @@ from .formats import ISQ_FRAC, REG_BITS, numerics
 __all__ = [
     "ceil_div", "stream_beats", "ARITH_BITS_PER_CYCLE", "div_cycles", "sqrt_cycles",
     "MUL_CHUNK", "mul_cycles", "absmax_cycles", "nm_alpha_delay", "um_max_delay",
-    "scaler_cycles", "ADC_DIGIT_BITS", "ADC_SAT_GROUP", "adc_table_cycles", "adc_digits",
+    "scaler_cycles", "ADC_DIGIT_BITS", "ADC_SAT_GROUP", "adc_table_entries", "adc_table_cycles", "adc_digits",
     "adc_stream_cycles", "sat_count_cycles", "UM_MUL_B", "UM_COPIES", "UmPlan", "um_plan", "um_interval",
     "nm_cycles", "um_cycles", "ADC_RESET_CYCLES", "adc_read_cycles", "adc_timeout_cycles",
     "window_cycles", "pulser_cycles", "VECTOR_SETS", "READ_FIXED", "UPDATE_FIXED",
@@ -214,11 +214,20 @@ ADC_DIGIT_BITS = 4         # the ADC result scaling adds table entries per hexad
 ADC_SAT_GROUP = 16         # codes OR-ed at once into the any-saturated flag
 
 
+def adc_table_entries(cfg: TileConfig) -> int:
+    """Entries of the ADC result table (0, 1, … × scale): one per value a multi-bit digit
+    of a code's magnitude (at most 2^(adc_bits−1)) can take, so 16 from a 5-bit ADC up
+    and fewer below (5 for a 3-bit ADC: magnitudes 0..4)."""
+    top = 1 << (cfg.converters.adc_bits - 1)
+    return max([min((1 << bits) - 1, top >> shift) + 1
+                for shift, bits in adc_digits(cfg) if bits > 1] or [1])
+
+
 def adc_table_cycles(cfg: TileConfig) -> int:
-    """ADC interface: the pass's result table (0..15 × scale) is complete this many cycles
-    after ``start`` (scale in three registered steps, then one entry per cycle); a pass
-    shorter than that holds ``conv_done`` back until then."""
-    return 4 + (1 << ADC_DIGIT_BITS)
+    """ADC interface: the pass's result table (:func:`adc_table_entries` multiples of the
+    scale) is complete this many cycles after ``start`` (scale in three registered steps,
+    then one entry per cycle); a pass shorter than that holds ``conv_done`` back until then."""
+    return 4 + adc_table_entries(cfg)
 
 
 def adc_digits(cfg: TileConfig) -> list[tuple[int, int]]:
@@ -354,6 +363,12 @@ def _run_stages(cfg: TileConfig, op: str, commit: int, *, passes: int, latency: 
     n_in, n_out = (cfg.in_size, cfg.out_size) if op == "forward" else (cfg.out_size, cfg.in_size)
     b_in, b_out = stream_beats(n_in, lanes), stream_beats(n_out, lanes)
     window = cfg.dac_max * c.slot_cycles
+    # conv_done comes adc_read_cycles after the pass's start: the conversions, or later when
+    # the pass's result table is not complete yet (short read windows)
+    conversion = adc_read_cycles(cfg, latency=latency) - ADC_RESET_CYCLES - window - 1
+    conversion_term = "lines_per_adc·(L_a + 1)"
+    if conversion > c.lines_per_adc * (latency + 1):
+        conversion_term = "result table (adc_table_cycles)"
     t = commit + 1
     for p in range(passes):
         if p:
@@ -363,8 +378,7 @@ def _run_stages(cfg: TileConfig, op: str, commit: int, *, passes: int, latency: 
             t += 1
         for name, n, term in (("integrator reset", ADC_RESET_CYCLES, "reset"),
                               ("read window", window, "dac_max·slot_cycles"),
-                              ("conversion", c.lines_per_adc * (latency + 1),
-                               "lines_per_adc·(L_a + 1)"),
+                              ("conversion", conversion, conversion_term),
                               ("decide", 2, "conv_done + BM decision")):
             out.append(Stage(name, t, n, term))
             t += n
