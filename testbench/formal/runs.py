@@ -59,7 +59,7 @@ def run_check(check: str, workdir, *, cfg: TileConfig = FORMAL_TILE, depth: int 
         depth = depth or (6 if mut or mode == "cover" else AXI_DEPTH)
     else:
         mode = "cover" if check == "cover" else "bmc"
-        depth = depth or bmc_depth(cfg)
+        depth = depth or bmc_depth(cfg, check)
 
     def build(cls=None):
         if check.startswith("axi"):

@@ -55,11 +55,12 @@ from rpu.spec.encodings import Op, tile_ops
 from rpu.spec.registers import register_map
 from rpu.spec.timing import command_cycles, read_cycles, stream_beats, update_cycles
 
-from .abstract import free_scalers
+from .abstract import free_arithmetic
 from .environment import FrameSource, FrontEnd, ResultSink, axi_lite_master
 from .props import Props
 
-__all__ = ["TileFormal", "FORMAL_TILE", "formal_tile_config", "CHECKS", "bmc_depth"]
+__all__ = ["TileFormal", "FORMAL_TILE", "formal_tile_config", "CHECKS", "bmc_depth",
+           "completion_bounds", "SLOW_ENVIRONMENT"]
 
 #: the check groups (one sby task each), see the module docstring
 CHECKS = ("crossbar", "results", "timing", "liveness", "reset", "cover")
@@ -78,11 +79,33 @@ def formal_tile_config(**changes) -> TileConfig:
 FORMAL_TILE = formal_tile_config()
 
 
-def bmc_depth(cfg: TileConfig) -> int:
+#: the slow environment of the ``liveness`` group (see :class:`TileFormal`)
+SLOW_ENVIRONMENT = dict(max_gap=1, max_stall=1, max_wait=2)
+
+
+def completion_bounds(cfg: TileConfig, *, max_gap: int, max_stall: int, max_wait: int) -> dict:
+    """Cycles within which an accepted command must be done in the slow environment (the
+    ``completes in bound`` property): ``command_cycles`` of its longest case with ADC answers
+    ``max_wait`` cycles late, plus ``max_gap`` per input beat and ``max_stall`` per result beat."""
+    cap = cfg.io.bm_max_passes if cfg.io.bound_management else 1
+    lanes = cfg.host.stream_width
+    bx, bd = stream_beats(cfg.in_size, lanes), stream_beats(cfg.out_size, lanes)
+    return {Op.UPDATE: command_cycles(cfg, "update", phases=4) + (bx + bd) * max_gap,
+            Op.FORWARD: command_cycles(cfg, "forward", passes=cap, latency=max_wait)
+            + bx * max_gap + bd * max_stall,
+            Op.BACKWARD: command_cycles(cfg, "backward", latency=max_wait)
+            + bd * max_gap + bx * max_stall}
+
+
+def bmc_depth(cfg: TileConfig, check: str | None = None) -> int:
     """Steps that hold a whole update (four phases) and a whole forward with every
     bound-management pass, each from a CTRL write in the first cycle after the reset:
     step 0 is the reset, the write is in step 1, the done cycle ``command_cycles`` later,
-    plus one step to see it."""
+    plus one step to see it.  For the ``liveness`` group the longest
+    :func:`completion_bounds` in :data:`SLOW_ENVIRONMENT` instead (plus the same three
+    steps), so that a command one cycle over its bound is seen."""
+    if check == "liveness":
+        return max(completion_bounds(cfg, **SLOW_ENVIRONMENT).values()) + 3
     cap = cfg.io.bm_max_passes if cfg.io.bound_management else 1
     longest = max(command_cycles(cfg, "update", phases=4),
                   command_cycles(cfg, "forward", passes=cap),
@@ -105,13 +128,16 @@ class TileFormal(Elaboratable):
     """``TileFormal(cfg, check, *, tile=None, max_gap=1, max_stall=1, max_wait=2)``: the
     properties of group ``check`` (one of :data:`CHECKS`) on ``tile`` (default
     ``Tile(cfg)``; a test passes a deliberately broken one).  ``free_codes``: the scalers'
-    codes free (:mod:`.abstract`; the proofs then hold for any codes).  The slow
+    codes and the update managers' gains free (:mod:`.abstract`; the proofs then hold for
+    any codes).  The slow
     environment's limits
     apply to the ``liveness`` group; the other groups use the ideal environment, except
     ``results`` (free sink stalls)."""
 
-    def __init__(self, cfg: TileConfig, check: str, *, tile=None, max_gap: int = 1,
-                 max_stall: int = 1, max_wait: int = 2, free_codes: bool = True):
+    def __init__(self, cfg: TileConfig, check: str, *, tile=None,
+                 max_gap: int = SLOW_ENVIRONMENT["max_gap"],
+                 max_stall: int = SLOW_ENVIRONMENT["max_stall"],
+                 max_wait: int = SLOW_ENVIRONMENT["max_wait"], free_codes: bool = True):
         self.free_codes = free_codes
         self.cfg = check_instance("cfg", cfg, TileConfig)
         if check not in CHECKS:
@@ -127,7 +153,7 @@ class TileFormal(Elaboratable):
         m = Module()
         p = self.props = Props(m, resets=check == "reset")
         if self.free_codes:
-            with free_scalers():
+            with free_arithmetic():
                 frag = Fragment.get(tile, platform)
         else:
             frag = Fragment.get(tile, platform)
@@ -257,13 +283,10 @@ class TileFormal(Elaboratable):
 
         if check == "liveness":
             bound = Signal.like(age)
-            m.d.comb += bound.eq(Mux(
-                op == Op.UPDATE, command_cycles(cfg, "update", phases=4) + (bx + bd) * self.max_gap,
-                Mux(op == Op.FORWARD,
-                    command_cycles(cfg, "forward", passes=cap, latency=hi)
-                    + bx * self.max_gap + bd * self.max_stall,
-                    command_cycles(cfg, "backward", latency=hi)
-                    + bd * self.max_gap + bx * self.max_stall)))
+            limit = completion_bounds(cfg, max_gap=self.max_gap, max_stall=self.max_stall,
+                                      max_wait=self.max_wait)
+            m.d.comb += bound.eq(Mux(op == Op.UPDATE, limit[Op.UPDATE],
+                                     Mux(op == Op.FORWARD, limit[Op.FORWARD], limit[Op.BACKWARD])))
             p.implies("completes in bound", outstanding, age <= bound)
 
         if check == "reset":
