@@ -73,11 +73,18 @@ class TileOps:
         return await self.write_fields("CTRL", start=1, op=Op[op.upper()], count=count)
 
     async def forward(self, x_fixed) -> np.ndarray:
+        """Start a forward, hand its frame over, return its results.  Waits first until the
+        previous frames were taken (the command queue holds one command: a CTRL write while
+        a queued update still waits for a free vector set would be refused as
+        ``cmd_busy``, and its frame would then wait forever)."""
+        await self.wait_sent()
         await self.start("forward")
         await self.send(x_fixed)
         return await self.recv(self.cfg.out_size)
 
     async def backward(self, d_fixed) -> np.ndarray:
+        """As :meth:`forward`, for Wᵀ·d."""
+        await self.wait_sent()
         await self.start("backward")
         await self.send(d_fixed)
         return await self.recv(self.cfg.in_size)
