@@ -493,7 +493,7 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--read-lanes", type=_int_in(0, 1 << 12), default=BOARD_READ_LANES, metavar="L",
                    help="with --board: products the emulated array forms per cycle of a read (0: one "
                         f"per column; default {BOARD_READ_LANES}, so that a 64-column tile's emulator "
-                        "needs 16 multipliers beside the tile's 138 on an 85F)")
+                        "needs 16 multipliers beside the tile's 28)")
     y.add_argument("--no-pnr", action="store_true", help="stop after synthesis and nextpnr's packing (resource report and "
                         "fit; no placement)")
     y.add_argument("--seed", type=_int_in(1, 1 << 30), default=1, metavar="N",

@@ -620,7 +620,8 @@ BOARD_BAUD = 115200
 #: nextpnr's placement effort (``--depth``): the rule both flows check
 _DEPTH = IntRule(1, 8)
 #: the emulated array's read products per cycle on a board (``EmulatorConfig.read_lanes``):
-#: 16 multipliers beside the tile's 138 fit an ECP5-85F's 156 for any tile width
+#: 16 multipliers beside the tile's 28 for any tile width (one per column, 0, also fits an
+#: 85F's 156 up to 128 columns, at more logic)
 BOARD_READ_LANES = 16
 
 

@@ -2,7 +2,7 @@
 """The formal checks, all of them, with a table of results and run times.
 
     python scripts/formal.py                 # every check at its CI depth, then every mutant
-    python scripts/formal.py --depth 60      # the tile's BMC deeper (the AXI proof is unbounded)
+    python scripts/formal.py --depth 80      # the tile's BMC deeper (the AXI proof is unbounded)
     python scripts/formal.py --only axi,timing --no-mutants
     python scripts/formal.py --mutants-only
 
@@ -27,7 +27,8 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--depth", type=int, default=None,
-                    help=f"BMC depth of the tile's checks (default {bmc_depth(FORMAL_TILE)})")
+                    help=f"BMC depth of the tile's checks (default {bmc_depth(FORMAL_TILE)}, "
+                         f"liveness {bmc_depth(FORMAL_TILE, 'liveness')})")
     ap.add_argument("--only", default=None, help=f"checks to run, of {','.join(ALL_CHECKS)}")
     ap.add_argument("--no-mutants", action="store_true")
     ap.add_argument("--mutants-only", action="store_true")
