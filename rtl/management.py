@@ -347,6 +347,12 @@ class UpdateManager(wiring.Component):
             "bl_error": Out(1), "busy": Out(1), "done": Out(1),
         })
 
+    def registers_bad(self):
+        """``bl_error``'s condition on the registers (sampled at ``start``): bl_max 0 or over
+        the configured maximum, or with static BL a bl of 0 or over bl_max."""
+        return ((self.bl_max == 0) | (self.bl_max > self.nx.bl_max)
+                | (~self.dyn_bl & ((self.bl == 0) | (self.bl > self.bl_max))))
+
     def elaborate(self, platform):
         m = Module()
         nx, plan = self.nx, self.plan
@@ -366,8 +372,7 @@ class UpdateManager(wiring.Component):
         um, dyn, err = Signal(), Signal(), Signal()
         c_static, c1, lr_dw = Signal(REG_BITS), Signal(REG_BITS), Signal(REG_BITS)
         blm, bl_reg = Signal(8), Signal(8)
-        bad = ((self.bl_max == 0) | (self.bl_max > nx.bl_max)
-               | (~self.dyn_bl & ((self.bl == 0) | (self.bl > self.bl_max))))
+        bad = self.registers_bad()
         with m.If(go):
             m.d.sync += [um.eq(self.um_enable), dyn.eq(self.dyn_bl), err.eq(bad),
                          c_static.eq(self.um_c), c1.eq(self.um_c1), lr_dw.eq(self.um_lr_dw),

@@ -65,12 +65,10 @@ class FreeUpdateManager(UpdateManager):
 
     def elaborate(self, platform):
         m = Module()
-        nx = self.nx
         go = self.start & ~self.busy
         cyc = Signal(counter_range(self.latency + 1))
         dyn, err, blm, bl_reg = Signal(), Signal(), Signal(8), Signal(8)
-        bad = ((self.bl_max == 0) | (self.bl_max > nx.bl_max)
-               | (~self.dyn_bl & ((self.bl == 0) | (self.bl > self.bl_max))))
+        bad = self.registers_bad()
         m.d.sync += self.done.eq(0)
         with m.If(go):
             m.d.sync += [dyn.eq(self.dyn_bl), err.eq(bad), blm.eq(self.bl_max),

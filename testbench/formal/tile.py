@@ -79,6 +79,11 @@ def formal_tile_config(**changes) -> TileConfig:
 FORMAL_TILE = formal_tile_config()
 
 
+def _bm_passes(cfg: TileConfig) -> int:
+    """Bound-management passes a forward may take on ``cfg``."""
+    return cfg.io.bm_max_passes if cfg.io.bound_management else 1
+
+
 #: the slow environment of the ``liveness`` group (see :class:`TileFormal`)
 SLOW_ENVIRONMENT = dict(max_gap=1, max_stall=1, max_wait=2)
 
@@ -87,7 +92,7 @@ def completion_bounds(cfg: TileConfig, *, max_gap: int, max_stall: int, max_wait
     """Cycles within which an accepted command must be done in the slow environment (the
     ``completes in bound`` property): ``command_cycles`` of its longest case with ADC answers
     ``max_wait`` cycles late, plus ``max_gap`` per input beat and ``max_stall`` per result beat."""
-    cap = cfg.io.bm_max_passes if cfg.io.bound_management else 1
+    cap = _bm_passes(cfg)
     lanes = cfg.host.stream_width
     bx, bd = stream_beats(cfg.in_size, lanes), stream_beats(cfg.out_size, lanes)
     return {Op.UPDATE: command_cycles(cfg, "update", phases=4) + (bx + bd) * max_gap,
@@ -106,7 +111,7 @@ def bmc_depth(cfg: TileConfig, check: str | None = None) -> int:
     steps), so that a command one cycle over its bound is seen."""
     if check == "liveness":
         return max(completion_bounds(cfg, **SLOW_ENVIRONMENT).values()) + 3
-    cap = cfg.io.bm_max_passes if cfg.io.bound_management else 1
+    cap = _bm_passes(cfg)
     longest = max(command_cycles(cfg, "update", phases=4),
                   command_cycles(cfg, "forward", passes=cap),
                   command_cycles(cfg, "backward"))
@@ -185,7 +190,7 @@ class TileFormal(Elaboratable):
         # ---- the sequential host: a command once the previous one is done ----
         outstanding = Signal()
         op = Signal(2)
-        cap = cfg.io.bm_max_passes if cfg.io.bound_management else 1
+        cap = _bm_passes(cfg)
         worst_env = (bx + bd) * self.max_gap + max(bx, bd) * self.max_stall
         longest = max(command_cycles(cfg, "update", phases=4),
                       command_cycles(cfg, "forward", passes=cap, latency=hi),
