@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Signal
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule
 
 from .common import counter_range
 
-__all__ = ["LineCounters"]
+__all__ = ["LineCounters", "recent_bits"]
+
+
+def recent_bits(lines: int) -> int:
+    """Bits of each line's recent count: it holds at most ``lines`` events (one per cycle
+    between two drains of the line, ``lines`` cycles apart)."""
+    return lines.bit_length()
 
 
 class LineCounters(wiring.Component):
@@ -27,9 +34,16 @@ class LineCounters(wiring.Component):
         ``value`` is counter ``index``, combinationally (the register file's read port;
         ``index`` is never zero-width, which Verilator's lint refuses).
 
-    The counters are stored as bit planes (``bit{b}`` = bit *b* of every counter) and count
-    with a ripple carry across the planes, so the logic is ~3·width vector cells whatever
-    the line count (4096 separate 32-bit adders made most of a 4096-line tile's netlist).
+    Each count is kept in two parts: a short *recent* count per line in flip-flops
+    (:func:`recent_bits`, 7 bits for 64 lines, held as bit planes) and the older, saturated total in a
+    ``lines`` × ``width`` LUT RAM.  One line per cycle, in turn, is *drained*: its total
+    becomes min(total + recent, 2**width − 1) and its recent count restarts with this
+    cycle's event.  A line is drained every ``lines`` cycles, so its recent count never
+    overflows, and ``value`` = min(total + recent, 2**width − 1) is the exact saturated
+    count in every cycle.  A clear zeroes the recent counts and marks every total stale
+    (one flip-flop per line) instead of writing the RAM.  A 64-line counter this way is
+    about a tenth of the logic of 64 separate 32-bit counters (the FPGA report's largest
+    block before).
     """
 
     def __init__(self, lines: int, width: int = 32):
@@ -41,19 +55,56 @@ class LineCounters(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        planes = [Signal(self.lines, name=f"bit{b}") for b in range(self.width)]
-        # low[b]: bits 0 .. b-1 all set (a named chain: Amaranth re-emits an unnamed
-        # expression at every use); counter i counts iff inc[i] and it is not all ones
-        low = [None, planes[0]]
-        for b, p in enumerate(planes[1:], 2):
-            ones = Signal(self.lines, name=f"ones{b}")
-            m.d.comb += ones.eq(low[-1] & p)
-            low.append(ones)
-        counting = Signal(self.lines)
-        m.d.comb += counting.eq(self.inc & ~low[-1])
-        for p, below in zip(planes, low):     # count (first: the clear overrides it)
-            m.d.sync += p.eq(p ^ (counting if below is None else counting & below))
-            with m.If(self.clear):
-                m.d.sync += p.eq(0)
-        m.d.comb += self.value.eq(Cat(*(p.bit_select(self.index, 1) for p in planes)))
+        lines, width = self.lines, self.width
+        top = (1 << width) - 1
+        rb = recent_bits(lines)
+        addr_bits = len(self.index)
+        # the recent counts as bit planes (plane b = bit b of every line's count), so the
+        # logic is a few vector cells whatever the line count (per-line signals made a
+        # 4096-line tile's netlist slow to build and to simulate)
+        planes = [Signal(lines, name=f"recent{b}") for b in range(rb)]
+        fresh = Signal(lines)                # the line's total in the RAM is valid (no clear since)
+        drain = Signal(counter_range(lines))                 # the line drained in this cycle
+        drained = Signal(lines, init=1)                      # the same, one-hot
+        m.d.sync += drain.eq(Mux(drain == lines - 1, 0, drain + 1))
+        if lines > 1:
+            m.d.sync += drained.eq(Cat(drained[-1], drained[:-1]))
+
+        m.submodules.totals = totals = Memory(shape=unsigned(width), depth=1 << addr_bits, init=[])
+        rd_drain, rd_host = totals.read_port(domain="comb"), totals.read_port(domain="comb")
+        wr = totals.write_port()
+
+        def saturated_sum(total, valid, part):
+            s = Signal(max(width, rb) + 1)
+            m.d.comb += s.eq(Mux(valid, total, 0) + part)
+            if rb <= width:                      # s ≤ 2·top: over the top iff its top bit is set
+                return s[:width] | s[width].replicate(width)
+            return Mux(s > top, top, s[:width])
+
+        def recent_at(i):
+            return Cat(*(p.bit_select(i, 1) for p in planes))
+
+        # the drain: the line's total absorbs its recent count (the RAM is written at the edge)
+        m.d.comb += [rd_drain.addr.eq(drain), wr.addr.eq(drain), wr.en.eq(~self.clear),
+                     wr.data.eq(saturated_sum(rd_drain.data, fresh.bit_select(drain, 1),
+                                              recent_at(drain)))]
+        with m.If(self.clear):
+            m.d.sync += [fresh.eq(0)] + [p.eq(0) for p in planes]
+        with m.Else():
+            # + inc, the drained line from zero: a toggle chain across the planes
+            m.d.sync += fresh.eq(fresh | drained)
+            carry = self.inc
+            for b, p in enumerate(planes):
+                base = Signal(lines, name=f"kept{b}")
+                m.d.comb += base.eq(p & ~drained)
+                m.d.sync += p.eq(base ^ carry)
+                if b + 1 < rb:
+                    nxt = Signal(lines, name=f"carry{b + 1}")
+                    m.d.comb += nxt.eq(carry & base)
+                    carry = nxt
+
+        # the host's read: the same sum for the line at index
+        m.d.comb += [rd_host.addr.eq(self.index),
+                     self.value.eq(saturated_sum(rd_host.data, fresh.bit_select(self.index, 1),
+                                                 recent_at(self.index)))]
         return m

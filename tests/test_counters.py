@@ -3,30 +3,48 @@
 import numpy as np
 import pytest
 
-from rpu.rtl.counters import LineCounters
+from rpu.rtl.counters import LineCounters, recent_bits
 from rpu.testbench.amsim import simulate
 
 
-@pytest.mark.parametrize("lines,width", [(1, 3), (5, 3), (70, 4)])
+def _steps(lines: int, width: int, rng) -> list:
+    """(inc, clear) per cycle: every line counting for two drain rounds (each line's recent
+    count reaches ``lines``, the most it must hold), a clear, then random events until the
+    counters saturate (the random part is long enough for most to reach 2**width − 1)."""
+    top = (1 << width) - 1
+    ones = [(np.ones(lines, bool), False)] * (2 * lines + 3)
+    rand = [(rng.random(lines) < 0.6, False) for _ in range(int(2.2 * top) + 2 * lines)]
+    return ones + [(rng.random(lines) < 0.5, True)] + rand
+
+
+@pytest.mark.parametrize("lines,width", [(1, 3), (5, 3), (70, 4), (5, 8), (70, 9)])
 def test_counts_saturate_and_clear_amaranth_sim(lines, width):
     dut = LineCounters(lines, width)
     top = (1 << width) - 1
-    rng = np.random.default_rng(lines)
-    steps = [(rng.random(lines) < 0.6, rng.random() < 0.05) for _ in range(3 * top)]
+    rng = np.random.default_rng(lines * 100 + width)
+    steps = _steps(lines, width, rng)
 
     async def tb(ctx):
         want = np.zeros(lines, dtype=np.int64)
-        for inc, clear in steps:
-            for i in range(lines):            # every counter readable, combinationally
-                ctx.set(dut.index, i)
-                assert ctx.get(dut.value) == want[i]
+        for k, (inc, clear) in enumerate(steps):
+            # every counter readable, combinationally (all of them every 4th cycle, else 3)
+            for i in range(lines) if k % 4 == 0 else rng.integers(0, lines, 3):
+                ctx.set(dut.index, int(i))
+                assert ctx.get(dut.value) == want[i], f"cycle {k}, line {i}"
             ctx.set(dut.inc, sum(1 << int(i) for i in np.flatnonzero(inc)))
             ctx.set(dut.clear, int(clear))
             await ctx.tick()
             want = np.zeros(lines, np.int64) if clear else np.minimum(want + inc, top)
         assert want.max() == top, "the run should reach saturation"
+        for i in range(lines):
+            ctx.set(dut.index, i)
+            assert ctx.get(dut.value) == want[i]
 
     simulate(dut, tb)
+
+
+def test_recent_count_holds_a_drain_round():
+    assert [recent_bits(n) for n in (1, 2, 63, 64, 70, 4096)] == [1, 2, 6, 7, 7, 13]
 
 
 @pytest.mark.parametrize("args,exc", [((0,), ValueError), ((4097,), ValueError),

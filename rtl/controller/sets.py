@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from rpu.config import IntRule
 from rpu.spec.encodings import OP_BITS
+from rpu.spec.timing import absmax_cycles
 
 from ..common import counter_range, pick
 from ..management import AbsMax
@@ -48,8 +49,8 @@ class VectorBuffer(wiring.Component):
 
 
 class VectorSets(wiring.Component):
-    """``sets`` buffer sets — an x and a d :class:`VectorBuffer` and their :class:`AbsMax`
-    each — and per set the flags the stages move it through: ``full`` (loaded, with its
+    """``sets`` buffer sets — an x and a d :class:`VectorBuffer` each and their maxima
+    (:meth:`_maxima`) — and per set the flags the stages move it through: ``full`` (loaded, with its
     ``op``), ``managed`` (past the update-manager stage), ``converted`` (kept after
     conversion: a forward under bound management, for retries).
 
@@ -84,19 +85,15 @@ class VectorSets(wiring.Component):
         m = Module()
         ns = self.sets
         bufs = {"x": [], "d": []}
-        for i in range(ns):                      # one buffer + abs-max pair per side and set
+        for i in range(ns):                      # one buffer per side and set
             for side, beats in (("x", self.beats_x), ("d", self.beats_d)):
                 buf = VectorBuffer(beats, len(self.data))
-                mx = AbsMax(self.lanes, self.value_bits)
                 m.submodules[f"buf_{side}{i}"] = buf
-                m.submodules[f"max_{side}{i}"] = mx
                 push = getattr(self, f"push_{side}") & (self.load_set == i)
-                m.d.comb += [buf.data.eq(self.data), mx.data.eq(self.data),
-                             buf.push.eq(push), mx.valid.eq(push),
-                             mx.clear.eq(self.take & (self.load_set == i)),
-                             buf.rotate.eq(getattr(self, f"rotate_{side}") & (self.conv_set == i)),
-                             getattr(self, f"max_{side}")[i].eq(mx.max)]
+                m.d.comb += [buf.data.eq(self.data), buf.push.eq(push),
+                             buf.rotate.eq(getattr(self, f"rotate_{side}") & (self.conv_set == i))]
                 bufs[side].append(buf)
+        self._maxima(m)
         m.d.comb += [self.head_x.eq(pick(self.conv_set, [b.head for b in bufs["x"]])),
                      self.head_d.eq(pick(self.conv_set, [b.head for b in bufs["d"]]))]
         for i in range(ns):
@@ -110,3 +107,31 @@ class VectorSets(wiring.Component):
                       | (self.release_run & (self.run_set == i))):
                 m.d.sync += [self.full[i].eq(0), self.managed[i].eq(0), self.converted[i].eq(0)]
         return m
+
+    def _maxima(self, m):
+        """``max_x``/``max_d``: one :class:`AbsMax` per side, shared by the sets (the loader
+        fills one set at a time, from its ``take`` to its ``fill``), and per set a register
+        keeping the set's maximum once the shared unit has moved on.  The unit's output
+        belongs to the set its lanes held ``absmax_cycles − 1`` cycles earlier (a pipeline
+        of set indices follows it); that set reads the output itself, every other set its
+        register: cycle for cycle the values of one abs-max unit per set and side, for the
+        logic of one per side."""
+        ns, idx = self.sets, counter_range(self.sets)
+        lanes_set = Signal(idx)                  # the set the lanes' running maxima belong to
+        with m.If(self.take):
+            m.d.sync += lanes_set.eq(self.load_set)
+        owner = lanes_set
+        for k in range(absmax_cycles(self.lanes) - 1):
+            nxt = Signal(idx, name=f"max_owner{k + 1}")
+            m.d.sync += nxt.eq(owner)
+            owner = nxt
+        for side in ("x", "d"):
+            mx = AbsMax(self.lanes, self.value_bits)
+            m.submodules[f"max_{side}"] = mx
+            m.d.comb += [mx.data.eq(self.data), mx.valid.eq(getattr(self, f"push_{side}")),
+                         mx.clear.eq(self.take)]
+            for i in range(ns):
+                kept = Signal(self.value_bits, name=f"max_{side}{i}")
+                with m.If(owner == i):
+                    m.d.sync += kept.eq(mx.max)
+                m.d.comb += getattr(self, f"max_{side}")[i].eq(Mux(owner == i, mx.max, kept))
