@@ -35,15 +35,15 @@ class LineCounters(wiring.Component):
         ``index`` is never zero-width, which Verilator's lint refuses).
 
     Each count is kept in two parts: a short *recent* count per line in flip-flops
-    (:func:`recent_bits`, 7 bits for 64 lines, held as bit planes) and the older, saturated total in a
-    ``lines`` × ``width`` LUT RAM.  One line per cycle, in turn, is *drained*: its total
-    becomes min(total + recent, 2**width − 1) and its recent count restarts with this
-    cycle's event.  A line is drained every ``lines`` cycles, so its recent count never
-    overflows, and ``value`` = min(total + recent, 2**width − 1) is the exact saturated
-    count in every cycle.  A clear zeroes the recent counts and marks every total stale
-    (one flip-flop per line) instead of writing the RAM.  A 64-line counter this way is
-    about a tenth of the logic of 64 separate 32-bit counters (the FPGA report's largest
-    block before).
+    (:func:`recent_bits`, 7 bits for 64 lines, held as bit planes) and the older, saturated
+    total in a ``lines`` × ``width`` LUT RAM.  One line per cycle, in turn, is *drained*:
+    its total becomes min(total + recent, 2**width − 1) and its recent count restarts with
+    this cycle's event.  A line is drained every ``lines`` cycles, so its recent count
+    never overflows, and ``value`` = min(total + recent, 2**width − 1) is the exact
+    saturated count in every cycle.  A clear zeroes the recent counts and marks every total
+    stale (one flip-flop per line) instead of writing the RAM.  On an ECP5 a 64-line
+    counter is 1,990 LUT4 and 582 FF this way, against 6,770 and 2,048 as 32 flip-flops
+    per line (then the FPGA report's largest block).
     """
 
     def __init__(self, lines: int, width: int = 32):
