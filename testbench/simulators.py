@@ -154,7 +154,8 @@ def simulator_version(sim: str) -> str:
 def build_root() -> Path:
     """Folder of the simulator builds: ``$RPU_BUILD_DIR``, else a per-user cache
     (``$XDG_CACHE_HOME/rpu-periphery/build`` or ``~/.cache/rpu-periphery/build``), so one
-    design is built once whatever folder a command writes its outputs to."""
+    design is built once (per cocotb installation, :func:`build_key`) whatever folder a
+    command writes its outputs to."""
     env = os.environ.get("RPU_BUILD_DIR")
     if env:
         return Path(env).resolve()
@@ -262,6 +263,16 @@ def _ports_vlt(text: str, toplevel: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def build_key(text: str, flags) -> str:
+    """Key of a simulator build in the shared cache: the design's text, the build flags and
+    the cocotb installation building it (a Verilator model links that installation's VPI
+    library by its path, so a build made from another virtual environment — possibly one
+    deleted since — is not reused)."""
+    from cocotb_tools import config
+    libs = str(Path(config.libs_dir).resolve())
+    return hashlib.sha256(text.encode() + repr((flags, libs)).encode()).hexdigest()[:12]
+
+
 @dataclass
 class CosimResult:
     sim: str
@@ -297,8 +308,7 @@ def run_cocotb(*, sim: str, verilog: str | Path | list, toplevel: str, test_modu
     if sim == "verilator" and os.environ.get("RPU_VERILATOR_PUBLIC") == "1":
         build_args.append("--public-flat-rw")       # keys the build folder apart
     public = [] if sim != "verilator" or "--public-flat-rw" in build_args else ["ports-vlt"]
-    key = hashlib.sha256(text.encode()
-                         + repr((build_args, waves, *public)).encode()).hexdigest()[:12]
+    key = build_key(text, (build_args, waves, *public))
     build_dir = build_root() / "sim" / f"{name}-{key}-{sim}"
     runner = _runner(sim)
     stamp = build_dir / ".rpu-built"

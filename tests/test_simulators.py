@@ -85,6 +85,16 @@ def test_builds_are_shared_across_output_folders(monkeypatch, tmp_path):
     assert S.build_root() == tmp_path / "rpu-periphery" / "build"
 
 
+def test_builds_are_kept_apart_per_cocotb_installation(monkeypatch, tmp_path):
+    """A Verilator model links its cocotb's VPI library by path: a build made from another
+    virtual environment (deleted since, the model then fails to start) is not reused."""
+    from cocotb_tools import config
+    first = S.build_key("module m; endmodule", ())
+    assert S.build_key("module m; endmodule", ()) == first
+    monkeypatch.setattr(config, "libs_dir", tmp_path / "other-venv" / "cocotb" / "libs")
+    assert S.build_key("module m; endmodule", ()) != first
+
+
 def test_old_runs_are_pruned(tmp_path):
     import os
     import time
