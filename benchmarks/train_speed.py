@@ -70,7 +70,9 @@ def epoch_times(batch: int, epochs: int) -> dict:
     call: what no Python change can remove)."""
     import rpu.models.fused as fused
     from rpu.train import TrainSettings, train
-    kernels = {"update_kernel": "update_batch", "read_kernel": "read_rows"}
+    # (the layers' update entry runs update_batch inside update_rows_scaled)
+    kernels = {"update_kernel": "update_rows_scaled", "update_batch": "update_batch",
+               "read_kernel": "read_rows"}
     originals = {name: getattr(fused.K, name) for name in kernels.values()}
     inside = dict.fromkeys(kernels, 0.0)
 
@@ -92,6 +94,7 @@ def epoch_times(batch: int, epochs: int) -> dict:
             setattr(fused.K, name, kernel)
     out = {kind: min(e.seconds for e in run.epochs) for kind, run in report.runs.items()}
     out.update({key: v / epochs for key, v in inside.items()})
+    out["update_kernel"] += out.pop("update_batch")
     return out
 
 

@@ -101,6 +101,17 @@ def fused_supported(cfg: TileConfig, crossbar) -> bool:
             and cfg.device.disturb == 0 and _um_fits(cfg) and _transcendentals_exact())
 
 
+_PREP = {"plain": K.PREP_PLAIN, "pad": K.PREP_PAD, "errors": K.PREP_ERRORS}
+_SCALE_HP: list = []        # the layers' error scaling (peak, base exponent, k max), once
+
+
+def _scale_hp() -> np.ndarray:
+    if not _SCALE_HP:
+        from .layers import _BASE_EXP, _K_MAX, _PEAK_EXP
+        _SCALE_HP.append(np.array([_PEAK_EXP, _BASE_EXP, _K_MAX], np.int64))
+    return _SCALE_HP[0]
+
+
 class FusedUpdate:
     """``FusedUpdate(tile)``: the fused update of a :class:`~rpu.models.TileReference` whose
     configuration :func:`fused_supported` accepts.  It owns the workspace (one int64 array
@@ -166,6 +177,42 @@ class FusedUpdate:
         """Apply the updates of float64 ``X`` (B, N), ``D`` (B, M) (or one of each, (N,) and
         (M,)); returns ``[error, x saturated, d saturated, lines clipped]`` (the start of the
         kernel's ``out``, see :func:`~rpu.models.kernels.update_batch`)."""
+        self._enter()
+        K.update_batch(X, D, self.ip, self.ws, self._dev._rec, self._w, self._stuck)
+        head = self._head.tolist()
+        if head[0]:
+            raise ValueError(f"{'x' if head[0] == 1 else 'd'} must be finite (no NaN/inf)")
+        self._leave()
+        return head
+
+    def run_layer(self, A: np.ndarray, D: np.ndarray, pad: float, um_tab: np.ndarray,
+                  fill) -> np.ndarray | None:
+        """The analog layers' update (:func:`~rpu.models.kernels.update_rows_scaled`):
+        float64 rows ``A`` (B, N − 1 and the bias ``pad``, or B × N with ``pad`` NaN) and
+        error rows ``D`` (B, M), scaled per row, each run of equal scales one
+        :func:`~rpu.models.kernels.update_batch` under the registers of its scale's lr
+        (``um_tab``, rows filled by ``fill(row)`` when the kernel asks; ``fill`` returns
+        False where the lr is not allowed).  Returns the kernel's ``runs``, or ``None`` —
+        nothing changed — at a non-finite value or an lr not allowed."""
+        B, n, m = A.shape[0], self.n, self.m
+        self._enter()
+        F, E, scales = np.empty((B, n)), np.empty((B, m)), np.empty(B)
+        runs = np.empty((B + 1, 6), np.int64)
+        while True:
+            status = K.update_rows_scaled(A, D, pad, _scale_hp(), um_tab, F, E, scales, runs,
+                                          self.ip, self.ws, self._dev._rec, self._w, self._stuck)
+            if status <= 0:
+                break
+            if not fill(status - 1):
+                return None
+        if status < 0:
+            return None
+        self._leave()
+        return runs
+
+    def _enter(self) -> None:
+        """Before a kernel call: the registers, the last codes settled, the weights' flat
+        view, the stream states and the thread setting in the workspace."""
         tile = self.tile
         if tile.regs is not self._regs:
             self._load_regs(tile.regs)
@@ -179,14 +226,11 @@ class FusedUpdate:
             self._w_of, self._w = dev.w, dev.w.reshape(-1)
         s, st = tile.streams, self._st
         st[0], st[1] = s.x_state, s.d_state
-        ip = self.ip
-        ip[K.IP_BLOCKS], ip[K.IP_MIN_WORK] = _threads, PARALLEL_MIN_WORK
-        K.update_batch(X, D, ip, self.ws, dev._rec, self._w, self._stuck)
-        head = self._head.tolist()
-        if head[0]:
-            raise ValueError(f"{'x' if head[0] == 1 else 'd'} must be finite (no NaN/inf)")
+        self.ip[K.IP_BLOCKS], self.ip[K.IP_MIN_WORK] = _threads, PARALLEL_MIN_WORK
+
+    def _leave(self) -> None:
+        s, st = self.tile.streams, self._st
         s.x_state, s.d_state = int(st[0]), int(st[1])
-        return head
 
     def codes(self) -> UpdateCodes:
         """The :class:`UpdateCodes` of the last sample, copied out of the workspace when
@@ -288,6 +332,7 @@ class FusedRead:
                       for b in (False, True)}
         self._last = None           # (backward, scalar fields, history) of the last read
         self._held = None           # weak reference to its ReadResult, once built
+        self._prep_of, self._prep_fps = {}, {}  # read registers -> prep_rows' parameters; pad -> floats
 
     def _read_cycles(self, backward: bool, passes: int) -> int:
         key = (backward, passes)
@@ -342,7 +387,7 @@ class FusedRead:
             _DOT_EQUAL[key] = got
         return got
 
-    def _read_rows(self, X, backward, Y, w, rng, packed, last_params, alpha_last, bm_on, cap):
+    def _read_rows(self, X, backward, Y, w, rng, P, last_params, alpha_last, bm_on, cap):
         """:meth:`read_batch` in one compiled call (:func:`~rpu.models.kernels.read_rows`).
         The output noise is drawn ahead in numpy, exactly the draws the rows are sure to
         use (one pass each), and topped up, again exactly, when a retry needs more: the
@@ -362,11 +407,10 @@ class FusedRead:
         sums, at = self._rows_sums, self._rows_at
         passes[:] = 0
         sums[:] = 0
-        B, per = len(packed), nz_o.size
+        B, per = len(P), nz_o.size
         noise = self._noise(B * per, 0, 0)
         rng.standard_normal(out=noise[:B * per])
         at[:] = (0, 0, 0, B * per)
-        P = np.fromiter(itertools.chain.from_iterable(packed), np.int64, 4 * B).reshape(B, 4)
         while not K.read_rows(X, w, noise, P, ip, self._read_fp, Y, dac, v, y32,
                               nz_w, adc, sat, yfix, clip, hist_dac, hist_adc, passes, sums, at):
             b, _, used, drawn = at.tolist()     # a retry: the passes still certain to run
@@ -435,7 +479,9 @@ class FusedRead:
             rows = [params.get(a) or self._params(a, regs) for a in alphas]
             packed = [r[2] for r in rows]             # None: a wide intermediate
             if None not in packed:
-                return self._read_rows(X, backward, Y, w, rng, packed, rows[-1][0], alphas[-1],
+                P = np.fromiter(itertools.chain.from_iterable(packed), np.int64,
+                                4 * len(packed)).reshape(-1, 4)
+                return self._read_rows(X, backward, Y, w, rng, P, rows[-1][0], alphas[-1],
                                        bm_on, cap)
         for b, alpha in enumerate(alphas):
             got = params.get(alpha)
@@ -484,6 +530,66 @@ class FusedRead:
                 tile.last_read = FUSED
         tile.op_cycles += cycles
         return sat_lines, clipped, giveups
+
+    def read_layer(self, A: np.ndarray, kind: str, pad: float, backward: bool):
+        """The analog layers' read: float64 rows ``A`` (C-contiguous) prepared in one
+        compiled call (:func:`~rpu.models.kernels.prep_rows`: the bias column or the error
+        scaling, host fixed point, noise-management parameters) and read as
+        :meth:`read_batch` reads them (:meth:`_read_rows`): the same bits, draws and cycles
+        as the layer's per-step path.  Returns ``(Y, scales, saturated inputs, inputs,
+        (saturated lines, clipped results, BM give-ups))``, or ``None`` — before anything
+        changed — where it does not apply (weight noise, a product that is not numpy's, an
+        intermediate that could pass the compiled kernels' 128 bits, a non-finite value,
+        no rows): the caller takes its general path."""
+        B = A.shape[0]
+        if not B or self._nz_w[backward].size:
+            return None
+        dot_ok = self._dot_ok[backward]
+        if dot_ok is None:
+            dot_ok = self._dot_ok[backward] = self._dot_equal(backward)
+        if not dot_ok:
+            return None
+        tile, nx = self.tile, self.nx
+        self._settle()
+        regs = tile.regs
+        params = self._params_cache(regs)
+        hp = self._prep_of.get(self._read_regs)
+        if hp is None:
+            hp = self._prep_of[self._read_regs] = self._prep_params(regs)
+        if hp is False:
+            return None
+        lines = self._v[backward].size
+        F, V = np.empty((B, lines)), np.empty((B, lines), np.int64)
+        P, alphas, scales = np.empty((B, 4), np.int64), np.empty(B, np.int64), np.empty(B)
+        saturated = K.prep_rows(A, _PREP[kind], hp, self._prep_fp(pad), F, V, P, alphas, scales)
+        if saturated < 0:
+            return None
+        Y = np.empty((B, self._y[backward].size))
+        a_last = int(alphas[-1])
+        p_last = (params.get(a_last) or self._params(a_last, regs))[0]
+        sums = self._read_rows(V, backward, Y, self._xb.devices.w.T if backward else self._xb.devices.w,
+                               self._xb._readout.rng, P, p_last, a_last,
+                               self._bm_on and not backward, self._cap)
+        return Y, scales, int(saturated), F.size, sums
+
+    def _prep_params(self, regs: dict):
+        """:func:`~rpu.models.kernels.prep_rows`' integer parameters under ``regs``, or
+        ``False`` where some α's noise-management parameters would not fit the compiled
+        read (checked at the extremes α = 1 and α = value_max: each parameter is monotone
+        in α) or the reciprocal does not fit 63 bits."""
+        nx = self.nx
+        if nx.recip_point > 62 or not all(
+                (self._param_cache.get(a) or self._params(a, regs))[1] for a in (1, nx.value_max)):
+            return False
+        from .layers import _BASE_EXP, _K_MAX, _PEAK_EXP
+        return np.array([regs["nm_mode"], regs["out_scale"], nx.frac_bits, nx.recip_point,
+                         _PEAK_EXP, _BASE_EXP, _K_MAX], np.int64)
+
+    def _prep_fp(self, pad: float) -> np.ndarray:
+        fp = self._prep_fps.get(pad)
+        if fp is None:
+            fp = self._prep_fps[pad] = np.array([pad, self._frac, float(self.nx.value_max)])
+        return fp
 
     def _settle(self) -> None:
         """Copy the last read's arrays into its ReadResult, if one is still held."""

@@ -1311,3 +1311,122 @@ def read_rows(X, w, noise, P, ip, fp, Y, dac, v, y32, nz_w, adc, sat, yfix, clip
             sums[3], sums[4] = k + 1, gave_up
     at[0], at[1], at[2] = X.shape[0], 0, used
     return True
+
+
+# -- layer entries (layers.AnalogLinear): a layer's float rows in as few compiled calls as
+# -- possible, the same bits as the per-step path ---------------------------------------------
+
+#: ``prep_rows`` kinds: rows as they are, rows with a bias column, error rows scaled
+PREP_PLAIN, PREP_PAD, PREP_ERRORS = 0, 1, 2
+
+
+@numba.njit(inline="always")
+def _bit_length(v):
+    n = 0
+    while v:
+        n += 1
+        v >>= 1
+    return n
+
+
+@numba.njit(cache=True, error_model="numpy")
+def prep_rows(A, kind, hp, fhp, F, V, P, alphas, scales):
+    """A layer's float rows ``A`` (B, L0) to a read's host rows, in one call: ``F`` (B, L)
+    float64 = ``A`` (``PREP_PLAIN``), ``A`` with a last column of ``fhp[0]`` (``PREP_PAD``,
+    ``check_batch``'s pad) or ``A`` scaled per row (``PREP_ERRORS``, :func:`scale_errors`
+    with ``hp[4:7]`` = peak, base exponent, k max; ``scales`` written); ``V`` = host fixed
+    point of ``F`` (:func:`to_fixed`, scale ``fhp[1]``, saturation ``fhp[2]``); per row
+    ``alphas`` = max|V| and ``P`` = ``nm_params``' (in_mul, in_shift, out_mul, out_exp)
+    for ``hp[0:4]`` = (NM mode, out_scale, frac bits, recip point).  Returns the number of
+    saturated host values, or −1 (nothing meaningful written) at a non-finite value."""
+    B = A.shape[0]
+    if kind == PREP_ERRORS:
+        if not scale_errors(A, hp[4], hp[5], hp[6], F, scales):
+            return -1
+    elif kind == PREP_PAD:
+        if not pad_rows(A, fhp[0], F):
+            return -1
+    else:
+        for b in range(B):
+            for i in range(A.shape[1]):
+                if not np.isfinite(A[b, i]):
+                    return -1
+                F[b, i] = A[b, i]
+    mode, out_scale, frac_bits, rp = hp[0], hp[1], hp[2], hp[3]
+    if mode != 1 and mode != 2:
+        mode = 0                                  # (a mode error reads as mode 0)
+    saturated = 0
+    scale, vmax = fhp[1], fhp[2]
+    for b in range(B):
+        top = 0
+        for i in range(F.shape[1]):
+            v = F[b, i] * scale
+            mag = np.floor(abs(v) + 0.5)
+            if mag > vmax:
+                saturated += 1
+                mag = vmax
+            c = -np.int64(mag) if v < 0 else np.int64(mag)
+            V[b, i] = c
+            top = max(top, abs(c))
+        alphas[b] = top
+        if mode == 0:
+            P[b, 0], P[b, 1], P[b, 2], P[b, 3] = 1, frac_bits, out_scale, frac_bits
+        elif top == 0:
+            P[b, 0], P[b, 1], P[b, 2], P[b, 3] = 0, 0, 0, 0
+        elif mode == 1:
+            P[b, 0], P[b, 1] = ((np.int64(1) << rp) - 1) // top + 1, rp
+            P[b, 2], P[b, 3] = out_scale * top, 0
+        else:
+            e = _bit_length(top - 1)
+            P[b, 0], P[b, 1], P[b, 2], P[b, 3] = 1, e, out_scale, e
+    return saturated
+
+
+@numba.njit(cache=True, error_model="numpy")
+def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, prm, ws, rec, w, stuck):
+    """A layer's update of float rows ``A`` (B, N − 1, the bias column ``pad`` added; or B ×
+    N when ``pad`` is NaN) and ``D`` (B, M) in one call: ``D`` scaled per row
+    (:func:`scale_errors`, ``hp`` = peak, base exponent, k max) into ``E``, then each run
+    of equal consecutive scales as one :func:`update_batch` under that scale's
+    update-management registers ``um_tab[k + k_max, 1:4]`` (um_c, um_c1, um_lr_dw;
+    ``um_tab[·, 0]`` = 1 where filled).
+
+    Returns 0 and ``runs[r]`` = (stop, k, lines clipped, x saturated, d saturated, Σ
+    phases·BL) of each run r, terminated by a stop of −1; −1 at a non-finite value, or
+    1 + (k + k_max) when a run's registers are missing — in both cases before anything
+    changed."""
+    B = A.shape[0]
+    if pad == pad:
+        if not pad_rows(A, pad, F):
+            return -1
+    else:
+        for b in range(B):
+            for i in range(A.shape[1]):
+                if not np.isfinite(A[b, i]):
+                    return -1
+                F[b, i] = A[b, i]
+    peak, base, k_max = hp[0], hp[1], hp[2]
+    if not scale_errors(D, peak, base, k_max, E, scales):
+        return -1
+    for b in range(B):                            # every run's registers, first
+        k = np.int64(round(math.log2(scales[b]))) // base
+        if um_tab[k + k_max, 0] == 0:
+            return 1 + k + k_max
+    o = ws_layout(prm[IP_N], prm[IP_M], prm[IP_TMAX], prm[IP_NBLK])
+    out = ws[o[1]:o[2]]
+    r, a = 0, 0
+    while a < B:
+        z = a + 1
+        while z < B and scales[z] == scales[a]:
+            z += 1
+        k = np.int64(round(math.log2(scales[a]))) // base
+        prm[IP_UM_C] = um_tab[k + k_max, 1]
+        prm[IP_UM_C1] = um_tab[k + k_max, 2]
+        prm[IP_UM_LRDW] = um_tab[k + k_max, 3]
+        update_batch(F[a:z], E[a:z], prm, ws, rec, w, stuck)
+        runs[r, 0], runs[r, 1], runs[r, 2] = z, k, out[3]
+        runs[r, 3], runs[r, 4], runs[r, 5] = out[1], out[2], out[12]
+        r += 1
+        a = z
+    runs[r, 0] = -1
+    return 0

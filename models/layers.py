@@ -19,6 +19,7 @@ point (docs/training.md has the measurements behind both).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import deque
 
@@ -216,6 +217,8 @@ class AnalogLinear:
     counted in :attr:`clips` and warned about).
     """
 
+    _entries = True         # the compiled layer entries serve single-tile layers
+
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
                  cfg: TileConfig | None = None, seed=None, lr: float | None = None,
                  max_in_size: int = 512, max_out_size: int = 512, bias_value: float = 1.0,
@@ -245,9 +248,28 @@ class AnalogLinear:
         self.lr = cfg.update.lr if lr is None else lr
         self.monitor = UpdateClipMonitor(self.name, cfg, window=clip_window, threshold=clip_threshold)
         self.recorder = None            # a TileRecorder while ops are logged (co-simulation)
+        self._um_tabs: dict = {}        # layer lr -> its scales' update registers (the entries)
         self._single_tile = len(self.in_blocks) == len(self.out_blocks) == 1
 
     # -- shape helpers -------------------------------------------------------------------
+    def _entry_tile(self):
+        """The tile whose compiled layer entries (``TileReference.read_layer_rows``,
+        ``update_layer_rows``) serve this layer's operations: one tile, no recorder, and
+        the entries not switched off (``_entries``; the tests compare both paths)."""
+        return self.tiles[0][0] if self._single_tile and self.recorder is None and self._entries else None
+
+    @staticmethod
+    def _entry_rows(name: str, V, size: int):
+        """``V`` as (B, size) rows when it is C-contiguous float64 with B ≥ 1 (what the
+        entries take; their kernels check finiteness), else ``None``."""
+        from .crossbar import batch_rows
+        a = batch_rows(name, V, size)
+        return a if a.dtype == np.float64 and a.flags.c_contiguous and len(a) else None
+
+    def _tile_lr(self, k: int) -> float:
+        """The tiles' lr for errors scaled by 16^k: the layer's, over γ·16^k."""
+        return self._lr / (self.weight_scale * math.ldexp(1.0, _BASE_EXP * k))
+
     @property
     def lines(self) -> int:
         """x-lines of the layer: the inputs and the bias line."""
@@ -380,6 +402,14 @@ class AnalogLinear:
     # -- operations ----------------------------------------------------------------------
     def forward(self, X) -> np.ndarray:
         """``W·x + b`` of each row of ``X`` (B, in) → (B, out) (a vector → a vector)."""
+        if self._entry_tile() is not None:
+            A = self._entry_rows("x", X, self.in_features)
+            got = A is not None and self.tiles[0][0].read_layer_rows(
+                A, "pad" if self.bias else "plain", False, self.bias_value)
+            if got:
+                Y = got[0]
+                Y *= self.weight_scale
+                return Y[0] if np.ndim(X) == 1 else Y
         A, single = self._inputs(X)
         if self._single_tile:
             Y = self._call(self.tiles[0][0], "forward", A)
@@ -394,6 +424,13 @@ class AnalogLinear:
 
     def backward(self, D) -> np.ndarray:
         """``Wᵀ·d`` of each row of ``D`` (B, out) → (B, in) (the bias line's share dropped)."""
+        if self._entry_tile() is not None:
+            E = self._entry_rows("d", D, self.out_features)
+            got = E is not None and self.tiles[0][0].read_layer_rows(E, "errors", True)
+            if got:
+                Z, s = got
+                Z = Z[:, :self.in_features] * (self.weight_scale / s)[:, None]
+                return Z[0] if np.ndim(D) == 1 else Z
         E, s, single = self._errors(D)
         if self._single_tile:
             Z = self._call(self.tiles[0][0], "backward", E)
@@ -410,6 +447,21 @@ class AnalogLinear:
         another: E[ΔW] = −lr·Σ_b d_b·x_bᵀ (``lr`` sets :attr:`lr` first)."""
         if lr is not None:
             self.lr = lr
+        tile = self._entry_tile()
+        if tile is not None:
+            A, E = self._entry_rows("x", X, self.in_features), self._entry_rows("d", D, self.out_features)
+            if A is not None and E is not None and len(A) == len(E):
+                tab = self._um_tabs.get(self._lr)
+                if tab is None:
+                    if len(self._um_tabs) >= 16:
+                        self._um_tabs.clear()
+                    tab = self._um_tabs[self._lr] = np.zeros((2 * _K_MAX + 1, 4), np.int64)
+                runs = tile.update_layer_rows(A, E, self.bias_value if self.bias else math.nan,
+                                              tab, self._tile_lr)
+                if runs is not None:
+                    for run in runs:
+                        self.monitor.add(*run)
+                    return
         A, _ = self._inputs(X)
         E, scales, _ = self._errors(D)
         if len(A) != len(E):

@@ -155,13 +155,18 @@ class TileReference:
     def lr(self, value: float) -> None:
         value = _LR.check("lr", value)
         if value != self._lr:
-            regs = self._regs_by_lr.get(value)
-            if regs is None:            # a layer's lr over its error scales: a few values
-                if len(self._regs_by_lr) >= 64:
-                    self._regs_by_lr.clear()
-                regs = self._regs_by_lr[value] = registers_from_config(self.cfg, lr=value)
-            self.regs = regs
+            self.regs = self._regs_of_lr(value)
             self._lr = value
+
+    def _regs_of_lr(self, value: float) -> dict:
+        """The registers under learning rate ``value`` (checked), kept for the next time."""
+        regs = self._regs_by_lr.get(value)
+        if regs is None:                # a layer's lr over its error scales: a few values
+            value = _LR.check("lr", value)
+            if len(self._regs_by_lr) >= 64:
+                self._regs_by_lr.clear()
+            regs = self._regs_by_lr[value] = registers_from_config(self.cfg, lr=value)
+        return regs
 
     # -- host format (what the tile's streams carry) ----------------------------------------
     def forward_fixed(self, x_fixed) -> ReadResult:
@@ -220,6 +225,69 @@ class TileReference:
             return
         for x, d in zip(self._host_rows("x", A), self._host_rows("d", E)):
             self._update(x, d)
+
+    def read_layer_rows(self, A: np.ndarray, kind: str, backward: bool, pad: float = 0.0):
+        """The analog layers' read entry (:meth:`FusedRead.read_layer`: float64 rows, the
+        bias column or the error scaling done in compiled code), counted as
+        :meth:`read_rows` counts: ``(Y, scales)``, or ``None`` — nothing changed — where
+        the layer must take :meth:`read_rows` (the same bits either way)."""
+        fr = self.fused_read
+        got = None if fr is None else fr.read_layer(A, kind, pad, backward)
+        if got is None:
+            return None
+        Y, scales, saturated, total, sums = got
+        self._count_input("d" if backward else "x", saturated, total)
+        self._count_fused(Y.shape[1], *sums, reads=len(Y))
+        return Y, scales
+
+    def update_layer_rows(self, A: np.ndarray, D: np.ndarray, pad: float, um_tab: np.ndarray,
+                          lr_of) -> list | None:
+        """The analog layers' update entry (:meth:`FusedUpdate.run_layer`): float64 rows
+        ``A`` (the bias column ``pad`` added; NaN: none) and error rows ``D``, each scaled
+        by its power 16^k, each run of equal k under learning rate ``lr_of(k)`` (its
+        registers kept in ``um_tab``), counted per run as :meth:`update_rows` counts; the
+        tile's ``lr`` ends at the last run's.  Returns ``(updates, lines clipped, lines)``
+        per run, or ``None`` — nothing changed — where the layer must take its general path."""
+        fu = self.fused
+        if fu is None:
+            return None
+        k_max = (um_tab.shape[0] - 1) // 2
+
+        def fill(row: int) -> bool:
+            try:
+                regs = self._regs_of_lr(lr_of(row - k_max))
+            except ValueError:          # an lr out of range: the general path says so
+                return False
+            um_tab[row] = (1, regs["um_c"], regs["um_c1"], regs["um_lr_dw"])
+            return True
+
+        runs = fu.run_layer(A, D, pad, um_tab, fill)
+        if runs is None:
+            return None
+        c, n, m = self.clips, A.shape[1] + (pad == pad), D.shape[1]
+        slot = self.cfg.converters.slot_cycles
+        out, start, last_k = [], 0, 0
+        for stop, k, clipped, sx, sd, phases_bl in runs.tolist():
+            if stop < 0:
+                break
+            last_k = k
+            b = stop - start
+            xs, ds = b * n, b * m
+            if sx or sd:
+                self._count_input("x", sx, xs)
+                self._count_input("d", sd, ds)
+            else:
+                c.input_total += xs + ds
+            c.updates += b
+            c.update_lines += clipped
+            c.update_total += xs + ds
+            self.op_cycles += phases_bl * slot + b * UPDATE_FIXED
+            out.append((b, clipped, xs + ds))
+            start = stop
+        self._last_update = FUSED
+        self.lr = lr_of(last_k)
+        fu._regs = self.regs            # (the workspace holds the last run's registers)
+        return out
 
     def _count_input(self, name: str, saturated: int, total: int) -> None:
         self.clips.input_values += saturated

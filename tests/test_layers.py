@@ -276,3 +276,91 @@ def test_input_dtypes_and_empty_batches():
     assert np.array_equal(layer.tile_weights(), before)
     assert layer.forward(np.zeros((0, 12))).shape == (0, 5)
     assert layer.backward(np.zeros((0, 5))).shape == (0, 12)
+
+
+def _tile_state(layer):
+    t = layer.tiles[0][0]
+    r = t.last_read
+    return dict(w=t.weights.copy(), clips=t.clips.as_dict(), cycles=t.op_cycles, lr=t.lr,
+                streams=(t.streams.x_state, t.streams.d_state),
+                rng=t.crossbar._readout.rng.bit_generator.state, monitor=list(layer.monitor._sums),
+                read=None if r is None else (r.y_fixed.copy(), r.adc_codes.copy(), r.passes, r.alpha),
+                update=None if t.last_update is None else t.last_update.x_codes.copy())
+
+
+def _same(a, b):
+    sa, sb = _tile_state(a), _tile_state(b)
+    for key in sa:
+        if key == "w":
+            assert np.array_equal(sa[key], sb[key]), key
+        elif key == "read" and sa[key] is not None:
+            assert all(np.array_equal(u, v) for u, v in zip(sa[key], sb[key])), key
+        elif key == "update" and sa[key] is not None:
+            assert np.array_equal(sa[key], sb[key]), key
+        else:
+            assert sa[key] == sb[key], key
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+def test_compiled_entries_equal_the_general_path(bias):
+    """A single-tile layer's forward, backward and update run through the tile's compiled
+    entries (``read_layer_rows``, ``update_layer_rows``); with them switched off the layer
+    takes the per-step path.  Both give the same bits: results, weights, clip counts
+    (inputs beyond ±8 included), cycles, lr, stream and generator states, the clip monitor
+    and the last read and update — over batches whose errors span three decades (several
+    scale runs per update, each its own lr registers), single vectors and bound management
+    retries (an output bound of 0.3: a row along the weights' signs saturates the ADC)."""
+    rng = np.random.default_rng(21)
+    W, b = rng.uniform(-0.3, 0.3, (6, 9)), rng.uniform(-0.3, 0.3, 6)
+    cfg = training_config(out_bound=0.3)
+    a, g = (AnalogLinear(9, 6, bias=bias, seed=4, lr=0.05, cfg=cfg) for _ in range(2))
+    g._entries = False
+    for layer in (a, g):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer.set_weights(W, b if bias else None)
+    for step in range(8):
+        X, D = _data(rng, 7, 9, 6)
+        if step % 3 == 1:
+            X[2] = 9.0                              # beyond the host format: counted
+        if step % 3 == 2:
+            X[1] = np.sign(W[0])                    # a read that saturates: BM halves
+        outs = []
+        for layer in (a, g):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                outs.append((layer.forward(X), layer.backward(D), layer.forward(X[0]),
+                             layer.backward(D[3])))
+                layer.update(X, D)
+                layer.update(X[4], D[4])
+        for u, v in zip(*outs):
+            assert np.array_equal(u, v)
+        _same(a, g)
+    assert a.tiles[0][0].clips.input_values > 0 and a.monitor._sums[0] == 8 * 8
+    assert a.tiles[0][0].clips.read_lines > 0       # (the saturated reads happened)
+    assert len(a._um_tabs[a.lr].nonzero()[0]) > 4 * 2   # (several scales' registers)
+    for layer in (a, g):                            # a non-finite row: the same error, no change
+        before = _tile_state(layer)
+        with pytest.raises(ValueError, match="d must be finite"):
+            layer.update(np.zeros((2, 9)), np.full((2, 6), np.nan))
+        with pytest.raises(ValueError, match="x must be finite"):
+            layer.forward(np.full((1, 9), np.inf))
+        after = _tile_state(layer)
+        assert after["rng"] == before["rng"] and np.array_equal(after["w"], before["w"])
+    _same(a, g)
+
+
+def test_compiled_entries_serve_single_tile_layers_only():
+    """The entries run where they apply (one tile, no recorder) and the layer falls back
+    otherwise: a split layer and a recorded one never call them."""
+    calls = []
+    single, split = AnalogLinear(5, 4, seed=1), AnalogLinear(5, 4, seed=1, max_in_size=4)
+    for layer in (single, split):
+        for tile in layer._all_tiles():
+            orig = tile.read_layer_rows
+            tile.read_layer_rows = lambda *a, _o=orig, **k: calls.append(1) or _o(*a, **k)
+        layer.forward(np.ones((2, 5)))
+    assert len(calls) == 1
+    assert split._entry_tile() is None and single._entry_tile() is single.tiles[0][0]
+    single.recorder = object()
+    assert single._entry_tile() is None
