@@ -1321,6 +1321,18 @@ PREP_PLAIN, PREP_PAD, PREP_ERRORS = 0, 1, 2
 
 
 @numba.njit(inline="always")
+def _copy_finite(A, F):
+    """``F[:] = A`` (both (B, L)); whether every element is finite (stops at the first
+    that is not)."""
+    for b in range(A.shape[0]):
+        for i in range(A.shape[1]):
+            if not np.isfinite(A[b, i]):
+                return False
+            F[b, i] = A[b, i]
+    return True
+
+
+@numba.njit(inline="always")
 def _bit_length(v):
     n = 0
     while v:
@@ -1346,12 +1358,8 @@ def prep_rows(A, kind, hp, fhp, F, V, P, alphas, scales):
     elif kind == PREP_PAD:
         if not pad_rows(A, fhp[0], F):
             return -1
-    else:
-        for b in range(B):
-            for i in range(A.shape[1]):
-                if not np.isfinite(A[b, i]):
-                    return -1
-                F[b, i] = A[b, i]
+    elif not _copy_finite(A, F):
+        return -1
     mode, out_scale, frac_bits, rp = hp[0], hp[1], hp[2], hp[3]
     if mode != 1 and mode != 2:
         mode = 0                                  # (a mode error reads as mode 0)
@@ -1396,15 +1404,8 @@ def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, prm, ws, rec, 
     1 + (k + k_max) when a run's registers are missing — in both cases before anything
     changed."""
     B = A.shape[0]
-    if pad == pad:
-        if not pad_rows(A, pad, F):
-            return -1
-    else:
-        for b in range(B):
-            for i in range(A.shape[1]):
-                if not np.isfinite(A[b, i]):
-                    return -1
-                F[b, i] = A[b, i]
+    if not (pad_rows(A, pad, F) if pad == pad else _copy_finite(A, F)):
+        return -1
     peak, base, k_max = hp[0], hp[1], hp[2]
     if not scale_errors(D, peak, base, k_max, E, scales):
         return -1
