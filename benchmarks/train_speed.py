@@ -13,7 +13,10 @@ Prints, measured in one run (no process tuning):
   with the seconds spent inside the compiled update kernel and the compiled multi-row reads
   of the training steps (per epoch, mean of the epochs; the test-set reads between epochs are not
   counted): their sum over the float epoch is the ratio no change of the Python around
-  them can go below.
+  them can go below;
+* the same three networks (float, analog through the layers' compiled entries, analog with
+  the entries switched off) trained on the same batches with their epochs interleaved in
+  one process, minimum epoch each: the entries' gain, measured side by side.
 
     python benchmarks/train_speed.py [--calls 2000] [--epochs 2]
 """
@@ -98,6 +101,36 @@ def epoch_times(batch: int, epochs: int) -> dict:
     return out
 
 
+def entries_vs_per_step(batch: int, epochs: int) -> dict:
+    """Minimum epoch seconds of the float network, the analog network through the layers'
+    compiled entries and the same analog network with them switched off
+    (``AnalogLinear._entries``), the three trained on the same batches with their epochs
+    interleaved in one process (a shared machine's drift hits all three alike)."""
+    from rpu.models.layers import training_config
+    from rpu.train import TrainSettings, build_network, init_weights, load_digits_split
+    X_tr, y_tr = load_digits_split()[:2]
+    settings = TrainSettings(batch=batch, epochs=1)
+    init = init_weights([64, *settings.hidden, 10], np.random.default_rng(0))
+    nets = {kind: build_network("float" if kind == "float" else "analog", settings,
+                                training_config(), init, np.random.SeedSequence(1).spawn(2))
+            for kind in ("float", "entries", "per-step")}
+    for layer in nets["per-step"].layers:
+        layer._entries = False
+    best = dict.fromkeys(nets, float("inf"))
+    order_rng = np.random.default_rng(0)
+    batches = -(-len(X_tr) // batch)
+    for epoch in range(epochs + 1):             # the first: numba's cache load, not counted
+        order = order_rng.permutation(len(X_tr))
+        for kind, net in nets.items():
+            t0 = time.perf_counter()
+            for k in range(batches):
+                idx = order[k * batch:(k + 1) * batch]
+                net.step(X_tr[idx], y_tr[idx], settings.lr)
+            if epoch:
+                best[kind] = min(best[kind], time.perf_counter() - t0)
+    return best
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=2000)
@@ -126,6 +159,12 @@ def main() -> None:
             print(f"            inside the compiled update per epoch (mean): "
                   f"{t['update_kernel']:.3f} s = {t['update_kernel'] / t['float']:.1f}x the float "
                   f"epoch (reads of one row run as several compiled steps: not timed)")
+    print("the layers' compiled entries against the per-step path (epochs interleaved, one process):")
+    for batch in (1, 10):
+        t = entries_vs_per_step(batch, args.epochs)
+        print(f"  batch {batch:>2}: floating point {t['float']:.4f} s, entries {t['entries']:.4f} s "
+              f"({t['entries'] / t['float']:.1f}x), per-step {t['per-step']:.4f} s "
+              f"({t['per-step'] / t['float']:.1f}x): entries {100 * (t['entries'] / t['per-step'] - 1):+.0f} %")
 
 
 if __name__ == "__main__":
