@@ -549,9 +549,8 @@ class FusedRead:
             dot_ok = self._dot_ok[backward] = self._dot_equal(backward)
         if not dot_ok:
             return None
-        tile, nx = self.tile, self.nx
         self._settle()
-        regs = tile.regs
+        regs = self.tile.regs
         params = self._params_cache(regs)
         hp = self._prep_of.get(self._read_regs)
         if hp is None:

@@ -264,25 +264,15 @@ class TileReference:
         runs = fu.run_layer(A, D, pad, um_tab, fill)
         if runs is None:
             return None
-        c, n, m = self.clips, A.shape[1] + (pad == pad), D.shape[1]
-        slot = self.cfg.converters.slot_cycles
+        n, m = A.shape[1] + (pad == pad), D.shape[1]
         out, start, last_k = [], 0, 0
         for stop, k, clipped, sx, sd, phases_bl in runs.tolist():
             if stop < 0:
                 break
             last_k = k
             b = stop - start
-            xs, ds = b * n, b * m
-            if sx or sd:
-                self._count_input("x", sx, xs)
-                self._count_input("d", sd, ds)
-            else:
-                c.input_total += xs + ds
-            c.updates += b
-            c.update_lines += clipped
-            c.update_total += xs + ds
-            self.op_cycles += phases_bl * slot + b * UPDATE_FIXED
-            out.append((b, clipped, xs + ds))
+            self._count_updates(b, b * n, b * m, sx, sd, clipped, phases_bl)
+            out.append((b, clipped, b * (n + m)))
             start = stop
         self._last_update = FUSED
         self.lr = lr_of(last_k)
@@ -341,19 +331,25 @@ class TileReference:
         if not b:
             return
         _, sx, sd, lines = self.fused.run(X, D)
+        self._count_updates(b, X.size, D.size, sx, sd, lines, int(self.fused.out[12]))
+        self._last_update = FUSED
+
+    def _count_updates(self, b: int, xs: int, ds: int, sx: int, sd: int, lines: int,
+                       phases_bl: int) -> None:
+        """Count ``b`` fused updates of ``xs`` x and ``ds`` d values (``sx``, ``sd`` of them
+        saturated, ``lines`` clipped by UM, Σ phases·BL = ``phases_bl``): the clip
+        counters and the cycles of ``update_cycles`` (Σ phases·BL slots, plus the fixed
+        part per sample)."""
         c = self.clips
         if sx or sd:
-            self._count_input("x", sx, X.size)
-            self._count_input("d", sd, D.size)
+            self._count_input("x", sx, xs)
+            self._count_input("d", sd, ds)
         else:
-            c.input_total += X.size + D.size
+            c.input_total += xs + ds
         c.updates += b
         c.update_lines += lines
-        c.update_total += X.size + D.size
-        # update_cycles of each sample: Σ phases·BL (the kernel's) · slot cycles + fixed
-        self.op_cycles += (int(self.fused.out[12]) * self.cfg.converters.slot_cycles
-                           + b * UPDATE_FIXED)
-        self._last_update = FUSED
+        c.update_total += xs + ds
+        self.op_cycles += phases_bl * self.cfg.converters.slot_cycles + b * UPDATE_FIXED
 
     def _update(self, x_fixed, d_fixed) -> UpdateCodes:
         codes = update_codes(self.cfg, x_fixed, d_fixed, regs=self.regs)
