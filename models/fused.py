@@ -580,9 +580,8 @@ class FusedRead:
         if nx.recip_point > 62 or not all(
                 (self._param_cache.get(a) or self._params(a, regs))[1] for a in (1, nx.value_max)):
             return False
-        from .layers import _BASE_EXP, _K_MAX, _PEAK_EXP
-        return np.array([regs["nm_mode"], regs["out_scale"], nx.frac_bits, nx.recip_point,
-                         _PEAK_EXP, _BASE_EXP, _K_MAX], np.int64)
+        return np.concatenate([np.array([regs["nm_mode"], regs["out_scale"], nx.frac_bits,
+                                         nx.recip_point], np.int64), _scale_hp()])
 
     def _prep_fp(self, pad: float) -> np.ndarray:
         fp = self._prep_fps.get(pad)
