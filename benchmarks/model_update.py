@@ -8,9 +8,12 @@ noisy constant-step device) and each thread count (1 and all cores) it prints:
 * ``update``: ``TileReference.update(x, d)``, median and best of ``--reps`` calls (rounds
   interleaved with the baseline, after a warm-up call; ``--reps`` at 64² and 512², half at
   2048², a third at 4096²), its ratio to a numpy float32 rank-1 update
-  ``W -= lr·outer(d, x)`` of the same size timed in the same rounds, and the ratio to
-  aihwkit 1.1.0's ``AnalogTile.update`` as measured in the issue (same machine class;
-  aihwkit is not installed here);
+  ``W -= lr·outer(d, x)`` of the same size timed in the same rounds, and its ratio to
+  aihwkit's ``AnalogTile.update`` (CPU): where aihwkit imports, timed in the same rounds
+  with the same settings (``aihwkit`` column marked ``*``: BL 10, update management on,
+  BL management off as the tile's ``dynamic_bl``, ``ConstantStepDevice()`` with its defaults, lr 0.01, torch's thread
+  count set to the row's, the same x and d as float32 tensors of one row); else
+  aihwkit 1.1.0's figure as measured in the issue (same machine class);
 * ``cpu``: the update's median process CPU time per call (all threads) and its ratio to the
   rank-1 update's, robust to waiting for a core on a shared machine (for one thread, what
   the wall time would be on an idle one);
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import sys
 import statistics
 import time
 import tracemalloc
@@ -50,6 +54,37 @@ AIHWKIT_MS = {"dense": {64: 0.051, 512: 2.08, 2048: 34.4, 4096: 163.0},
               "sparse": {64: 0.016, 512: 0.25, 2048: 3.59, 4096: 15.4}}
 REGIMES = {"dense": lambda rng, n: (rng.uniform(-0.5, 0.5, n), rng.uniform(-0.5, 0.5, n)),
            "sparse": lambda rng, n: (rng.uniform(-1, 1, n), rng.normal(0, 0.01, n))}
+
+
+def aihwkit_update(n: int, x: np.ndarray, d: np.ndarray, lr: float, bl: int, dynamic_bl: bool):
+    """A call of aihwkit's ``AnalogTile.update`` with the project tile's settings (BL,
+    update management on, BL management as the tile's ``dynamic_bl``), or ``None`` where
+    aihwkit does not import (not a dependency: it needs torch)."""
+    try:
+        import torch
+        from aihwkit.simulator.configs import SingleRPUConfig
+        from aihwkit.simulator.configs.devices import ConstantStepDevice
+        from aihwkit.simulator.tiles import AnalogTile
+    except ImportError:
+        return None
+    cfg = SingleRPUConfig(device=ConstantStepDevice())
+    cfg.update.desired_bl = bl
+    cfg.update.update_management = True
+    cfg.update.update_bl_management = dynamic_bl
+    tile = AnalogTile(n, n, cfg)
+    tile.set_learning_rate(lr)
+    tile.set_weights(torch.from_numpy(np.random.default_rng(0).uniform(-0.1, 0.1, (n, n)).astype(np.float32)))
+    xt = torch.from_numpy(x.astype(np.float32)[None, :])
+    dt = torch.from_numpy(d.astype(np.float32)[None, :])
+    return lambda: tile.update(xt, dt)
+
+
+def set_all_threads(th: int) -> None:
+    """The model's thread count and, where torch is imported (aihwkit), torch's."""
+    set_threads(th)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(th)
 
 
 def faults() -> int:
@@ -120,10 +155,14 @@ def bench_size(n: int, reps: int, threads: list[int]) -> list[dict]:
     rows = []
     for regime, draw in REGIMES.items():
         x, d = draw(rng, n)
+        aih = aihwkit_update(n, x, d, cfg.update.lr, cfg.update.bl, cfg.update.dynamic_bl)
         for th in threads:
-            set_threads(th)
+            set_all_threads(th)
             w0 = tile.weights
-            r = interleaved({"update": lambda: tile.update(x, d), "rank1": rank1}, reps_n)
+            fns = {"update": lambda: tile.update(x, d), "rank1": rank1}
+            if aih is not None:
+                fns["aihwkit"] = aih
+            r = interleaved(fns, reps_n)
             r.update(interleaved({"fwd": lambda: tile.forward(x), "matvec": matvec,
                                   "bwd": lambda: tile.backward(d), "matvec_t": matvec_t}, reps_n))
             tile.forward(x)
@@ -153,16 +192,24 @@ def main(argv=None) -> None:
     print(f"threads: {args.threads} (all cores: {get_threads()}, CPUs: {os.cpu_count()}); no malloc "
           f"tuning; times in ms, median / best; ratios on medians; load average at start: "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    try:
+        from importlib.metadata import version
+        print(f"aihwkit {version('aihwkit')} imports: its column (*) is timed in the same rounds")
+    except Exception:       # not installed (needs torch): the issue's figures
+        print("aihwkit does not import here: its column is the issue's aihwkit 1.1.0 figures "
+              "(same machine class, another run)")
     print(f"{'size':>5} {'regime':7} {'thr':>3} | {'update':>17} {'x rank1':>7} {'aihwkit':>7} {'ratio':>6}"
           f" | {'cpu':>8} {'x r1':>6}"
           f" | {'flt/call':>8} {'rw flt':>6} {'peak/W':>6}"
           f" | {'fwd':>8} {'pass':>4} {'bwd':>8} {'matvec':>8} {'fwd/mv':>6} {'bwd/mv':>6} | {'load':>5}")
     for n in args.sizes:
         for r in bench_size(n, args.reps, args.threads):
-            aih = AIHWKIT_MS[r["regime"]][n] if n in AIHWKIT_MS[r["regime"]] else float("nan")
+            measured = "aihwkit" in r
+            aih = (r["aihwkit"][0] * ms if measured else
+                   AIHWKIT_MS[r["regime"]].get(n, float("nan")))
             u, mv = r["update"], r["matvec"]
             print(f"{n:>5} {r['regime']:7} {r['threads']:>3} | {u[0] * ms:8.3f} /{u[1] * ms:7.3f}"
-                  f" {u[0] / r['rank1'][0]:7.2f} {aih:7.3f} {u[0] * ms / aih:6.2f}"
+                  f" {u[0] / r['rank1'][0]:7.2f} {aih:7.3f}{'*' if measured else ' '}{u[0] * ms / aih:6.2f}"
                   f" | {u[3] * ms:8.3f} {u[3] / r['rank1'][3]:6.2f}"
                   f" | {u[2]:8.2f} {r['fwd'][2] + r['bwd'][2]:6.2f} {r['peak'] / r['wbytes']:6.3f}"
                   f" | {r['fwd'][0] * ms:8.3f} {r['passes']:4d} {r['bwd'][0] * ms:8.3f} {mv[0] * ms:8.3f}"

@@ -58,6 +58,7 @@ __all__ = ["to_fixed", "abs_max", "prob_codes", "lfsr_states", "fire_bits", "spa
 
 REC_FIELDS, REC_SET = 6, 4   # device record: 4 float32 parameters, then set and reset counters
 _SET = REC_SET
+_REC_LAST = REC_FIELDS
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLD, _ODD = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD6E8FEB86659FD93)
@@ -965,6 +966,7 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
     model = prm[IP_MODEL]
     sigma, s_up, s_down = np.float32(fp[FP_SIGMA]), np.float32(fp[FP_SLOPE_UP]), np.float32(fp[FP_SLOPE_DOWN])
     par = rec.view(np.float32)
+    rflat = rec.reshape(-1)
     xup, d_act, start = ws[o[6]:o[6] + n], ws[o[8]:o[9]], ws[o[9]:o[10]]
     parts = ws[o[11]:o[12]]
     dc = ws[o[5]:o[6]]
@@ -1004,6 +1006,7 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
                         if first == t:            # the device's first coincidence
                             e = base + j
                             _prefetch(rec, e)
+                            _prefetch(rflat, e * _REC_LAST + _REC_LAST - 1)
                             _prefetch(w, e)
                             le[q], ln[q], lu[q] = e, np.int64(k), xup[j] ^ dpos
                             q += 1
