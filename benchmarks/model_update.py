@@ -39,8 +39,8 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import statistics
+import sys
 import time
 import tracemalloc
 
@@ -192,10 +192,10 @@ def main(argv=None) -> None:
     print(f"threads: {args.threads} (all cores: {get_threads()}, CPUs: {os.cpu_count()}); no malloc "
           f"tuning; times in ms, median / best; ratios on medians; load average at start: "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    try:
-        from importlib.metadata import version
-        print(f"aihwkit {version('aihwkit')} imports: its column (*) is timed in the same rounds")
-    except Exception:       # not installed (needs torch): the figures
+    try:                    # (the same import aihwkit_update needs)
+        import aihwkit
+        print(f"aihwkit {aihwkit.__version__} imports: its column (*) is timed in the same rounds")
+    except ImportError:     # not installed (needs torch): the figures
         print("aihwkit does not import here: its column is the issue's aihwkit 1.1.0 figures "
               "(same machine class, another run)")
     print(f"{'size':>5} {'regime':7} {'thr':>3} | {'update':>17} {'x rank1':>7} {'aihwkit':>7} {'ratio':>6}"

@@ -58,7 +58,6 @@ __all__ = ["to_fixed", "abs_max", "prob_codes", "lfsr_states", "fire_bits", "spa
 
 REC_FIELDS, REC_SET = 6, 4   # device record: 4 float32 parameters, then set and reset counters
 _SET = REC_SET
-_REC_LAST = REC_FIELDS
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLD, _ODD = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD6E8FEB86659FD93)
@@ -1006,7 +1005,7 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
                         if first == t:            # the device's first coincidence
                             e = base + j
                             _prefetch(rec, e)
-                            _prefetch(rflat, e * _REC_LAST + _REC_LAST - 1)
+                            _prefetch(rflat, e * REC_FIELDS + REC_FIELDS - 1)
                             _prefetch(w, e)
                             le[q], ln[q], lu[q] = e, np.int64(k), xup[j] ^ dpos
                             q += 1
