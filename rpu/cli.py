@@ -385,11 +385,20 @@ def _sweep_title(settings, cfg) -> str:
             f"{settings.epochs} epochs, lr {settings.lr:g}; default device otherwise")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the usage block it prints by default runs to
+    twenty lines for a command with the configuration options); ``--help`` still shows it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
-    p = argparse.ArgumentParser(prog="rpu", description=__doc__.splitlines()[0])
+    p = _Parser(prog="rpu", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"rpu {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p.commands = sub.choices
 
     g = sub.add_parser("generate", help="write the tile's Verilog, params.json and register map")
     g.add_argument("-o", "--output", required=True, metavar="DIR",
@@ -513,7 +522,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:             # named by the command they were given to, not by ``rpu``
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except (ConfigError, RpuError) as e:

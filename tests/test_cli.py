@@ -76,11 +76,14 @@ def test_generate_writes_linted_verilog_and_params(tmp_path):
     (["demo", "--updates", "0"], "argument --updates: must be an integer in [1, 100000], not '0'"),
     (["sim", "-j", "x"], "argument -j/--jobs: must be an integer in [0, 64], not 'x'"),
     (["demo", "--simulator", "xsim"], "argument --simulator: invalid choice: 'xsim'"),
+    (["sweep", "--points", "3"], "unrecognized arguments: --points 3 (rpu sweep --help lists"),
 ])
 def test_run_options_validated_before_anything_runs(args, message):
     res = run_cli(*args)
     assert res.returncode == 2
-    assert message in res.stderr and "Traceback" not in res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"rpu {args[0]}: error: "), res.stderr
+    assert message in lines[0] and "Traceback" not in res.stderr
 
 
 def _one_line_error(res, command, message):
