@@ -458,12 +458,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--cosim", default="0", metavar="N",
                    help="co-simulate every layer's tile over the first N training samples "
                         "(an integer in [0, 1297]; default 0)")
-    t.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="verilator")
+    t.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="verilator",
+                   help="simulator of --cosim (both: one after the other); default verilator")
     t.add_argument("--mc", action="store_true",
                    help="multi-conductance tiles (mc.enabled, PCM-like devices unless --device-preset "
                         "is given) side by side with the same devices as a single refreshed pair "
                         "and floating point; reports endurance and the transfer's share of the cycles")
-    t.add_argument("--no-plot", action="store_true")
+    t.add_argument("--no-plot", action="store_true",
+                   help="skip train.png (the JSON and the table are written either way)")
     t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: on a terminal)")
     t.set_defaults(func=_cmd_train)
@@ -479,8 +481,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="LocalCluster worker processes (an integer in [1, 256]; default 2)")
     w.add_argument("-o", "--output", default="build/sweep", metavar="DIR",
                    help="folder of results.jsonl (points done are not re-run), sweep.csv/json/png")
-    w.add_argument("--no-plot", action="store_true")
-    w.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    w.add_argument("--no-plot", action="store_true",
+                   help="skip sweep.png (the table, CSV and JSON are written either way)")
+    w.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: on a terminal)")
     w.set_defaults(func=_cmd_sweep)
 
     y = sub.add_parser("synth", help="synthesize, place and route the tile for an ECP5 (Yosys "

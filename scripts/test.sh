@@ -51,5 +51,6 @@ print(f"   verilator FST waveforms: {'yes' if verilator_fst_available() else 'no
 PYEOF
 
 echo "== pytest (both simulators, 2 workers)"
-# -rA lists every test id (so the log shows each co-simulation under [icarus] and [verilator])
-exec "$PY" -m pytest -n "${RPU_JOBS:-2}" --sim both -rA "$@"
+# -rA lists every test id (so the log shows each co-simulation under [icarus] and [verilator]);
+# --durations=20 names the slowest tests (what to look at when CI time grows)
+exec "$PY" -m pytest -n "${RPU_JOBS:-2}" --sim both -rA --durations=20 "$@"

@@ -150,6 +150,13 @@ def test_version_and_help_name_every_option():
         assert option in res.stdout, option
 
 
+def test_every_option_of_every_command_says_what_it_does():
+    from rpu.cli import _parser
+    bare = [(name, a.option_strings) for name, sub in _parser().commands.items()
+            for a in sub._actions if a.option_strings and not a.help]
+    assert not bare, bare
+
+
 def test_model_only_options_are_marked():
     res = run_cli("generate", "--help")
     assert "--out-noise V" in res.stdout and "(model only)" in res.stdout
