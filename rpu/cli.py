@@ -323,6 +323,9 @@ def _cmd_train(args) -> int:
           f"dw_min {cfg.device.dw_min:g}, weights ±{cfg.device.w_max:g} × {settings.weight_scale:g}")
     report = train(settings, cfg, kinds=kinds, progress=args.progress, cosim=cosim,
                    simulator=args.simulator, cosim_dir=out / "cosim")
+    if report.kernel_seconds >= 1.0:
+        print(f"  model kernels ready in {report.kernel_seconds:.0f} s before the epochs (numba "
+              f"compiles them on a first run in an environment, then loads its cache)")
     print(format_epochs(report))
     print(format_summary(report))
     if args.mc:

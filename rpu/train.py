@@ -34,7 +34,7 @@ from .config import TRAINING_WEIGHT_SCALE, EnumRule, FloatRule, IntRule, TileCon
 from .errors import require_extra
 
 __all__ = ["ANALOG_ONLY", "TrainSettings", "Activation", "InputRange", "TrainReport", "RunResult", "EpochRecord",
-           "train", "load_digits_split", "MLP", "init_weights", "require"]
+           "train", "warm_kernels", "load_digits_split", "MLP", "init_weights", "require"]
 
 _EXTRA = "pip install 'rpu-periphery[train]'"
 TEST_SIZE = 500           # the digits' 1,797 images: 1,297 to train, 500 to test
@@ -236,6 +236,7 @@ class TrainReport:
     cfg: TileConfig
     runs: dict                # kind -> RunResult
     cosim: dict | None = None
+    kernel_seconds: float = 0.0   # the warm-up before the epochs (numba's compile or cache load)
 
     def to_dict(self) -> dict:
         runs = {}
@@ -251,7 +252,7 @@ class TrainReport:
                                   bounds=[dict(w_min=np.asarray(lo).tolist(), w_max=np.asarray(hi).tolist())
                                           for lo, hi in r.bounds])
         return dict(settings=self.settings.to_dict(), config=self.cfg.to_dict(), runs=runs,
-                    cosim=self.cosim)
+                    cosim=self.cosim, kernel_seconds=self.kernel_seconds)
 
     def write_json(self, path) -> Path:
         path = Path(path)
@@ -422,6 +423,7 @@ def train(settings: TrainSettings | None = None, cfg: TileConfig | None = None, 
     init = init_weights([64, *settings.hidden, 10], np.random.default_rng(s_init))
     layer_seeds = s_tiles.spawn(len(settings.hidden) + 1)
     runs, cosim_report = {}, None
+    kernel_seconds = warm_kernels(settings, cfg, init, data, kinds, recorded=bool(cosim))
     for kind in kinds:
         net = build_network(kind, settings, cfg, init, layer_seeds)
         recorder = None
@@ -434,7 +436,34 @@ def train(settings: TrainSettings | None = None, cfg: TileConfig | None = None, 
             from rpu.testbench.train_cosim import cosim_logs
             cosim_report = cosim_logs(recorder.logs(), simulator=simulator, out_dir=cosim_dir,
                                       samples=recorder.samples_recorded)
-    return TrainReport(settings, cfg, runs, cosim_report)
+    return TrainReport(settings, cfg, runs, cosim_report, kernel_seconds)
+
+
+def warm_kernels(settings: TrainSettings, cfg: TileConfig, init: list, data, kinds,
+                 *, recorded: bool = False) -> float:
+    """Seconds to make ready the compiled kernels the analog runs of ``kinds`` will call
+    (numba compiles them on a first use in an environment, minutes on a loaded machine, and
+    loads them from its cache after): one training step of a throwaway network per analog
+    kind, at the settings' batch size and at one sample (a last, short batch of one reads
+    through the single-row path where a layer has one), and through the per-step path when
+    ``recorded`` (the co-simulation's recording).  Without it the first epoch's seconds would hold the
+    compile.  The throwaway networks have their own seeds: the runs are unchanged."""
+    from rpu.models.tile_log import NetworkRecorder
+    t0 = time.perf_counter()
+    X, y = data[0], data[1]
+    seeds = np.random.SeedSequence(0x5EED).spawn(len(init))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for kind in kinds:
+            if kind == "float":
+                continue
+            for record in ((False, True) if recorded and kind == "analog" else (False,)):
+                net = build_network(kind, settings, cfg, init, seeds)
+                if record:
+                    NetworkRecorder(net.layers, samples=1 << 30)
+                for rows in sorted({settings.batch, 1}):
+                    net.step(X[:rows], y[:rows], settings.lr)
+    return time.perf_counter() - t0
 
 
 # -- output ------------------------------------------------------------------------------

@@ -86,6 +86,42 @@ def test_train_side_by_side_same_start_and_report(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+_NO_COMPILE_IN_EPOCHS = r"""
+import sys
+import numba
+import rpu.train as T
+
+def overloads():
+    return {(name, key): len(v.overloads) for name, mod in list(sys.modules.items())
+            if name.startswith("rpu.") for key, v in vars(mod).items()
+            if isinstance(v, numba.core.dispatcher.Dispatcher)}
+
+grew, run = [], T.run_network
+def timed_run(net, kind, *args, **kw):
+    before = overloads()
+    out = run(net, kind, *args, **kw)
+    grew.extend(f"{kind}: {name}.{key}" for (name, key), n in overloads().items()
+                if n != before.get((name, key), 0))
+    return out
+T.run_network = timed_run
+batch, kinds = int(sys.argv[1]), sys.argv[2].split(",")
+report = T.train(T.TrainSettings(hidden=(4,), epochs=1, batch=batch), kinds=kinds, progress=False)
+print("compiled during the runs:", grew or "nothing")
+"""
+
+
+@pytest.mark.parametrize("batch,kinds", [(1, "float,analog"), (10, "analog"), (2, "pair")])
+def test_no_kernel_compiles_inside_the_epochs(batch, kinds):
+    """``train`` makes every kernel of the analog runs ready before their epochs (numba
+    compiles on a first use, loads its cache in a new process: either inside an epoch would
+    count in its seconds): in a fresh process, no compiled function of ``rpu`` gains an
+    overload during a run (batch 2: the last batch of 1,297 samples is one row)."""
+    res = subprocess.run([sys.executable, "-c", _NO_COMPILE_IN_EPOCHS, str(batch), kinds],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "compiled during the runs: nothing" in res.stdout, res.stdout
+
+
 def test_same_initial_weights():
     from rpu.models.layers import training_config
     from rpu.train import build_network
