@@ -22,6 +22,7 @@ import enum
 import json
 import math
 import sys
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -423,7 +424,15 @@ def train(settings: TrainSettings | None = None, cfg: TileConfig | None = None, 
     init = init_weights([64, *settings.hidden, 10], np.random.default_rng(s_init))
     layer_seeds = s_tiles.spawn(len(settings.hidden) + 1)
     runs, cosim_report = {}, None
-    kernel_seconds = warm_kernels(settings, cfg, init, data, kinds, recorded=bool(cosim))
+    note = threading.Timer(2.0, print, ("  compiling the model's kernels (numba, on a first run in "
+                                        "this environment; minutes on a busy machine, cached "
+                                        "after)…",), dict(file=sys.stderr, flush=True))
+    if progress is not False:       # said only when the warm-up takes long
+        note.start()
+    try:
+        kernel_seconds = warm_kernels(settings, cfg, init, data, kinds, recorded=bool(cosim))
+    finally:
+        note.cancel()
     for kind in kinds:
         net = build_network(kind, settings, cfg, init, layer_seeds)
         recorder = None

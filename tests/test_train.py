@@ -122,6 +122,17 @@ def test_no_kernel_compiles_inside_the_epochs(batch, kinds):
     assert "compiled during the runs: nothing" in res.stdout, res.stdout
 
 
+def test_a_long_warm_up_is_announced(monkeypatch, capsys):
+    """A warm-up over 2 s (numba compiling) says so on stderr, unless progress is off."""
+    import time
+    import rpu.train as T
+    monkeypatch.setattr(T, "warm_kernels", lambda *a, **k: time.sleep(3.0) or 3.0)
+    assert T.train(SMALL, kinds=("float",), progress=None).kernel_seconds == 3.0
+    assert "compiling the model's kernels" in capsys.readouterr().err
+    T.train(SMALL, kinds=("float",), progress=False)
+    assert "compiling" not in capsys.readouterr().err
+
+
 def test_same_initial_weights():
     from rpu.models.layers import training_config
     from rpu.train import build_network
