@@ -142,9 +142,15 @@ def _cmd_generate(args) -> int:
     from .generate import generate
     cfg = config_from_args(args)
     out = generate(cfg, Path(args.output), lint=not args.no_lint, prefix=args.prefix)
+    labels = {k: _FILE_LABELS.get(k, f"Verilog ({k})" if p.suffix == ".v" else k) for k, p in out.items()}
+    width = max(map(len, labels.values()))
     for kind, path in out.items():
-        print(f"{kind:>10}: {path}")
+        print(f"{labels[kind]:<{width}} : {path}")
     return 0
+
+
+_FILE_LABELS = {"params": "parameters", "regmap_json": "register map (JSON)",
+                "regmap_md": "register map (Markdown)", "regmap_h": "register map (C header)"}
 
 
 def _source_root() -> Path | None:

@@ -194,9 +194,9 @@ def run_demo(cfg: TileConfig, out_dir, *, simulator: str = "verilator", waves: b
     for name, (got, want) in ev["cycles"].items():
         print(f"  cycles {name:8s}: {got} (formula {want}) {'ok' if got == want else 'MISMATCH'}")
     print(f"  Verilog : {verilog} (lint {lint})")
-    for k in ("regmap_json", "regmap_md", "regmap_h"):
-        if k in files:
-            print(f"  {k:8s}: {files[k]}")
+    regmap = [files[k].name for k in ("regmap_json", "regmap_md", "regmap_h") if k in files]
+    if regmap:
+        print(f"  regmap  : {', '.join(regmap)} (the register map as JSON, Markdown, C header)")
     print(f"  waves   : {wave_note}")
     print(f"  sim log : {log}")
     print(f"  result  : {'PASS' if ev['ok'] else 'FAIL'}")
