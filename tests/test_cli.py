@@ -157,6 +157,25 @@ def test_every_option_of_every_command_says_what_it_does():
     assert not bare, bare
 
 
+@pytest.mark.parametrize("made,removed", [
+    ("train/train.json", True), ("sweep/results.jsonl", True), ("demo/params.json", True),
+    ("notes/todo.txt", False)])
+def test_clean_removes_only_rpus_outputs(tmp_path, monkeypatch, capsys, made, removed):
+    """``rpu clean`` removes the simulator build folder and ./build when that holds a
+    command's default outputs; any other ./build is left, and it says so."""
+    cache = tmp_path / "cache"
+    (cache / "x").mkdir(parents=True)
+    monkeypatch.setenv("RPU_BUILD_DIR", str(cache))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "build" / made).parent.mkdir(parents=True)
+    (tmp_path / "build" / made).write_text("{}")
+    assert main(["clean"]) == 0
+    out = capsys.readouterr().out
+    assert not cache.exists() and f"removed {cache}" in out
+    assert (tmp_path / "build").exists() != removed
+    assert ("left " in out) != removed, out
+
+
 def test_model_only_options_are_marked():
     res = run_cli("generate", "--help")
     assert "--out-noise V" in res.stdout and "(model only)" in res.stdout
