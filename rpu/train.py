@@ -455,8 +455,9 @@ def warm_kernels(settings: TrainSettings, cfg: TileConfig, init: list, data, kin
     loads them from its cache after): one training step of a throwaway network per analog
     kind, at the settings' batch size and at one sample (a last, short batch of one reads
     through the single-row path where a layer has one), and through the per-step path when
-    ``recorded`` (the co-simulation's recording).  Without it the first epoch's seconds would hold the
-    compile.  The throwaway networks have their own seeds: the runs are unchanged."""
+    ``recorded`` (the co-simulation's recording).  Without it the first epoch's seconds
+    would hold the compile.  The throwaway networks have their own seeds: the runs are
+    unchanged."""
     from rpu.models.tile_log import NetworkRecorder
     t0 = time.perf_counter()
     X, y = data[0], data[1]
