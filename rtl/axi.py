@@ -65,7 +65,9 @@ class AXILiteRegisters(wiring.Component):
 
     * ``rw``: ``r`` Out(32), the stored value (reset = the fields' resets);
     * ``ro``: ``r`` In(32); an array also has ``r_index`` Out(range(count)), the word being
-      read (relative to the array's base), and ``r`` returns that word in the same cycle;
+      read (relative to the array's base), and ``r`` returns that word from the next cycle
+      on while the index is held (it may be registered: the index is held for a cycle
+      before the read is taken);
     * ``wo``: ``r`` Out(32) with ``r_stb`` Out(1), valid for the one cycle of the write;
     * ``rw1c``: ``r`` In(32) the flags, ``r_clr`` Out(32) a one-cycle clear mask.
 
@@ -75,8 +77,9 @@ class AXILiteRegisters(wiring.Component):
     a field outside its legal range, or a write to an unmapped / read-only address): the
     register keeps its value and the response is ``SLVERR``.  A read of an unmapped or
     write-only address answers ``SLVERR`` with data 0 (reads change nothing).  One write
-    and one read are served at a time; each takes the address and data in one cycle and
-    answers in the next (``bvalid``/``rvalid`` held until accepted).
+    and one read are served at a time; a write takes its address and data in one cycle and
+    answers in the next; a read is taken in the second cycle it is offered and answered in
+    the next (``bvalid``/``rvalid`` held until accepted).
     """
 
     def __init__(self, regmap: RegisterMap):
@@ -172,15 +175,22 @@ class AXILiteRegisters(wiring.Component):
         rvalid = Signal()
         rdata = Signal(32)
         rresp = Signal(2)
+        # a read is taken in the second cycle it is offered (``offered``: it was offered in
+        # the last cycle and not taken), so an array's owner has a cycle between the index
+        # and the word (the pulse counters' sum is registered there)
+        offered = Signal()
+        take_r = Signal()
+        m.d.comb += take_r.eq(bus.arvalid & offered & ~rvalid)
+        m.d.sync += offered.eq(bus.arvalid & ~take_r)
         m.d.comb += [bus.rvalid.eq(rvalid), bus.rdata.eq(rdata), bus.rresp.eq(rresp),
-                     bus.arready.eq(~rvalid)]
+                     bus.arready.eq(offered & ~rvalid)]
         with m.If(rvalid & bus.rready):
             m.d.sync += rvalid.eq(0)
         raddr = word(bus.araddr)
         for r in rm:        # an array's index follows the address, ungated (a shorter read path)
             if r.access != "wo" and r.is_array:
                 m.d.comb += getattr(self, _port(r.name) + "_index").eq(raddr - (r.offset >> 2))
-        with m.If(bus.arvalid & ~rvalid):
+        with m.If(take_r):
             m.d.sync += [rvalid.eq(1), rresp.eq(RESP_SLVERR), rdata.eq(0)]
             for r in rm:
                 if r.access == "wo":

@@ -54,8 +54,9 @@ BUS_RULES = (
     "count in ERR_COUNT: an illegal field value, an unmapped address, a ro register.",
     "Reads of an unmapped address or of a wo register answer SLVERR (`rresp` 2) with data "
     "0; reads never change state and flag nothing.",
-    "One read and one write in flight: address and data taken together, the response "
-    "registered in the next cycle and held until accepted.",
+    "One read and one write in flight: a write's address and data taken together, a read "
+    "taken in the second cycle it is offered; the response registered in the next cycle "
+    "and held until accepted.",
 )
 
 

@@ -16,7 +16,9 @@ Properties:
   and data are both offered is taken at once when no response is owed, so a master that
   offers AW first, or W first, and holds it (AXI's rule) is served; the covers show both
   orders served;
-* ``read accepted``: a read offered with no response owed is taken at once;
+* ``read accepted``: a read is taken in the second cycle it is offered (never in the first:
+  an array's owner sees the held index a cycle before the word is taken), or as soon as no
+  response is owed after that;
 * ``SLVERR as the map says``: a write answers SLVERR exactly when its address is unmapped or
   read-only, or a rw register's merged word (the enabled bytes of ``wdata`` over the stored
   word) has a field outside its legal range; ``illegal`` pulses exactly then; an accepted rw
@@ -102,7 +104,11 @@ class AxiLiteFormal(Elaboratable):
         p.assert_("address and data in either order", (aw == w) & (aw_owed == w_owed))
         p.implies("address and data in either order",
                   bus.awvalid & bus.wvalid & ~bus.bvalid, bus.awready & bus.wready)
-        p.implies("read accepted", bus.arvalid & ~bus.rvalid, bus.arready)
+        # a read is taken in the second cycle it is offered, when no response is owed (so an
+        # array's owner sees the index a cycle before the word is taken), never in the first
+        waited = p.past(bus.arvalid & ~bus.arready, name="ar_waited")
+        p.implies("read accepted", p.prev_valid & waited & bus.arvalid & ~bus.rvalid, bus.arready)
+        p.implies("read accepted", ar, p.prev_valid & waited)
         # both orders happen and are served
         aw_first = Signal()
         w_first = Signal()

@@ -77,6 +77,10 @@ def _read_starved(m, o, i):
     m.d.comb += o.bus.arready.eq(i.bus.arready & ~o.bus.awvalid)
 
 
+def _read_at_once(m, o, i):
+    m.d.comb += o.bus.arready.eq(i.bus.arready | (o.bus.arvalid & ~i.bus.rvalid))
+
+
 def _never_slverr(m, o, i):
     m.d.comb += o.bus.bresp.eq(RESP_OKAY)
 
@@ -179,6 +183,8 @@ MUTANTS = [
            "an address taken without its data (and lost)"),
     Mutant("read_starved", "read accepted", "axi", "rpu.rtl.axi:AXILiteRegisters",
            _read_starved, "reads refused while a write address is offered"),
+    Mutant("read_at_once", "read accepted", "axi", "rpu.rtl.axi:AXILiteRegisters",
+           _read_at_once, "a read taken in the first cycle it is offered"),
     Mutant("never_slverr", "SLVERR as the map says", "axi", "rpu.rtl.axi:AXILiteRegisters",
            _never_slverr, "every write answered OKAY"),
     Mutant("x_neg_follows_x_pos", "drive exclusive", "crossbar", f"{_T}:UpdatePulser",
