@@ -83,7 +83,9 @@ class AdcInterface(wiring.Component):
     ``y = ±sat(round(|c|·M / 2^Q))``, the reference's ``scale_results`` exactly.  The result
     stream is a stalling pipeline of :func:`~rpu.spec.timing.adc_stream_cycles` stages that
     starts filling in HOLD (a retry flushes it), so the first beat follows ``readout`` by
-    that many cycles less the HOLD cycles.  ``sat_lines`` is counted by a pipelined tree:
+    that many cycles less the HOLD cycles; a one-beat skid register at its output takes a
+    beat not taken, so the pipeline's enables are registered (no added latency).
+    ``sat_lines`` is counted by a pipelined tree:
     ``sat_valid`` pulses when it holds the pass's count, :func:`~rpu.spec.timing.sat_count_cycles`
     after ``conv_done`` rises; ``any_sat`` is valid with ``conv_done``.
     """
@@ -128,8 +130,10 @@ class AdcInterface(wiring.Component):
         na = self.num_adcs
         lanes = self.lanes
         # result buffer: a shift register of lines codes, filled num_adcs codes at a time and
-        # drained by beats of lanes, held in chunks of GROUP codes (one lines·adc_bits-wide
-        # signal would make elaboration superlinear and its Verilog lines too long)
+        # drained by beats of lanes (the drain's enable is a function of registers: the
+        # result pipeline's skid register keeps the stream's ready off it), held in chunks
+        # of GROUP codes (one lines·adc_bits-wide signal would make elaboration superlinear
+        # and its Verilog lines too long)
         chunks = [Signal(len(r) * ab, name=f"codes{k}")
                   for k, r in enumerate(group_ranges(self.lines))]
         arriving = [Mux(self.adc_done, self.adc_codes[r.start * ab:r.stop * ab], 0)
@@ -292,17 +296,20 @@ class AdcInterface(wiring.Component):
         m.d.comb += table_ready.eq((age == 3) & ~filling)
 
         # -- the result pipeline: feed (digits, table reads), adder tree, round/limit/sign --
+        fed = Signal(counter_range(self.beats + 1))
         head = _entries(chunks, 0, lanes, ab)
         head = [head[i * ab:(i + 1) * ab] for i in range(lanes)]
         out_valid = Signal()
         streaming = fsm.ongoing("STREAM")
+        # the pipeline advances unless the skid register holds a beat (a registered
+        # condition: the stream's ready reaches only the skid and the beat count, not the
+        # enables of the pipeline's registers); a beat not taken goes into the skid
+        held = Signal()
         advance = Signal()
-        m.d.comb += advance.eq(~out_valid | (streaming & self.res_ready))
-        fed = Signal(counter_range(self.beats + 1))
+        m.d.comb += advance.eq(~held)
         can_feed = (fsm.ongoing("HOLD") & self.conv_done) | streaming
         feed = Signal()
-        m.d.comb += feed.eq(can_feed & (fed != self.beats) & advance)
-        m.d.comb += drain.eq(feed)
+        m.d.comb += [feed.eq(can_feed & (fed != self.beats) & advance), drain.eq(feed)]
         with m.If(flush):
             m.d.sync += fed.eq(0)
         with m.Elif(feed):
@@ -367,6 +374,7 @@ class AdcInterface(wiring.Component):
             v = r
         m.d.comb += out_valid.eq(v)
         rmax = nx.result_max
+        outs = []                                  # (the lane's registered output, lane)
         for i, (terms, (neg, sat)) in enumerate(lane_terms):
             (s0, t), = terms
             t = t << s0
@@ -382,12 +390,28 @@ class AdcInterface(wiring.Component):
             with m.If(advance):
                 m.d.sync += [y.eq(Mux(over, Mux(neg, -rmax, rmax), Mux(neg, down, up))),
                              clip.eq(over), sat_o.eq(sat)]
-            m.d.comb += [self.res_data[i * RB:(i + 1) * RB].eq(y), self.res_sat[i].eq(sat_o),
-                         self.res_clip[i].eq(clip)]
+            outs.append((Cat(y, clip, sat_o), i))
+        # the skid register: the output beat when it holds one, else the pipeline's
+        skid = Signal(len(Cat(*(o for o, _ in outs))), reset_less=True)
+        beat = Signal(len(skid))
+        m.d.comb += beat.eq(Mux(held, skid, Cat(*(o for o, _ in outs))))
+        for k, (o, i) in enumerate(outs):
+            y, rest = beat[k * len(o):k * len(o) + RB], beat[k * len(o) + RB:(k + 1) * len(o)]
+            m.d.comb += [self.res_data[i * RB:(i + 1) * RB].eq(y), self.res_clip[i].eq(rest[0]),
+                         self.res_sat[i].eq(rest[1])]
+        taken = Signal()
+        m.d.comb += [self.res_valid.eq(streaming & (held | out_valid)),
+                     taken.eq(self.res_valid & self.res_ready)]
+        with m.If(flush):
+            m.d.sync += held.eq(0)
+        with m.Elif(held):
+            with m.If(taken):
+                m.d.sync += held.eq(0)
+        with m.Elif(out_valid & ~taken):
+            m.d.sync += [held.eq(1), skid.eq(beat)]
         # beats delivered; the last one ends the stream
         sent = Signal(counter_range(self.beats))
-        m.d.comb += [self.res_valid.eq(streaming & out_valid),
-                     self.res_last.eq(sent == self.beats - 1)]
+        m.d.comb += self.res_last.eq(sent == self.beats - 1)
         with m.If(fsm.ongoing("IDLE") | flush):
             m.d.sync += sent.eq(0)
         with m.If(self.res_valid & self.res_ready):
