@@ -374,7 +374,7 @@ class AdcInterface(wiring.Component):
             v = r
         m.d.comb += out_valid.eq(v)
         rmax = nx.result_max
-        outs = []                                  # (the lane's registered output, lane)
+        outs = []                                  # each lane's registered output
         for i, (terms, (neg, sat)) in enumerate(lane_terms):
             (s0, t), = terms
             t = t << s0
@@ -390,15 +390,16 @@ class AdcInterface(wiring.Component):
             with m.If(advance):
                 m.d.sync += [y.eq(Mux(over, Mux(neg, -rmax, rmax), Mux(neg, down, up))),
                              clip.eq(over), sat_o.eq(sat)]
-            outs.append((Cat(y, clip, sat_o), i))
+            outs.append(Cat(y, clip, sat_o))
         # the skid register: the output beat when it holds one, else the pipeline's
-        skid = Signal(len(Cat(*(o for o, _ in outs))), reset_less=True)
+        lane_bits = RB + 2
+        skid = Signal(lanes * lane_bits, reset_less=True)
         beat = Signal(len(skid))
-        m.d.comb += beat.eq(Mux(held, skid, Cat(*(o for o, _ in outs))))
-        for k, (o, i) in enumerate(outs):
-            y, rest = beat[k * len(o):k * len(o) + RB], beat[k * len(o) + RB:(k + 1) * len(o)]
-            m.d.comb += [self.res_data[i * RB:(i + 1) * RB].eq(y), self.res_clip[i].eq(rest[0]),
-                         self.res_sat[i].eq(rest[1])]
+        m.d.comb += beat.eq(Mux(held, skid, Cat(*outs)))
+        for i in range(lanes):
+            lane = beat[i * lane_bits:(i + 1) * lane_bits]
+            m.d.comb += [self.res_data[i * RB:(i + 1) * RB].eq(lane[:RB]),
+                         self.res_clip[i].eq(lane[RB]), self.res_sat[i].eq(lane[RB + 1])]
         taken = Signal()
         m.d.comb += [self.res_valid.eq(streaming & (held | out_valid)),
                      taken.eq(self.res_valid & self.res_ready)]
