@@ -262,6 +262,9 @@ class AnalogLinear:
     def _entry_rows(name: str, V, size: int):
         """``V`` as (B, size) rows when it is C-contiguous float64 with B ≥ 1 (what the
         entries take; their kernels check finiteness), else ``None``."""
+        if (type(V) is np.ndarray and V.ndim == 2 and V.dtype == np.float64
+                and V.shape[1] == size and V.flags.c_contiguous and len(V)):
+            return V                            # (a trainer's rows: nothing to convert)
         from .crossbar import batch_rows
         a = batch_rows(name, V, size)
         return a if a.dtype == np.float64 and a.flags.c_contiguous and len(a) else None
