@@ -221,11 +221,15 @@ class AdcInterface(wiring.Component):
 
         # -- the pass's saturated lines: a registered adder tree over the arriving flags --
         count_cycles = sat_count_cycles(self.cfg, self.lines)
+        # (the flags are registered as they arrive and masked by the registered `got` in
+        # the tree's first level: the state register reaches one flip-flop, not the flags)
+        got_last = Signal()
+        m.d.sync += got_last.eq(got)
         level = []
         for k, c in enumerate(chunks_sat):
             flags = Signal(len(c), name=f"sat_flags{k}")
-            m.d.sync += flags.eq(Mux(got, c, 0))
-            level += [flags[i] for i in range(len(c))]
+            m.d.sync += flags.eq(c)
+            level += [flags[i] & got_last for i in range(len(c))]
         depth = 0
         while len(level) > 1:
             nxt = []
