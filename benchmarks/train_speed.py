@@ -74,8 +74,9 @@ def epoch_times(batch: int, epochs: int) -> dict:
     import rpu.models.fused as fused
     from rpu.train import TrainSettings, train
     # (the layers' update entry runs update_batch inside update_rows_scaled)
+    # (and their reads run read_rows inside read_layer_rows)
     kernels = {"update_kernel": "update_rows_scaled", "update_batch": "update_batch",
-               "read_kernel": "read_rows"}
+               "read_kernel": "read_layer_rows", "read_rows": "read_rows"}
     originals = {name: getattr(fused.K, name) for name in kernels.values()}
     inside = dict.fromkeys(kernels, 0.0)
 
@@ -98,6 +99,7 @@ def epoch_times(batch: int, epochs: int) -> dict:
     out = {kind: min(e.seconds for e in run.epochs) for kind, run in report.runs.items()}
     out.update({key: v / epochs for key, v in inside.items()})
     out["update_kernel"] += out.pop("update_batch")
+    out["read_kernel"] += out.pop("read_rows")
     return out
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import operator
 import weakref
 
 import numba
@@ -35,6 +34,7 @@ from .ref_stochastic import _jump_table
 FUSED = object()
 #: batches of at least this many rows are read in one compiled call
 COMPILED_READ_ROWS = 2
+_NONE = np.empty(0)         # no per-row result scales
 _DOT_EQUAL: dict = {}       # (M, N, backward) -> the compiled product equals numpy's
 
 __all__ = ["FUSED", "FusedUpdate", "FusedRead", "fused_supported", "set_threads", "get_threads",
@@ -112,6 +112,28 @@ def _scale_hp() -> np.ndarray:
     return _SCALE_HP[0]
 
 
+#: bit generators :func:`_step_back` can step back (a 128-bit LCG: ``advance`` modulo 2^128)
+_STEPS_BACK = (np.random.PCG64, np.random.PCG64DXSM)
+
+
+def _step_back(rng: np.random.Generator, drawn: np.ndarray) -> None:
+    """Return ``rng`` to its state before it drew ``drawn`` (its latest
+    ``standard_normal`` values): the bit generator stepped back by the raw draws they took
+    (one each, plus the ziggurat's rare rejections), found by drawing them again."""
+    bg = rng.bit_generator
+    after = bg.state
+    for k in range(drawn.size, 2 * drawn.size + 64):
+        trial = type(bg)()
+        trial.state = after
+        trial.advance((1 << 128) - k)
+        before = trial.state
+        if np.array_equal(np.random.Generator(trial).standard_normal(drawn.size), drawn) \
+                and trial.state["state"] == after["state"]:
+            bg.state = {**before, "has_uint32": after["has_uint32"], "uinteger": after["uinteger"]}
+            return
+    raise RuntimeError("the read's noise draws could not be stepped back")
+
+
 class FusedUpdate:
     """``FusedUpdate(tile)``: the fused update of a :class:`~rpu.models.TileReference` whose
     configuration :func:`fused_supported` accepts.  It owns the workspace (one int64 array
@@ -165,6 +187,9 @@ class FusedUpdate:
         self._w_of, self._w = None, None
         self._regs = None
         self._pending = None        # weak reference to the codes object of the last update
+        self._layer_bufs = {}       # rows -> run_layer's buffers
+        self._tot = np.zeros(6, np.int64)
+        self._parallel = None       # (threads, minimum work) set in ``ip``
 
     def _load_regs(self, regs: dict) -> None:
         ip = self.ip
@@ -186,20 +211,27 @@ class FusedUpdate:
         return head
 
     def run_layer(self, A: np.ndarray, D: np.ndarray, pad: float, um_tab: np.ndarray,
-                  fill) -> np.ndarray | None:
+                  fill) -> list | None:
         """The analog layers' update (:func:`~rpu.models.kernels.update_rows_scaled`):
         float64 rows ``A`` (B, N − 1 and the bias ``pad``, or B × N with ``pad`` NaN) and
         error rows ``D`` (B, M), scaled per row, each run of equal scales one
         :func:`~rpu.models.kernels.update_batch` under the registers of its scale's lr
         (``um_tab``, rows filled by ``fill(row)`` when the kernel asks; ``fill`` returns
-        False where the lr is not allowed).  Returns the kernel's ``runs``, or ``None`` —
-        nothing changed — at a non-finite value or an lr not allowed."""
-        B, n, m = A.shape[0], self.n, self.m
+        False where the lr is not allowed).  Returns the kernel's totals over the runs
+        (updates, lines clipped, x saturated, d saturated, Σ phases·BL, the last run's k),
+        or ``None`` — nothing changed — at a non-finite value or an lr not allowed."""
+        B = A.shape[0]
         self._enter()
-        F, E, scales = np.empty((B, n)), np.empty((B, m)), np.empty(B)
-        runs = np.empty((B + 1, 6), np.int64)
+        bufs = self._layer_bufs.get(B)
+        if bufs is None:
+            if len(self._layer_bufs) >= 8:
+                self._layer_bufs.clear()
+            bufs = self._layer_bufs[B] = (np.empty((B, self.n)), np.empty((B, self.m)),
+                                          np.empty(B), np.empty((B + 1, 6), np.int64))
+        F, E, scales, runs = bufs
+        tot = self._tot
         while True:
-            status = K.update_rows_scaled(A, D, pad, _scale_hp(), um_tab, F, E, scales, runs,
+            status = K.update_rows_scaled(A, D, pad, _scale_hp(), um_tab, F, E, scales, runs, tot,
                                           self.ip, self.ws, self._dev._rec, self._w, self._stuck)
             if status <= 0:
                 break
@@ -208,7 +240,7 @@ class FusedUpdate:
         if status < 0:
             return None
         self._leave()
-        return runs
+        return tot.tolist()
 
     def _enter(self) -> None:
         """Before a kernel call: the registers, the last codes settled, the weights' flat
@@ -226,7 +258,9 @@ class FusedUpdate:
             self._w_of, self._w = dev.w, dev.w.reshape(-1)
         s, st = tile.streams, self._st
         st[0], st[1] = s.x_state, s.d_state
-        self.ip[K.IP_BLOCKS], self.ip[K.IP_MIN_WORK] = _threads, PARALLEL_MIN_WORK
+        if self._parallel != (_threads, PARALLEL_MIN_WORK):
+            self._parallel = (_threads, PARALLEL_MIN_WORK)
+            self.ip[K.IP_BLOCKS], self.ip[K.IP_MIN_WORK] = self._parallel
 
     def _leave(self) -> None:
         s, st = self.tile.streams, self._st
@@ -323,14 +357,17 @@ class FusedRead:
         self._bm_on, self._cap = False, 1     # of the registers ``_regs_of``
         self._dot_ok = [None, None]     # forward, backward: :meth:`_dot_equal`, once
         self._rows_of = {}          # (backward, BM on, cap) -> the compiled batch's arrays
-        self._rows_sums, self._rows_at = np.empty(5, np.int64), np.empty(4, np.int64)
+        self._rows_sums = np.zeros(8, np.int64)
+        self._rows_at = np.array([0, 0, 0, 0, 1], np.int64)    # (row, pass, used, drawn, fresh)
+        self._plans = {}            # read_layer's arguments per (direction, kind, pad, rows, …)
         self._noise_buf = np.empty(0)
         self._read_fp = np.array([self._out_noise, self._bound, self._lsb, self._code_max,
                                   self._frac])
         self._bufs = {b: (self._v[b], self._y[b], self._nz_w[b], self._nz_o[b], self._dac[b],
                           self._adc[b], self._sat[b], self._yfix[b], self._clip[b])
                       for b in (False, True)}
-        self._last = None           # (backward, scalar fields, history) of the last read
+        #: the last read: (backward, passes, gave up, α, nm_params or None, regs, history)
+        self._last = None
         self._held = None           # weak reference to its ReadResult, once built
         self._prep_of, self._prep_fps = {}, {}  # read registers -> prep_rows' parameters; pad -> floats
 
@@ -387,45 +424,68 @@ class FusedRead:
             _DOT_EQUAL[key] = got
         return got
 
+    def _rows_arrays(self, backward: bool, bm_on: bool, cap: int) -> tuple:
+        """:func:`~rpu.models.kernels.read_rows`' integer parameters, pass histories, pass
+        counts and cycles per pass count for a direction and BM setting (made once)."""
+        key = (backward, bm_on, cap)
+        arrays = self._rows_of.get(key)
+        if arrays is None:
+            nx, dac, adc = self.nx, self._dac[backward], self._adc[backward]
+            arrays = self._rows_of[key] = (
+                np.array([nx.dac_max, nx.adc_max, nx.out_scale_frac, nx.result_max, bm_on, cap,
+                          self._nz_o[backward].size != 0], np.int64),
+                np.empty((cap, dac.size), np.int64), np.empty((cap, adc.size), np.int64),
+                np.empty(cap + 1, np.int64),
+                np.array([0] + [self._read_cycles(backward, p) for p in range(1, cap + 1)], np.int64))
+        return arrays
+
+    def _draw(self, rng, per: int, B: int) -> np.ndarray:
+        """The noise buffer with the draws of ``B`` rows of one pass each at its start."""
+        noise = self._noise_buf
+        if B * per > noise.size:
+            noise = self._noise(B * per, 0, 0)
+        rng.standard_normal(out=noise[:B * per])
+        self._rows_at[3] = B * per
+        return noise
+
+    def _retry(self, rng, per: int, B: int) -> np.ndarray:
+        """After a compiled read stopped for noise (``_rows_at``): the unused draws moved to
+        the buffer's start and exactly the draws of the passes now certain to run added."""
+        at = self._rows_at
+        b, _, used, drawn, _ = at.tolist()
+        more = per * (B - b) - (drawn - used)
+        noise = self._noise(more, used, drawn)
+        at[2], at[3] = 0, drawn - used + more
+        rng.standard_normal(out=noise[drawn - used:drawn - used + more])
+        return noise
+
+    def _finish(self, backward: bool, hist_dac, hist_adc, alpha: int, params) -> tuple:
+        """The last read's record and the tile's cycles after a compiled read; returns
+        (saturated lines, clipped results, BM give-ups)."""
+        sat_lines, clipped, giveups, last_passes, gave_up, cycles, _, _ = self._rows_sums.tolist()
+        tile = self.tile
+        tile.op_cycles += cycles
+        tile.last_read = FUSED
+        self._last = (backward, last_passes, gave_up != 0, alpha, params, tile.regs,
+                      [(hist_dac[j].copy(), hist_adc[j].copy()) for j in range(last_passes - 1)]
+                      if last_passes > 1 else [])
+        return sat_lines, clipped, giveups
+
     def _read_rows(self, X, backward, Y, w, rng, P, last_params, alpha_last, bm_on, cap):
         """:meth:`read_batch` in one compiled call (:func:`~rpu.models.kernels.read_rows`).
         The output noise is drawn ahead in numpy, exactly the draws the rows are sure to
         use (one pass each), and topped up, again exactly, when a retry needs more: the
         values and the generator's state end as with one draw per pass."""
         v, y32, nz_w, nz_o, dac, adc, sat, yfix, clip = self._bufs[backward]
-        key = (backward, bm_on, cap)
-        arrays = self._rows_of.get(key)
-        if arrays is None:
-            nx = self.nx
-            arrays = self._rows_of[key] = (
-                np.array([nx.dac_max, nx.adc_max, nx.out_scale_frac, nx.result_max, bm_on, cap,
-                          nz_o.size != 0], np.int64),
-                np.empty((cap, dac.size), np.int64), np.empty((cap, adc.size), np.int64),
-                np.empty(cap + 1, np.int64),
-                [0] + [self._read_cycles(backward, p) for p in range(1, cap + 1)])
-        ip, hist_dac, hist_adc, passes, cycles = arrays
+        ip, hist_dac, hist_adc, passes, cycles = self._rows_arrays(backward, bm_on, cap)
         sums, at = self._rows_sums, self._rows_at
-        passes[:] = 0
-        sums[:] = 0
         B, per = len(P), nz_o.size
-        noise = self._noise(B * per, 0, 0)
-        rng.standard_normal(out=noise[:B * per])
-        at[:] = (0, 0, 0, B * per)
-        while not K.read_rows(X, w, noise, P, ip, self._read_fp, Y, dac, v, y32,
-                              nz_w, adc, sat, yfix, clip, hist_dac, hist_adc, passes, sums, at):
-            b, _, used, drawn = at.tolist()     # a retry: the passes still certain to run
-            more = per * (B - b) - (drawn - used)
-            noise = self._noise(more, used, drawn)
-            at[2], at[3] = 0, drawn - used + more
-            rng.standard_normal(out=noise[drawn - used:drawn - used + more])
-        sat_lines, clipped, giveups, last_passes, gave_up = sums.tolist()
-        self.tile.op_cycles += sum(map(operator.mul, passes.tolist(), cycles))
-        k = last_passes - 1
-        self._last = (backward, dict(passes=last_passes, gave_up=bool(gave_up), alpha=alpha_last,
-                                     k=k, params=last_params),
-                      [(hist_dac[j].copy(), hist_adc[j].copy()) for j in range(k)])
-        self.tile.last_read = FUSED
-        return sat_lines, clipped, giveups
+        noise = self._draw(rng, per, B)
+        while not K.read_rows(X, w, noise, P, ip, self._read_fp, Y, dac, v, y32, nz_w, adc, sat,
+                              yfix, clip, hist_dac, hist_adc, passes, sums, at, cycles, _NONE,
+                              math.nan):
+            noise = self._retry(rng, per, B)
+        return self._finish(backward, hist_dac, hist_adc, alpha_last, last_params)
 
     def _noise(self, more: int, used: int, drawn: int) -> np.ndarray:
         """The noise buffer with the unused draws ``[used, drawn)`` moved to its start and
@@ -525,23 +585,67 @@ class FusedRead:
             c = cycles_of.get((backward, k + 1))
             cycles += c if c is not None else self._read_cycles(backward, k + 1)
             if b == last:
-                self._last = (backward, dict(passes=k + 1, gave_up=gave_up, alpha=alpha, k=k,
-                                             params=p), history)
+                self._last = (backward, k + 1, gave_up, alpha, p, regs, history)
                 tile.last_read = FUSED
         tile.op_cycles += cycles
         return sat_lines, clipped, giveups
 
-    def read_layer(self, A: np.ndarray, kind: str, pad: float, backward: bool):
-        """The analog layers' read: float64 rows ``A`` (C-contiguous) prepared in one
-        compiled call (:func:`~rpu.models.kernels.prep_rows`: the bias column or the error
-        scaling, host fixed point, noise-management parameters) and read as
-        :meth:`read_batch` reads them (:meth:`_read_rows`): the same bits, draws and cycles
-        as the layer's per-step path.  Returns ``(Y, scales, saturated inputs, inputs,
-        (saturated lines, clipped results, BM give-ups))``, or ``None`` — before anything
-        changed — where it does not apply (weight noise, a product that is not numpy's, an
-        intermediate that could pass the compiled kernels' 128 bits, a non-finite value,
-        no rows): the caller takes its general path."""
+    def read_layer(self, A: np.ndarray, kind: str, pad: float, backward: bool, gamma: float):
+        """The analog layers' read: float64 rows ``A`` (C-contiguous) prepared and read in
+        one compiled call (:func:`~rpu.models.kernels.read_layer_rows`: the bias column or
+        the error scaling, host fixed point, noise-management parameters, then the rows
+        read as :meth:`read_batch` reads them, the results times ``gamma`` — and over the
+        rows' error scales): the same bits, draws and cycles as the layer's per-step path.
+        Returns ``(Y, saturated inputs, inputs, (saturated lines, clipped results, BM
+        give-ups))``, or ``None`` — before anything changed — where it does not apply
+        (weight noise, a product that is not numpy's, an intermediate that could pass the
+        compiled kernels' 128 bits, a non-finite value, no rows): the caller takes its
+        general path."""
         B = A.shape[0]
+        key = (backward, kind, pad, B, A.shape[1], gamma)
+        plan = self._plans.get(key)
+        if plan is None or plan[0] is not self.tile.regs or plan[1] is not self._xb.devices.w:
+            plan = self._plan(key, plan)
+            if plan is None:
+                return None
+        if self._held is not None:
+            self._settle()
+        _, _, args, rng, per, y_lines, hist_dac, hist_adc, inputs, _ = plan
+        Y = np.empty((B, y_lines))
+        # The rows' noise is drawn before the call that checks them; a non-finite row then
+        # steps the generator back (it must end as if nothing was read).  A generator that
+        # cannot step back gets a first call that only checks and prepares.
+        first = type(rng.bit_generator) not in _STEPS_BACK
+        if first:
+            noise, self._rows_at[3] = self._noise_buf, 0
+        else:
+            noise = self._draw(rng, per, B)
+        while True:
+            done = K.read_layer_rows(A, noise, Y, *args)
+            if done:
+                break
+            noise = self._draw(rng, per, B) if first else self._retry(rng, per, B)
+            first = False
+        sums = self._rows_sums
+        if done < 0:
+            if self._rows_at[3]:
+                _step_back(rng, noise[:self._rows_at[3]])
+            return None
+        counts = self._finish(backward, hist_dac, hist_adc, int(sums[6]), None)
+        return Y, int(sums[7]), inputs, counts
+
+    def _plan(self, key: tuple, plan: list | None) -> list | None:
+        """:meth:`read_layer`'s arguments for ``key`` (direction, kind, pad, rows, width,
+        gamma) under the tile's registers and weights: ``plan`` (the last ones) where the
+        weights and the read registers are the same, else made anew; ``None`` where the
+        compiled read does not apply."""
+        regs = self.tile.regs
+        self._params_cache(regs)
+        read_regs = (self._read_regs, self._bm_on, self._cap)
+        if plan is not None and plan[1] is self._xb.devices.w and plan[9] == read_regs:
+            plan[0] = regs              # (another lr: the read is the same)
+            return plan
+        backward, kind, pad, B, width, gamma = key
         if not B or self._nz_w[backward].size:
             return None
         dot_ok = self._dot_ok[backward]
@@ -549,9 +653,6 @@ class FusedRead:
             dot_ok = self._dot_ok[backward] = self._dot_equal(backward)
         if not dot_ok:
             return None
-        self._settle()
-        regs = self.tile.regs
-        params = self._params_cache(regs)
         hp = self._prep_of.get(self._read_regs)
         if hp is None:
             hp = self._prep_of[self._read_regs] = self._prep_params(regs)
@@ -560,16 +661,19 @@ class FusedRead:
         lines = self._v[backward].size
         F, V = np.empty((B, lines)), np.empty((B, lines), np.int64)
         P, alphas, scales = np.empty((B, 4), np.int64), np.empty(B, np.int64), np.empty(B)
-        saturated = K.prep_rows(A, _PREP[kind], hp, self._prep_fp(pad), F, V, P, alphas, scales)
-        if saturated < 0:
-            return None
-        Y = np.empty((B, self._y[backward].size))
-        a_last = int(alphas[-1])
-        p_last = (params.get(a_last) or self._params(a_last, regs))[0]
-        sums = self._read_rows(V, backward, Y, self._xb.devices.w.T if backward else self._xb.devices.w,
-                               self._xb._readout.rng, P, p_last, a_last,
-                               self._bm_on and not backward, self._cap)
-        return Y, scales, int(saturated), F.size, sums
+        v, y32, nz_w, nz_o, dac, adc, sat, yfix, clip = self._bufs[backward]
+        ip, hist_dac, hist_adc, passes, cycles = self._rows_arrays(backward, self._bm_on and not backward,
+                                                                   self._cap)
+        w_src = self._xb.devices.w
+        w = w_src.T if backward else w_src
+        args = (_PREP[kind], hp, self._prep_fp(pad), F, V, P, alphas, scales, w, ip, self._read_fp,
+                dac, v, y32, nz_w, adc, sat, yfix, clip, hist_dac, hist_adc, passes,
+                self._rows_sums, self._rows_at, cycles, gamma)
+        if len(self._plans) >= 16:
+            self._plans.clear()
+        plan = self._plans[key] = [regs, w_src, args, self._xb._readout.rng, nz_o.size,
+                                   self._y[backward].size, hist_dac, hist_adc, F.size, read_regs]
+        return plan
 
     def _prep_params(self, regs: dict):
         """:func:`~rpu.models.kernels.prep_rows`' integer parameters under ``regs``, or
@@ -602,13 +706,16 @@ class FusedRead:
         r = self._held() if self._held is not None else None
         if r is None:
             r = _DeferredRead(_engine=self)
-            scalars = self._last[1]
-            r.__dict__.update(scalars, params=dict(scalars["params"]))
+            _, passes, gave_up, alpha, params, regs, _ = self._last
+            if params is None:          # (a layer read: its α's parameters, as computed then)
+                params = nm_params(self.nx, alpha, regs["nm_mode"], regs["out_scale"])
+            r.__dict__.update(passes=passes, gave_up=gave_up, alpha=alpha, k=passes - 1,
+                              params=dict(params))
             self._held = weakref.ref(r)
         return r
 
     def _fields(self) -> dict:
-        backward, _, history = self._last
+        backward, history = self._last[0], self._last[6]
         dac, adc = self._dac[backward].copy(), self._adc[backward].copy()
         yfix = self._yfix[backward].copy()
         return dict(y_fixed=yfix, y=yfix / self._frac, saturated=self._sat[backward].copy(),

@@ -1261,7 +1261,7 @@ def matvec_into(w, v, out):
 
 @numba.njit(cache=True, error_model="numpy")
 def read_rows(X, w, noise, P, ip, fp, Y, dac, v, y32, nz_w, adc, sat, yfix, clip, hist_dac,
-              hist_adc, passes, sums, at):
+              hist_adc, passes, sums, at, cycles, scales, gamma):
     """The reads of the rows of ``X`` (B, lines) one after another, each as ``read_path``
     over ``Readout.read`` computes it without weight noise (``fused.FusedRead``'s per-row
     loop in one call): per pass the DAC step (:func:`read_dac_into`), ``W·v`` by ``np.dot``
@@ -1277,20 +1277,29 @@ def read_rows(X, w, noise, P, ip, fp, Y, dac, v, y32, nz_w, adc, sat, yfix, clip
     (the caller draws more and calls again).  The buffers hold the last row's accepted pass
     afterwards, ``hist_dac`` / ``hist_adc`` (cap, ·) its passes before that; ``passes[p]``
     counts the rows that ran p passes, ``sums`` = (saturated lines, clipped results, BM
-    give-ups) of all rows (both added to), then the last row's passes and give-up."""
+    give-ups) of all rows, the last row's passes and give-up, then the rows' read cycles
+    (Σ ``cycles[passes]``); both are zeroed first when ``at[4]`` is 1 (a fresh call: the
+    kernel sets it back to 1, and ``at[:3]`` to 0, when it finishes, and to 0 at a retry).
+    A finite ``gamma`` multiplies each result row by ``gamma`` (``scales`` empty) or by
+    ``gamma / scales[b]``: the layers' weight scale and error scaling, as numpy would."""
     dac_max, adc_max, q, rmax, bm_on, cap = ip[0], ip[1], ip[2], ip[3], ip[4] != 0, ip[5]
     m = y32.size
     per = m if ip[6] != 0 else 0
     on, bound, lsb, code_max, frac = fp[0], fp[1], fp[2], fp[3], fp[4]
     last = X.shape[0] - 1
     b0, k, used, drawn = at[0], at[1], at[2], at[3]
+    if at[4] == 1:
+        passes[:] = 0
+        sums[:6] = 0
+    post = gamma == gamma
+    per_row = scales.size != 0
     for b in range(b0, X.shape[0]):
         x = X[b]
         if b != b0:
             k = 0
         while True:
             if used + per > drawn:
-                at[0], at[1], at[2] = b, k, used
+                at[0], at[1], at[2], at[4] = b, k, used, 0
                 return False
             read_dac_into(x, dac_max, P[b, 0], P[b, 1] + k, dac, v)
             np.dot(w, v, y32)
@@ -1309,9 +1318,14 @@ def read_rows(X, w, noise, P, ip, fp, Y, dac, v, y32, nz_w, adc, sat, yfix, clip
         sums[0] += n_sat
         sums[2] += gave_up
         sums[1] += read_results_into(adc, P[b, 2], P[b, 3] + k, q, rmax, frac, yfix, clip, Y[b])
+        sums[5] += cycles[k + 1]
+        if post:
+            g = gamma / scales[b] if per_row else gamma
+            for i in range(Y.shape[1]):
+                Y[b, i] = Y[b, i] * g
         if b == last:
             sums[3], sums[4] = k + 1, gave_up
-    at[0], at[1], at[2] = X.shape[0], 0, used
+    at[0], at[1], at[2], at[4] = 0, 0, 0, 1
     return True
 
 
@@ -1393,7 +1407,28 @@ def prep_rows(A, kind, hp, fhp, F, V, P, alphas, scales):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, prm, ws, rec, w, stuck):
+def read_layer_rows(A, noise, Y, kind, hp, fhp, F, V, P, alphas, scales, w, ip, fp, dac, v, y32,
+                    nz_w, adc, sat, yfix, clip, hist_dac, hist_adc, passes, sums, at, cycles,
+                    gamma):
+    """A layer's read in one call: on a fresh call (``at[4]`` = 1) :func:`prep_rows` of
+    ``A`` into ``F``, ``V``, ``P``, ``alphas``, ``scales`` (its saturated count into
+    ``sums[7]``, the last row's α into ``sums[6]``), then :func:`read_rows` of ``V`` with
+    the results scaled by ``gamma`` (and ``1 / scales`` for error rows).  Returns 1 when
+    done, 0 when a retry needs more noise (call again with more drawn: ``at``), −1 at a
+    non-finite value (nothing else written)."""
+    if at[4] == 1:
+        saturated = prep_rows(A, kind, hp, fhp, F, V, P, alphas, scales)
+        if saturated < 0:
+            return -1
+        sums[6], sums[7] = alphas[alphas.size - 1], saturated
+    done = read_rows(V, w, noise, P, ip, fp, Y, dac, v, y32, nz_w, adc, sat, yfix, clip,
+                     hist_dac, hist_adc, passes, sums, at, cycles,
+                     scales if kind == PREP_ERRORS else scales[:0], gamma)
+    return 1 if done else 0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, tot, prm, ws, rec, w, stuck):
     """A layer's update of float rows ``A`` (B, N − 1, the bias column ``pad`` added; or B ×
     N when ``pad`` is NaN) and ``D`` (B, M) in one call: ``D`` scaled per row
     (:func:`scale_errors`, ``hp`` = peak, base exponent, k max) into ``E``, then each run
@@ -1402,7 +1437,9 @@ def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, prm, ws, rec, 
     ``um_tab[·, 0]`` = 1 where filled).
 
     Returns 0 and ``runs[r]`` = (stop, k, lines clipped, x saturated, d saturated, Σ
-    phases·BL) of each run r, terminated by a stop of −1; −1 at a non-finite value, or
+    phases·BL) of each run r, terminated by a stop of −1, and ``tot`` = (updates, lines
+    clipped, x saturated, d saturated, Σ phases·BL, the last run's k) summed over the runs;
+    −1 at a non-finite value, or
     1 + (k + k_max) when a run's registers are missing — in both cases before anything
     changed."""
     B = A.shape[0]
@@ -1418,6 +1455,7 @@ def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, prm, ws, rec, 
     o = ws_layout(prm[IP_N], prm[IP_M], prm[IP_TMAX], prm[IP_NBLK])
     out = ws[o[1]:o[2]]
     r, a = 0, 0
+    tot[:] = 0
     while a < B:
         z = a + 1
         while z < B and scales[z] == scales[a]:
@@ -1429,6 +1467,12 @@ def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, prm, ws, rec, 
         update_batch(F[a:z], E[a:z], prm, ws, rec, w, stuck)
         runs[r, 0], runs[r, 1], runs[r, 2] = z, k, out[3]
         runs[r, 3], runs[r, 4], runs[r, 5] = out[1], out[2], out[12]
+        tot[0] += z - a
+        tot[1] += out[3]
+        tot[2] += out[1]
+        tot[3] += out[2]
+        tot[4] += out[12]
+        tot[5] = k
         r += 1
         a = z
     runs[r, 0] = -1

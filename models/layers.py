@@ -163,15 +163,13 @@ class UpdateClipMonitor:
             return
         calls, sums = self._calls, self._sums
         calls.append((updates, clipped, lines))
-        sums[0] += updates
-        sums[1] += clipped
-        sums[2] += lines
-        while len(calls) > 1 and sums[0] - calls[0][0] >= self.window:
-            u, c, n = calls.popleft()
-            sums[0] -= u
-            sums[1] -= c
-            sums[2] -= n
-        if self.warning is None and self._sums[0] >= self.window and self.per_update() > self.threshold:
+        u, c, n = sums
+        u, c, n = u + updates, c + clipped, n + lines
+        while u - calls[0][0] >= self.window and len(calls) > 1:
+            u0, c0, n0 = calls.popleft()
+            u, c, n = u - u0, c - c0, n - n0
+        sums[:] = u, c, n
+        if self.warning is None and u >= self.window and c / u > self.threshold:
             self.warning = self.message()
             warnings.warn(self.warning, UpdateClipWarning, stacklevel=4)
 
@@ -248,7 +246,8 @@ class AnalogLinear:
         self.lr = cfg.update.lr if lr is None else lr
         self.monitor = UpdateClipMonitor(self.name, cfg, window=clip_window, threshold=clip_threshold)
         self.recorder = None            # a TileRecorder while ops are logged (co-simulation)
-        self._um_tabs: dict = {}        # layer lr -> its scales' update registers (the entries)
+        #: layer lr -> its scales' update registers and (tile lr, register set) per scale (the entries)
+        self._um_tabs: dict = {}
         self._single_tile = len(self.in_blocks) == len(self.out_blocks) == 1
 
     # -- shape helpers -------------------------------------------------------------------
@@ -407,12 +406,10 @@ class AnalogLinear:
         """``W·x + b`` of each row of ``X`` (B, in) → (B, out) (a vector → a vector)."""
         if self._entry_tile() is not None:
             A = self._entry_rows("x", X, self.in_features)
-            got = A is not None and self.tiles[0][0].read_layer_rows(
-                A, "pad" if self.bias else "plain", False, self.bias_value)
-            if got:
-                Y = got[0]
-                Y *= self.weight_scale
-                return Y[0] if np.ndim(X) == 1 else Y
+            Y = None if A is None else self.tiles[0][0].read_layer_rows(
+                A, "pad" if self.bias else "plain", False, self.bias_value, self.weight_scale)
+            if Y is not None:
+                return Y if A is X else (Y[0] if np.ndim(X) == 1 else Y)
         A, single = self._inputs(X)
         if self._single_tile:
             Y = self._call(self.tiles[0][0], "forward", A)
@@ -429,11 +426,12 @@ class AnalogLinear:
         """``Wᵀ·d`` of each row of ``D`` (B, out) → (B, in) (the bias line's share dropped)."""
         if self._entry_tile() is not None:
             E = self._entry_rows("d", D, self.out_features)
-            got = E is not None and self.tiles[0][0].read_layer_rows(E, "errors", True)
-            if got:
-                Z, s = got
-                Z = Z[:, :self.in_features] * (self.weight_scale / s)[:, None]
-                return Z[0] if np.ndim(D) == 1 else Z
+            Z = None if E is None else self.tiles[0][0].read_layer_rows(
+                E, "errors", True, 0.0, self.weight_scale)
+            if Z is not None:
+                if self.bias:
+                    Z = Z[:, :self.in_features]
+                return Z if E is D else (Z[0] if np.ndim(D) == 1 else Z)
         E, s, single = self._errors(D)
         if self._single_tile:
             Z = self._call(self.tiles[0][0], "backward", E)
@@ -448,35 +446,35 @@ class AnalogLinear:
     def update(self, X, D, lr: float | None = None) -> None:
         """Stochastic updates with the rows of ``X`` (B, in) and ``D`` (B, out), one after
         another: E[ΔW] = −lr·Σ_b d_b·x_bᵀ (``lr`` sets :attr:`lr` first)."""
-        if lr is not None:
+        if lr is not None and lr != self._lr:
             self.lr = lr
         tile = self._entry_tile()
         if tile is not None:
             A, E = self._entry_rows("x", X, self.in_features), self._entry_rows("d", D, self.out_features)
             if A is not None and E is not None and len(A) == len(E):
-                tab = self._um_tabs.get(self._lr)
-                if tab is None:
+                tabs = self._um_tabs.get(self._lr)
+                if tabs is None:
                     if len(self._um_tabs) >= 16:
                         self._um_tabs.clear()
-                    tab = self._um_tabs[self._lr] = np.zeros((2 * _K_MAX + 1, 4), np.int64)
-                runs = tile.update_layer_rows(A, E, self.bias_value if self.bias else math.nan,
-                                              tab, self._tile_lr)
-                if runs is not None:
-                    for run in runs:
-                        self.monitor.add(*run)
+                    tabs = self._um_tabs[self._lr] = (np.zeros((2 * _K_MAX + 1, 4), np.int64),
+                                                      [None] * (2 * _K_MAX + 1))
+                got = tile.update_layer_rows(A, E, self.bias_value if self.bias else math.nan,
+                                             *tabs, self._tile_lr)
+                if got is not None:
+                    self.monitor.add(*got)
                     return
         A, _ = self._inputs(X)
         E, scales, _ = self._errors(D)
         if len(A) != len(E):
             raise ValueError(f"X and D must have the same number of rows, not {len(A)} and {len(E)}")
+        u0, c0, n0 = self._update_counts()
         for start, stop, s in scale_runs(scales):
-            u0, c0, n0 = self._update_counts()
             for r, row in zip(self.out_blocks, self.tiles):
                 for c, tile in zip(self.in_blocks, row):
                     tile.lr = self._lr / (self.weight_scale * s)
                     self._call(tile, "update", A[start:stop, c], E[start:stop, r])
-            u1, c1, n1 = self._update_counts()
-            self.monitor.add(u1 - u0, c1 - c0, n1 - n0)
+        u1, c1, n1 = self._update_counts()
+        self.monitor.add(u1 - u0, c1 - c0, n1 - n0)     # (one entry per call, as the entries)
 
     def _update_counts(self) -> tuple[int, int, int]:
         if self._single_tile:

@@ -226,58 +226,64 @@ class TileReference:
         for x, d in zip(self._host_rows("x", A), self._host_rows("d", E)):
             self._update(x, d)
 
-    def read_layer_rows(self, A: np.ndarray, kind: str, backward: bool, pad: float = 0.0):
+    def read_layer_rows(self, A: np.ndarray, kind: str, backward: bool, pad: float = 0.0,
+                        gamma: float = 1.0) -> np.ndarray | None:
         """The analog layers' read entry (:meth:`FusedRead.read_layer`: float64 rows, the
-        bias column or the error scaling done in compiled code), counted as
-        :meth:`read_rows` counts: ``(Y, scales)``, or ``None`` — nothing changed — where
-        the layer must take :meth:`read_rows` (the same bits either way)."""
+        bias column or the error scaling done in compiled code, the results times
+        ``gamma`` and, for error rows, over their scales), counted as :meth:`read_rows`
+        counts: the result rows, or ``None`` — nothing changed — where the layer must take
+        :meth:`read_rows` (the same bits either way)."""
         fr = self.fused_read
-        got = None if fr is None else fr.read_layer(A, kind, pad, backward)
+        got = None if fr is None else fr.read_layer(A, kind, pad, backward, gamma)
         if got is None:
             return None
-        Y, scales, saturated, total, sums = got
-        self._count_input("d" if backward else "x", saturated, total)
-        self._count_fused(Y.shape[1], *sums, reads=len(Y))
-        return Y, scales
+        Y, saturated, total, (sat_lines, clipped, giveups) = got
+        c = self.clips
+        if saturated:
+            self._count_input("d" if backward else "x", saturated, total)
+        else:
+            c.input_total += total
+        c.reads += len(Y)
+        c.read_lines += sat_lines
+        c.read_total += Y.size
+        c.result_values += clipped
+        c.bm_giveups += giveups
+        return Y
 
     def update_layer_rows(self, A: np.ndarray, D: np.ndarray, pad: float, um_tab: np.ndarray,
-                          lr_of) -> list | None:
+                          um_regs: list, lr_of) -> tuple | None:
         """The analog layers' update entry (:meth:`FusedUpdate.run_layer`): float64 rows
         ``A`` (the bias column ``pad`` added; NaN: none) and error rows ``D``, each scaled
         by its power 16^k, each run of equal k under learning rate ``lr_of(k)`` (its
-        registers kept in ``um_tab``), counted per run as :meth:`update_rows` counts; the
-        tile's ``lr`` ends at the last run's.  Returns ``(updates, lines clipped, lines)``
-        per run, or ``None`` — nothing changed — where the layer must take its general path."""
+        registers kept in ``um_tab``, its lr and register set in ``um_regs``), counted as
+        :meth:`update_rows` counts; the tile's ``lr`` ends at the last run's.  Returns
+        ``(updates, lines clipped, lines)``, or ``None`` — nothing changed — where the layer
+        must take its general path."""
         fu = self.fused
         if fu is None:
             return None
         k_max = (um_tab.shape[0] - 1) // 2
 
         def fill(row: int) -> bool:
+            lr = lr_of(row - k_max)
             try:
-                regs = self._regs_of_lr(lr_of(row - k_max))
+                regs = self._regs_of_lr(lr)
             except ValueError:          # an lr out of range: the general path says so
                 return False
             um_tab[row] = (1, regs["um_c"], regs["um_c1"], regs["um_lr_dw"])
+            um_regs[row] = (_LR.check("lr", lr), regs)
             return True
 
-        runs = fu.run_layer(A, D, pad, um_tab, fill)
-        if runs is None:
+        got = fu.run_layer(A, D, pad, um_tab, fill)
+        if got is None:
             return None
+        b, clipped, sx, sd, phases_bl, last_k = got
         n, m = A.shape[1] + (pad == pad), D.shape[1]
-        out, start, last_k = [], 0, 0
-        for stop, k, clipped, sx, sd, phases_bl in runs.tolist():
-            if stop < 0:
-                break
-            last_k = k
-            b = stop - start
-            self._count_updates(b, b * n, b * m, sx, sd, clipped, phases_bl)
-            out.append((b, clipped, b * (n + m)))
-            start = stop
+        self._count_updates(b, b * n, b * m, sx, sd, clipped, phases_bl)
         self._last_update = FUSED
-        self.lr = lr_of(last_k)
+        self._lr, self.regs = um_regs[last_k + k_max]
         fu._regs = self.regs            # (the workspace holds the last run's registers)
-        return out
+        return b, clipped, b * (n + m)
 
     def _count_input(self, name: str, saturated: int, total: int) -> None:
         self.clips.input_values += saturated

@@ -338,7 +338,7 @@ def test_compiled_entries_equal_the_general_path(bias):
         _same(a, g)
     assert a.tiles[0][0].clips.input_values > 0 and a.monitor._sums[0] == 8 * 8
     assert a.tiles[0][0].clips.read_lines > 0       # (the saturated reads happened)
-    assert len(a._um_tabs[a.lr].nonzero()[0]) > 4 * 2   # (several scales' registers)
+    assert len(a._um_tabs[a.lr][0].nonzero()[0]) > 4 * 2   # (several scales' registers)
     for layer in (a, g):                            # a non-finite row: the same error, no change
         before = _tile_state(layer)
         with pytest.raises(ValueError, match="d must be finite"):
@@ -348,6 +348,45 @@ def test_compiled_entries_equal_the_general_path(bias):
         after = _tile_state(layer)
         assert after["rng"] == before["rng"] and np.array_equal(after["w"], before["w"])
     _same(a, g)
+
+
+@pytest.mark.parametrize("bit_generator", ["PCG64", "MT19937"])
+def test_compiled_reads_leave_the_generator_as_the_general_path(bit_generator):
+    """The compiled layer read draws its rows' noise before the call that checks them and,
+    at a non-finite row, steps a PCG64 generator back; a generator that cannot step back
+    (MT19937) is checked before it draws.  Either way reads, retries and a refused row
+    leave the generator, and give the results, the general path gives (retries: an output
+    bound of 0.3 and rows along the weights' signs)."""
+    rng = np.random.default_rng(8)
+    W = rng.uniform(-0.3, 0.3, (6, 9))
+    W[:, :4] = np.sign(W[:, :4]) * 0.6             # rows along these signs saturate
+    a, g = (AnalogLinear(9, 6, seed=4, lr=0.05, cfg=training_config(out_bound=0.3))
+            for _ in range(2))
+    g._entries = False
+    for layer in (a, g):
+        layer.tiles[0][0].crossbar._readout.rng = np.random.Generator(
+            getattr(np.random, bit_generator)(17))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer.set_weights(W)
+    passes = []
+    for step in range(4):
+        X = rng.uniform(-1, 1, (5, 9))
+        X[-1] = np.sign(W[step])                    # the last row saturates: BM retries
+        bad = X.copy()
+        bad[3, 2] = np.nan
+        for layer in (a, g):
+            with pytest.raises(ValueError, match="x must be finite"):
+                layer.forward(bad)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert np.array_equal(a.forward(X), g.forward(X))
+        passes.append(a.tiles[0][0].last_read.passes)
+        assert passes[-1] == g.tiles[0][0].last_read.passes
+        ra, rg = (layer.tiles[0][0].crossbar._readout.rng for layer in (a, g))
+        assert ra.integers(1 << 62) == rg.integers(1 << 62)     # the generators agree
+        assert a.tiles[0][0].op_cycles == g.tiles[0][0].op_cycles
+    assert max(passes) > 1                          # (the retries happened)
 
 
 def test_compiled_entries_serve_single_tile_layers_only():
