@@ -187,7 +187,7 @@ class FusedUpdate:
         self._w_of, self._w = None, None
         self._regs = None
         self._pending = None        # weak reference to the codes object of the last update
-        self._layer_bufs = {}       # rows -> run_layer's buffers
+        self._layer_bufs = {}       # rows -> run_layer's row buffers
         self._tot = np.zeros(6, np.int64)
         self._parallel = None       # (threads, minimum work) set in ``ip``
 
@@ -226,12 +226,11 @@ class FusedUpdate:
         if bufs is None:
             if len(self._layer_bufs) >= 8:
                 self._layer_bufs.clear()
-            bufs = self._layer_bufs[B] = (np.empty((B, self.n)), np.empty((B, self.m)),
-                                          np.empty(B), np.empty((B + 1, 6), np.int64))
-        F, E, scales, runs = bufs
+            bufs = self._layer_bufs[B] = (np.empty((B, self.n)), np.empty((B, self.m)), np.empty(B))
+        F, E, scales = bufs
         tot = self._tot
         while True:
-            status = K.update_rows_scaled(A, D, pad, _scale_hp(), um_tab, F, E, scales, runs, tot,
+            status = K.update_rows_scaled(A, D, pad, _scale_hp(), um_tab, F, E, scales, tot,
                                           self.ip, self.ws, self._dev._rec, self._w, self._stuck)
             if status <= 0:
                 break

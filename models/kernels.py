@@ -1428,7 +1428,7 @@ def read_layer_rows(A, noise, Y, kind, hp, fhp, F, V, P, alphas, scales, w, ip, 
 
 
 @numba.njit(cache=True, error_model="numpy")
-def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, tot, prm, ws, rec, w, stuck):
+def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, tot, prm, ws, rec, w, stuck):
     """A layer's update of float rows ``A`` (B, N − 1, the bias column ``pad`` added; or B ×
     N when ``pad`` is NaN) and ``D`` (B, M) in one call: ``D`` scaled per row
     (:func:`scale_errors`, ``hp`` = peak, base exponent, k max) into ``E``, then each run
@@ -1436,10 +1436,8 @@ def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, tot, prm, ws, 
     update-management registers ``um_tab[k + k_max, 1:4]`` (um_c, um_c1, um_lr_dw;
     ``um_tab[·, 0]`` = 1 where filled).
 
-    Returns 0 and ``runs[r]`` = (stop, k, lines clipped, x saturated, d saturated, Σ
-    phases·BL) of each run r, terminated by a stop of −1, and ``tot`` = (updates, lines
-    clipped, x saturated, d saturated, Σ phases·BL, the last run's k) summed over the runs;
-    −1 at a non-finite value, or
+    Returns 0 and ``tot`` = (updates, lines clipped, x saturated, d saturated, Σ
+    phases·BL, the last run's k) summed over the runs; −1 at a non-finite value, or
     1 + (k + k_max) when a run's registers are missing — in both cases before anything
     changed."""
     B = A.shape[0]
@@ -1454,7 +1452,7 @@ def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, tot, prm, ws, 
             return 1 + k + k_max
     o = ws_layout(prm[IP_N], prm[IP_M], prm[IP_TMAX], prm[IP_NBLK])
     out = ws[o[1]:o[2]]
-    r, a = 0, 0
+    a = 0
     tot[:] = 0
     while a < B:
         z = a + 1
@@ -1465,15 +1463,11 @@ def update_rows_scaled(A, D, pad, hp, um_tab, F, E, scales, runs, tot, prm, ws, 
         prm[IP_UM_C1] = um_tab[k + k_max, 2]
         prm[IP_UM_LRDW] = um_tab[k + k_max, 3]
         update_batch(F[a:z], E[a:z], prm, ws, rec, w, stuck)
-        runs[r, 0], runs[r, 1], runs[r, 2] = z, k, out[3]
-        runs[r, 3], runs[r, 4], runs[r, 5] = out[1], out[2], out[12]
         tot[0] += z - a
         tot[1] += out[3]
         tot[2] += out[1]
         tot[3] += out[2]
         tot[4] += out[12]
         tot[5] = k
-        r += 1
         a = z
-    runs[r, 0] = -1
     return 0

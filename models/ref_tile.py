@@ -237,17 +237,9 @@ class TileReference:
         got = None if fr is None else fr.read_layer(A, kind, pad, backward, gamma)
         if got is None:
             return None
-        Y, saturated, total, (sat_lines, clipped, giveups) = got
-        c = self.clips
-        if saturated:
-            self._count_input("d" if backward else "x", saturated, total)
-        else:
-            c.input_total += total
-        c.reads += len(Y)
-        c.read_lines += sat_lines
-        c.read_total += Y.size
-        c.result_values += clipped
-        c.bm_giveups += giveups
+        Y, saturated, total, sums = got
+        self._count_input("d" if backward else "x", saturated, total)
+        self._count_fused(Y.shape[1], *sums, reads=len(Y))
         return Y
 
     def update_layer_rows(self, A: np.ndarray, D: np.ndarray, pad: float, um_tab: np.ndarray,
