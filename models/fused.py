@@ -23,12 +23,10 @@ import numpy as np
 from rpu.config import DeviceModel, IntRule, TileConfig
 from rpu.spec.formats import C_FRAC, LRD_FRAC, isq_table, numerics
 from rpu.spec.timing import read_cycles
-from rpu.spec.streams import D_TAPS, D_WIDTH, X_TAPS, X_WIDTH
 
 from . import kernels as K
 from .crossbar import Crossbar
 from .ref_management import BoundState, ReadResult, UpdateCodes, nm_params, read_path
-from .ref_stochastic import _jump_table
 
 #: ``TileReference.last_update`` / ``last_read``: the fused engine's last result (built when used)
 FUSED = object()
@@ -151,11 +149,9 @@ class FusedUpdate:
         s = tile.streams
         cu = np.concatenate([
             np.array([dev.key], np.uint64),
-            _jump_table(X_WIDTH, tuple(X_TAPS), s.prob_bits).reshape(-1),
-            _jump_table(D_WIDTH, tuple(D_TAPS), s.prob_bits).reshape(-1),
             s._x_cols[0].reshape(-1), s._x_cols[1].reshape(-1),
             s._d_cols[0].reshape(-1), s._d_cols[1].reshape(-1)]).astype(np.uint64)
-        assert K._JD - K._JX == 8 * 256 and cu.size == K._TAPS + 8 * (n + m)
+        assert cu.size == K._TAPS + 8 * (n + m)
         at_cu = K.IP_ISQ + nx.bl_max + 1
         ip = np.zeros(at_cu + cu.size, np.int64)
         ip[[K.IP_N, K.IP_M, K.IP_P, K.IP_ONE, K.IP_SH, K.IP_GAIN_MAX, K.IP_R, K.IP_S, K.IP_T,

@@ -706,13 +706,15 @@ def _all_finite(a):
 # compiler vectorises (hash, ln u1, cos θ), and applies the step, noise and clip; the
 # devices with pulses left are compacted (branch-free) for the next round.
 
-from rpu.spec.streams import PHASES as _PHASES  # noqa: E402
+from rpu.spec.streams import D_TAPS as _D_TAPS, D_WIDTH as _D_WIDTH  # noqa: E402
+from rpu.spec.streams import PHASES as _PHASES, X_TAPS as _X_TAPS, X_WIDTH as _X_WIDTH  # noqa: E402
 
 _PH_X = np.array([p[0] for p in _PHASES], np.int64)      # sign of x that fires, per phase
 _PH_D = np.array([p[1] for p in _PHASES], np.int64)
 _ONEBIT = np.uint64(1)
-_KEY, _JX, _JD = 0, 1, 1 + 8 * 256                        # layout of the constants ``cu``
-_TAPS = 1 + 16 * 256
+_KEY, _TAPS = 0, 1                                        # layout of the constants ``cu``
+_X_MASK = np.uint64((1 << _X_WIDTH) - 1)
+_D_MASK = np.uint64((1 << _D_WIDTH) - 1)
 _CHUNK = 256        # devices per pulse list (its arrays, ~14 KiB, stay in L1)
 _EVENT_COST = 2     # a sparse row's candidate costs about this many dense columns (A/B: 2 beats 1 and 4)
 _OUT = 13           # words of ``out``
@@ -768,15 +770,45 @@ def _phases_of(xc, dc):
 
 
 @numba.njit(inline="always")
-def _lfsr_run(state, cu, at, count, out):
+def _lfsr_leap(state, taps, mask, leap):
+    """The state ``leap`` shifts on (:func:`rpu.spec.streams.leap_masks`' convention: shift
+    left, the parity of the tap bits into bit 0), in chunks of at most ``min(taps)`` shifts:
+    the feedback of the chunk's k-th shift is then ``XOR_t state[t-1-k]``, all old bits, so
+    the chunk is ``(state << L) | (XOR_t state >> (t-L)) mod 2**L``.  Register arithmetic
+    only, where a jump table's 2 KiB per byte would be cache-cold on every call."""
+    low = taps[0]
+    for t in taps:
+        low = min(low, t)
+    left = leap
+    while left > 0:
+        n = min(left, low)
+        fb = np.uint64(0)
+        for t in taps:
+            fb ^= state >> np.uint64(t - n)
+        state = ((state << np.uint64(n)) | (fb & ((_ONEBIT << np.uint64(n)) - _ONEBIT))) & mask
+        left -= n
+    return state
+
+
+@numba.njit(inline="always")
+def _lfsr_run(state, taps, mask, leap, count, out):
     """``count`` successive states (current first) into ``out``; returns the next one."""
     for n in range(count):
         out[n] = state
-        nxt = np.uint64(0)
-        for c in range(8):
-            nxt ^= cu[at + 256 * c + np.int64((state >> np.uint64(8 * c)) & np.uint64(0xFF))]
-        state = nxt
+        state = _lfsr_leap(state, taps, mask, leap)
     return state
+
+
+@numba.njit(cache=True)
+def lfsr_leap_states(state, side, leap, count):
+    """:func:`_lfsr_run` of the x (``side`` 0) or d (1) generator from Python (the tests
+    hold it to the jump tables of :func:`rpu.models.ref_stochastic.lfsr_states`)."""
+    out = np.empty(count, np.uint64)
+    if side == 0:
+        state = _lfsr_run(state, _X_TAPS, _X_MASK, leap, count, out)
+    else:
+        state = _lfsr_run(state, _D_TAPS, _D_MASK, leap, count, out)
+    return out, state
 
 
 @numba.njit(inline="always")
@@ -1150,8 +1182,8 @@ def update_batch(X, D, prm, ws, rec, w, stuck):
                 nph += 1
         slots = bl * nph
         nw = (slots + 63) // 64
-        st[0] = _lfsr_run(st[0], cu, _JX, slots, x_states)
-        st[1] = _lfsr_run(st[1], cu, _JD, slots, d_states)
+        st[0] = _lfsr_run(st[0], _X_TAPS, _X_MASK, prm[IP_P], slots, x_states)
+        st[1] = _lfsr_run(st[1], _D_TAPS, _D_MASK, prm[IP_P], slots, d_states)
         _fire_words(x_states, slots, bl, plist, _PH_X, xc, cu, _TAPS, xw, nw, lim)
         _fire_words(d_states, slots, bl, plist, _PH_D, dc, cu, _TAPS + 8 * n, dw, nw, lim)
         n_cols = _active(xw, n, nw, x_act, cols)

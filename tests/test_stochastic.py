@@ -249,6 +249,18 @@ def test_fast_lfsr_stepping_matches_ref_lfsr(width, taps, pb):
     assert after == ref.advance()
 
 
+@pytest.mark.parametrize("side,width,taps", [(0, X_WIDTH, X_TAPS), (1, D_WIDTH, D_TAPS)])
+@pytest.mark.parametrize("pb", [2, 5, 8, 10, 11, 16])
+def test_fused_lfsr_leap_matches_jump_tables(side, width, taps, pb):
+    """The fused kernel's shift-form leap (chunks of at most min(taps) shifts; pb 10/11/16
+    cross the d side's chunk of 10) gives the jump tables' states, full width."""
+    from rpu.models.kernels import lfsr_leap_states
+    for seed in (expand_seed(0xDEADBEEF, width), (1 << width) - 1, 1):
+        want, after = lfsr_states(seed, width, taps, pb, 200)
+        got, nxt = lfsr_leap_states(np.uint64(seed), side, pb, 200)
+        assert np.array_equal(got, want) and int(nxt) == after
+
+
 def test_seed_expansion_is_injective_and_nonzero():
     for width in (X_WIDTH, D_WIDTH):
         seen = {expand_seed(s, width) for s in list(range(1, 2000)) + [0xFFFFFFFF, 1 << 31]}
