@@ -1232,6 +1232,68 @@ def scale_results_into(codes, out_mul, e, q, result_max, y, clipped):
         y[i] = -mag if codes[i] < 0 else mag
 
 
+# -- numpy's PCG64 standard normals (fused.FusedRead's noise) --------------------------------
+# numpy's algorithms, step for step: PCG64 (128-bit LCG, XSL-RR output after the step) and
+# the ziggurat of ``random_standard_normal`` (numpy's tables, as numba's own Generator support
+# carries them).  They run on a view of a live PCG64's state (fused.pcg64_state_view), so the
+# generator is where numpy's ``standard_normal`` would have left it; fused.py checks the
+# values against numpy's once before using them.
+from numba.np.random._constants import (fi_double as _ZIG_F, ki_double as _ZIG_K,  # noqa: E402
+                                        wi_double as _ZIG_W, ziggurat_nor_inv_r as _ZIG_INV_R,
+                                        ziggurat_nor_r as _ZIG_R)
+
+_PCG_MLO, _PCG_MHI = np.uint64(0x4385DF649FCCF645), np.uint64(0x2360ED051FC65DA4)
+_U11, _U52 = np.uint64(11), np.uint64(0x000FFFFFFFFFFFFF)
+_TO_DOUBLE = 1.0 / 9007199254740992.0
+
+
+@numba.njit(inline="always")
+def _pcg64_next(s):
+    """The next uint64 of the PCG64 whose state is ``s`` = (state lo, hi, inc lo, hi)."""
+    lo, hi = s[0], s[1]
+    mh, ml = _mul_wide(lo, _PCG_MLO)
+    hi = mh + lo * _PCG_MHI + hi * _PCG_MLO
+    lo = ml + s[2]
+    hi += s[3] + np.uint64(lo < ml)
+    s[0], s[1] = lo, hi
+    x = hi ^ lo
+    rot = hi >> np.uint64(58)
+    return (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+
+
+@numba.njit(inline="always")
+def _pcg64_double(s):
+    return np.float64(_pcg64_next(s) >> _U11) * _TO_DOUBLE
+
+
+@numba.njit(cache=True)
+def pcg64_normals(s, out, start, count):
+    """``out[start:start+count]`` = the next ``count`` standard normals of the PCG64 ``s``,
+    as ``Generator.standard_normal`` draws them."""
+    for i in range(start, start + count):
+        while True:
+            r = _pcg64_next(s)
+            idx = np.int64(r & np.uint64(0xFF))
+            r >>= np.uint64(8)
+            rabs = (r >> _ONEBIT) & _U52
+            x = np.float64(rabs) * _ZIG_W[idx]
+            if r & _ONEBIT:
+                x = -x
+            if rabs < _ZIG_K[idx]:
+                break
+            if idx == 0:                          # the tail
+                while True:
+                    xx = -_ZIG_INV_R * np.log1p(-_pcg64_double(s))
+                    yy = -np.log1p(-_pcg64_double(s))
+                    if yy + yy > xx * xx:
+                        x = -(_ZIG_R + xx) if (rabs >> np.uint64(8)) & _ONEBIT else _ZIG_R + xx
+                        break
+                break
+            if (_ZIG_F[idx - 1] - _ZIG_F[idx]) * _pcg64_double(s) + _ZIG_F[idx] < np.exp(-0.5 * x * x):
+                break
+        out[i] = x
+
+
 # -- the fused read (fused.FusedRead: read_path and Readout.read on tile-owned buffers) -------
 
 @numba.njit(cache=True, error_model="numpy")
