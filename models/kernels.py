@@ -1237,10 +1237,15 @@ def scale_results_into(codes, out_mul, e, q, result_max, y, clipped):
 # the ziggurat of ``random_standard_normal`` (numpy's tables, as numba's own Generator support
 # carries them).  They run on a view of a live PCG64's state (fused.pcg64_state_view), so the
 # generator is where numpy's ``standard_normal`` would have left it; fused.py checks the
-# values against numpy's once before using them.
-from numba.np.random._constants import (fi_double as _ZIG_F, ki_double as _ZIG_K,  # noqa: E402
-                                        wi_double as _ZIG_W, ziggurat_nor_inv_r as _ZIG_INV_R,
-                                        ziggurat_nor_r as _ZIG_R)
+# values against numpy's once before using them.  The tables are numba's private copy: a
+# numba without them gets empty tables, fails that check, and the reads draw in numpy.
+try:
+    from numba.np.random._constants import (fi_double as _ZIG_F, ki_double as _ZIG_K,  # noqa: E402
+                                            wi_double as _ZIG_W, ziggurat_nor_inv_r as _ZIG_INV_R,
+                                            ziggurat_nor_r as _ZIG_R)
+except ImportError:
+    _ZIG_F, _ZIG_K, _ZIG_W = np.zeros(256), np.zeros(256, np.uint64), np.zeros(256)
+    _ZIG_INV_R = _ZIG_R = 0.0
 
 _PCG_MLO, _PCG_MHI = np.uint64(0x4385DF649FCCF645), np.uint64(0x2360ED051FC65DA4)
 _U11, _U52 = np.uint64(11), np.uint64(0x000FFFFFFFFFFFFF)
