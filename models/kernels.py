@@ -892,8 +892,8 @@ def _slot_lists(packed, act, n_act, nw, slots, start, idx, fill):
 @numba.njit(inline="always")
 def _row_costs(rows, n_rows, nw, n, start, cost, event):
     """Method and work of each active row: the candidates of its slots (sparse: the columns
-    firing in them, each ~``_EVENT_COST`` dense columns) or all n columns (dense),
-    whichever is cheaper; returns the total work and whether any row is sparse."""
+    firing in them, each ~``_EVENT_COST`` dense columns) or all ``n`` active columns
+    (dense), whichever is cheaper; returns the total work and whether any row is sparse."""
     total = 0
     any_event = False
     for r in range(n_rows):
@@ -988,8 +988,9 @@ def _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln, 
 
 
 @numba.njit(inline="always")
-def _run_block(b, prm, ws, o, rec, w, stuck, nw):
-    """Pulse the devices of the active rows ``parts[b]:parts[b+1]`` (one block, one thread)."""
+def _run_block(b, prm, ws, o, rec, w, stuck, nw, n_cols):
+    """Pulse the devices of the active rows ``parts[b]:parts[b+1]`` (one block, one thread);
+    a dense row scans the ``n_cols`` active columns (``x_act``, their words in ``cols``)."""
     n, m = prm[IP_N], prm[IP_M]
     fp = prm[IP_FP:IP_FP + 5].view(np.float64)
     cu = prm[prm[IP_CU]:].view(np.uint64)
@@ -998,12 +999,12 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
     sigma, s_up, s_down = np.float32(fp[FP_SIGMA]), np.float32(fp[FP_SLOPE_UP]), np.float32(fp[FP_SLOPE_DOWN])
     par = rec.view(np.float32)
     rflat = rec.reshape(-1)
-    xup, d_act, start = ws[o[6]:o[6] + n], ws[o[8]:o[9]], ws[o[9]:o[10]]
+    xup, x_act, d_act, start = ws[o[6]:o[6] + n], ws[o[7]:o[8]], ws[o[8]:o[9]], ws[o[9]:o[10]]
     parts = ws[o[11]:o[12]]
     dc = ws[o[5]:o[6]]
     event = ws[o[14]:o[15]].view(np.bool_)[n + m:n + 2 * m]
     xw = ws[o[17]:o[18]].view(np.uint64)
-    rows = ws[o[20]:o[21]].view(np.uint64)
+    cols, rows = ws[o[19]:o[20]].view(np.uint64), ws[o[20]:o[21]].view(np.uint64)
     idx = ws[o[21]:o[22]].view(np.int32)
     bw = o[22] + b * _block_words()
     le = ws[bw:bw + _CHUNK]
@@ -1045,25 +1046,25 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
                                 _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up,
                                             s_down, le, ln, lo, lh, lu, ua, ub, xi)
                                 q = 0
-        elif n >= _CHUNK:                         # every column, _CHUNK at a time
+        elif n_cols >= _CHUNK:                    # every active column, _CHUNK at a time
             if q:
                 _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln,
                             lo, lh, lu, ua, ub, xi)
-            for j0 in range(0, n, _CHUNK):
-                j1 = min(n, j0 + _CHUNK)
+            for j0 in range(0, n_cols, _CHUNK):
+                j1 = min(n_cols, j0 + _CHUNK)
                 if nw == 1:
                     a = rows[r]
-                    for j in range(j0, j1):
-                        cnt[j - j0] = np.int64(_popcount(a & xw[j]))
+                    for c in range(j0, j1):
+                        cnt[c - j0] = np.int64(_popcount(a & cols[c]))
                 else:
-                    for j in range(j0, j1):
+                    for c in range(j0, j1):
                         k = np.uint64(0)
                         for s in range(nw):
-                            k += _popcount(rows[r * nw + s] & xw[j * nw + s])
-                        cnt[j - j0] = np.int64(k)
+                            k += _popcount(rows[r * nw + s] & cols[c * nw + s])
+                        cnt[c - j0] = np.int64(k)
                 q = 0
-                for j in range(j0, j1):           # branch-free compaction
-                    k = cnt[j - j0]
+                for c in range(j0, j1):           # branch-free compaction
+                    k, j = cnt[c - j0], x_act[c]
                     le[q], ln[q], lu[q] = base + j, k, xup[j] ^ dpos
                     q += k != 0
                 if q:
@@ -1071,22 +1072,22 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
                                 le, ln, lo, lh, lu, ua, ub, xi)
             q = 0
         else:                                     # narrow rows share the list
-            if q + n > _CHUNK:
+            if q + n_cols > _CHUNK:
                 _pulse_list(q, key, rec, par, w, stuck, model, sigma, s_up, s_down, le, ln,
                             lo, lh, lu, ua, ub, xi)
                 q = 0
             if nw == 1:
                 a = rows[r]
-                for j in range(n):
-                    cnt[j] = np.int64(_popcount(a & xw[j]))
+                for c in range(n_cols):
+                    cnt[c] = np.int64(_popcount(a & cols[c]))
             else:
-                for j in range(n):
+                for c in range(n_cols):
                     k = np.uint64(0)
                     for s in range(nw):
-                        k += _popcount(rows[r * nw + s] & xw[j * nw + s])
-                    cnt[j] = np.int64(k)
-            for j in range(n):                    # branch-free compaction
-                k = cnt[j]
+                        k += _popcount(rows[r * nw + s] & cols[c * nw + s])
+                    cnt[c] = np.int64(k)
+            for c in range(n_cols):               # branch-free compaction
+                k, j = cnt[c], x_act[c]
                 le[q], ln[q], lu[q] = base + j, k, xup[j] ^ dpos
                 q += k != 0
     if q:
@@ -1095,15 +1096,15 @@ def _run_block(b, prm, ws, o, rec, w, stuck, nw):
 
 
 @numba.njit(cache=True, error_model="numpy", parallel=True)
-def _blocks_parallel(nb, prm, ws, o, rec, w, stuck, nw):
+def _blocks_parallel(nb, prm, ws, o, rec, w, stuck, nw, n_cols):
     for b in numba.prange(nb):
-        _run_block(b, prm, ws, o, rec, w, stuck, nw)
+        _run_block(b, prm, ws, o, rec, w, stuck, nw, n_cols)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _blocks_serial(nb, prm, ws, o, rec, w, stuck, nw):
+def _blocks_serial(nb, prm, ws, o, rec, w, stuck, nw, n_cols):
     for b in range(nb):
-        _run_block(b, prm, ws, o, rec, w, stuck, nw)
+        _run_block(b, prm, ws, o, rec, w, stuck, nw, n_cols)
 
 
 def _samples(a):
@@ -1193,15 +1194,15 @@ def update_batch(X, D, prm, ws, rec, w, stuck):
         for j in range(n):
             xup[j] = np.int64(xc[j] > 0)
         _slot_lists(cols, x_act, n_cols, nw, slots, start, idx, False)
-        total, any_event = _row_costs(rows, n_rows, nw, n, start, cost, event)
+        total, any_event = _row_costs(rows, n_rows, nw, n_cols, start, cost, event)
         if any_event:
             _slot_lists(cols, x_act, n_cols, nw, slots, start, idx, True)
         nb = min(blocks, n_rows) if total >= prm[IP_MIN_WORK] else 1
         _partition(cost, n_rows, total, nb, parts)
         if nb > 1:
-            _blocks_parallel(nb, prm, ws, o, rec, w, stuck, nw)
+            _blocks_parallel(nb, prm, ws, o, rec, w, stuck, nw, n_cols)
         else:
-            _blocks_serial(nb, prm, ws, o, rec, w, stuck, nw)
+            _blocks_serial(nb, prm, ws, o, rec, w, stuck, nw, n_cols)
     out[11] = _samples(X)
 
 

@@ -34,6 +34,7 @@ CASES = {
     "um_off": dict(update_management=False),
     "odd": dict(prob_bits=5, bl=3, bl_max=70, value_bits=20, value_frac_bits=9),
     "multiword": dict(bl=40, bl_max=60),       # 4 phases x 40 slots: 3 fire words per line
+    "wide": dict(in_size=300, out_size=24),     # 256+ active columns: dense rows in chunks
 }
 
 
@@ -60,7 +61,7 @@ def _run(cfg, general: bool, threads: int, monkeypatch):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_fused_update_equals_the_general_path_for_any_thread_count(name, monkeypatch):
-    cfg = TileConfig(in_size=37, out_size=29, **CASES[name])
+    cfg = TileConfig(**{"in_size": 37, "out_size": 29, **CASES[name]})
     ref, ref_codes = _run(cfg, True, 1, monkeypatch)
     try:
         for threads in sorted({1, 2, get_threads()}):
