@@ -890,9 +890,9 @@ def _slot_lists(packed, act, n_act, nw, slots, start, idx, fill):
 
 
 @numba.njit(inline="always")
-def _row_costs(rows, n_rows, nw, n, start, cost, event):
+def _row_costs(rows, n_rows, nw, n_cols, start, cost, event):
     """Method and work of each active row: the candidates of its slots (sparse: the columns
-    firing in them, each ~``_EVENT_COST`` dense columns) or all ``n`` active columns
+    firing in them, each ~``_EVENT_COST`` dense columns) or all ``n_cols`` active columns
     (dense), whichever is cheaper; returns the total work and whether any row is sparse."""
     total = 0
     any_event = False
@@ -905,9 +905,9 @@ def _row_costs(rows, n_rows, nw, n, start, cost, event):
                 ev += start[t + 1] - start[t]
                 v &= v - _ONEBIT
         ev *= _EVENT_COST
-        event[r] = ev < n
-        any_event |= ev < n
-        total += min(ev, n) + 64
+        event[r] = ev < n_cols
+        any_event |= ev < n_cols
+        total += min(ev, n_cols) + 64
         cost[r] = total
     return total, any_event
 
